@@ -1,0 +1,346 @@
+"""The command line: ``flashtop [command] [options]``.
+
+Commands other than the monitor itself never import Textual, so ``flashtop stats``
+starts fast. Every failure ends as one line on stderr and a documented exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, NoReturn, TextIO
+
+from tui import __version__
+from tui.errors import (
+    EXIT_AUTH,
+    EXIT_INTERNAL,
+    EXIT_KEYRING,
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_SERVER,
+    EXIT_USAGE,
+    FlashtopError,
+    one_line,
+)
+from tui.settings import Settings, resolve
+
+EPILOG = f"""\
+commands:
+  (none)        the live monitor for the active profile
+  login         store tokens in the OS keyring (email + password, or --with-token)
+  logout        revoke the refresh token and remove stored tokens
+  status        where credentials come from, keyring backend, base URL, reachability
+  stats         one request to /ai/llm/stats, printed once
+  serve-demo    run the simulated Flashback backend alone
+
+environment:
+  FLASHBACK_TOKEN      access token to use (wins over the keyring; cannot be refreshed)
+  FLASHBACK_BASE_URL   API base URL (default https://backend.flashback.tech)
+  FLASHTOP_CONFIG      config file (default: config.toml in the platform config dir)
+  NO_COLOR             turn colours off
+
+exit status:
+  {EXIT_OK}  success
+  {EXIT_INTERNAL}  unexpected internal error
+  {EXIT_USAGE}  usage or configuration error
+  {EXIT_AUTH}  authentication or permission failure (401, 403, login needed)
+  {EXIT_NETWORK}  network failure (unreachable, timeout, TLS)
+  {EXIT_SERVER}  server or API error (5xx, 404, 429, bad or unsuccessful response)
+  {EXIT_KEYRING}  no usable credential storage (keyring)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"flashtop: error: {message} (see flashtop --help)\n")
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the command name."""
+    d: Any = argparse.SUPPRESS if suppress else None
+    p = argparse.ArgumentParser(add_help=False, argument_default=d)
+    g = p.add_argument_group("common options")
+    g.add_argument(
+        "--base-url", metavar="URL", help="API base URL (https; http only for localhost)"
+    )
+    g.add_argument("--profile", metavar="NAME", help="named profile from the config file")
+    g.add_argument("--config", metavar="FILE", help="config file to read")
+    g.add_argument(
+        "--interval", metavar="SECONDS", type=float, help="seconds between polls (1 to 3600)"
+    )
+    g.add_argument("--ca-bundle", metavar="FILE", help="trust this CA bundle for TLS")
+    g.add_argument(
+        "--demo", action="store_true", help="use the built-in simulated backend (no account)"
+    )
+    g.add_argument(
+        "--insecure-storage",
+        action="store_true",
+        help="keep tokens in a 0600 file when no keyring is available (warns each use)",
+    )
+    g.add_argument("--log-file", metavar="FILE", help="write a debug log (secrets redacted)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="flashtop",
+        description="A terminal monitor for Flashback AI LLM usage statistics.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common(suppress=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"flashtop {__version__}")
+    parser.add_argument("--no-mouse", action="store_true", help="do not capture the mouse")
+    parser.add_argument("--bell", action="store_true", default=None, help="ring on new alerts")
+    parser.add_argument("--theme", metavar="NAME", help="Textual theme (e.g. ansi-dark)")
+    sub = parser.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    common = _common(suppress=True)
+
+    login = sub.add_parser("login", parents=[common], help="store tokens in the OS keyring")
+    login.add_argument("--email", metavar="E", help="account email (prompted when absent)")
+    how = login.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    how.add_argument(
+        "--with-token",
+        action="store_true",
+        help="read an access token (and optional refresh token on line 2) from stdin",
+    )
+    sub.add_parser("logout", parents=[common], help="revoke and remove stored tokens")
+    sub.add_parser("status", parents=[common], help="show credentials source and reachability")
+
+    stats = sub.add_parser("stats", parents=[common], help="print usage statistics once")
+    stats.add_argument("--id", dest="ai_llm_id", metavar="ID", help="only this aiLlmId")
+    fmt = stats.add_mutually_exclusive_group()
+    fmt.add_argument("--json", dest="fmt", action="store_const", const="json", help="JSON")
+    fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv", help="CSV")
+
+    demo = sub.add_parser("serve-demo", parents=[common], help="run the simulated backend")
+    demo.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
+    demo.add_argument("--token-lifetime", type=float, default=3600.0, help=argparse.SUPPRESS)
+    return parser
+
+
+def _flags(ns: argparse.Namespace) -> dict[str, Any]:
+    keys = (
+        "base_url", "profile", "config", "interval", "ca_bundle", "demo",
+        "insecure_storage", "log_file", "bell", "theme",
+    )  # fmt: skip
+    flags = {k: getattr(ns, k, None) for k in keys}
+    if getattr(ns, "no_mouse", False):
+        flags["mouse"] = False
+    return flags
+
+
+@contextmanager
+def demo_backend(settings: Settings) -> Iterator[Settings]:
+    """Start the simulated backend in-process and point the settings at it."""
+    from dataclasses import replace
+
+    from tui.demo_server import DemoServer
+
+    server = DemoServer().start()
+    try:
+        yield replace(settings, base_url=server.base_url, demo=True, profile="demo")
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------- stats
+
+
+def _fmt_int(value: int | None, problem: object) -> str:
+    if value is None:
+        return "?" if str(problem) == "invalid" else "-"
+    return f"{value:,}"
+
+
+def _stats_rows(settings: Settings, env: Mapping[str, str], ai_llm_id: str | None) -> Any:
+    from tui.client import FlashbackClient
+    from tui.errors import ApiError
+
+    async def run() -> tuple[Any, dict[str, Any], str | None]:
+        session = await _session_for(settings, env)
+        async with FlashbackClient(settings.base_url, session, ca_bundle=settings.ca_bundle) as c:
+            if settings.demo:
+                from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD
+
+                session.replace(await c.login(DEMO_EMAIL, DEMO_PASSWORD))
+            page = await c.get_stats(ai_llm_id)
+            names_error = None
+            try:
+                configs = {cfg.id: cfg for cfg in await c.get_llms()}
+            except ApiError as exc:
+                configs, names_error = {}, exc.message
+            return page, configs, names_error
+
+    return asyncio.run(run())
+
+
+async def _session_for(settings: Settings, env: Mapping[str, str]) -> Any:
+    from tui.tokens import AuthSession
+
+    if settings.demo:
+        return AuthSession(None, source="demo")
+    from tui.credentials import load_credentials
+
+    creds = await asyncio.to_thread(
+        load_credentials,
+        settings,
+        env,
+        warn=lambda m: print(f"flashtop: warning: {m}", file=sys.stderr),
+    )
+    return creds.session
+
+
+def stats_command(
+    settings: Settings, env: Mapping[str, str], ai_llm_id: str | None, fmt: str | None, out: TextIO
+) -> int:
+    from tui.models import COUNTER_LABELS, COUNTERS
+
+    page, configs, names_error = _stats_rows(settings, env, ai_llm_id)
+    warn = lambda m: print(f"flashtop: warning: {m}", file=sys.stderr)  # noqa: E731
+    if names_error:
+        warn(f"configuration names unavailable ({names_error}); showing ids")
+    if page.skipped:
+        warn(f"{page.skipped} stats object(s) without a usable aiLlmId skipped")
+    if page.duplicate_ids:
+        warn(f"duplicate aiLlmId in response: {one_line(', '.join(page.duplicate_ids), 120)}")
+    bad = page.invalid_cells
+    if bad:
+        warn(f"{bad} counter value(s) are not decimal integers (shown as ?)")
+
+    if fmt == "json":
+        items = []
+        for s in page.stats:
+            obj = dict(s.raw)
+            cfg = configs.get(s.ai_llm_id)
+            obj["name"] = cfg.name if cfg else None
+            obj["aiType"] = cfg.ai_type if cfg else None
+            items.append(obj)
+        # ensure_ascii: no raw control or bidi characters from the server reach a terminal.
+        json.dump({"success": True, "stats": items}, out, indent=2, ensure_ascii=True)
+        out.write("\n")
+        return EXIT_OK
+
+    if fmt == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["aiLlmId", "name", "aiType", *COUNTERS])
+        for s in page.stats:
+            cfg = configs.get(s.ai_llm_id)
+            w.writerow(
+                [
+                    one_line(s.ai_llm_id, 1000),
+                    one_line(cfg.name, 1000) if cfg and cfg.name else "",
+                    one_line(cfg.ai_type, 100) if cfg and cfg.ai_type else "",
+                    *("" if v is None else str(v) for v in s.values),
+                ]
+            )
+        return EXIT_OK
+
+    header = ["NAME", "PROVIDER", *(COUNTER_LABELS[c].upper() for c in COUNTERS)]
+    rows = []
+    for s in page.stats:
+        cfg = configs.get(s.ai_llm_id)
+        name = cfg.name if cfg and cfg.name else s.ai_llm_id
+        rows.append(
+            [
+                one_line(name, 40),
+                one_line(cfg.ai_type, 12) if cfg and cfg.ai_type else "-",
+                *(_fmt_int(v, s.problems.get(c)) for c, v in zip(COUNTERS, s.values, strict=True)),
+            ]
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
+        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]
+        out.write("  ".join(cells).rstrip() + "\n")
+    if not rows:
+        out.write("no configurations\n")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
+    command = ns.command
+    if command == "serve-demo":
+        from tui.demo_server import main as demo_main
+
+        argv = ["--port", str(ns.port)]
+        return demo_main(argv)
+
+    settings = resolve(_flags(ns), env)
+    from tui.logsetup import setup_log_file
+
+    setup_log_file(settings.log_file, lambda: ())
+
+    if command == "stats":
+        if settings.demo:
+            with demo_backend(settings) as s:
+                return stats_command(s, env, ns.ai_llm_id, ns.fmt, sys.stdout)
+        return stats_command(settings, env, ns.ai_llm_id, ns.fmt, sys.stdout)
+    if command in ("login", "logout", "status"):
+        from tui import account
+
+        std = {"stdout": sys.stdout, "stderr": sys.stderr, "env": env}
+        if settings.demo:
+            raise FlashtopError("--demo needs no login; run `flashtop --demo`")
+        if command == "login":
+            return account.login_command(
+                settings,
+                email=ns.email,
+                password_stdin=ns.password_stdin,
+                with_token=ns.with_token,
+                stdin=sys.stdin,
+                **std,
+            )
+        if command == "logout":
+            return account.logout_command(settings, **std)
+        return account.status_command(settings, **std)
+
+    from tui.app import run_app
+
+    if settings.demo:
+        with demo_backend(settings) as s:
+            return run_app(s, env)
+    return run_app(settings, env)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flashtop`` console script."""
+    env = os.environ
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        return _run(ns, env)
+    except FlashtopError as exc:
+        print(f"flashtop: error: {one_line(exc.message, 400)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `flashtop stats | head`: the reader left; that is not an error.
+        # Point stdout at /dev/null so the interpreter's final flush does not complain.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: never a traceback
+        print(
+            f"flashtop: internal error ({type(exc).__name__}); "
+            "please report it with the steps that led here",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+__all__ = ["EXIT_AUTH", "EXIT_NETWORK", "EXIT_SERVER", "build_parser", "main"]
