@@ -308,6 +308,9 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
             return account.logout_command(settings, **std)
         return account.status_command(settings, **std)
 
+    # Textual waits ESCDELAY ms after ESC for a sequence to continue; 100 ms by
+    # default feels sluggish on top of tmux's own escape-time. Set before import.
+    os.environ.setdefault("ESCDELAY", "25")
     from tui.app import run_app
 
     if settings.demo:

@@ -1,0 +1,204 @@
+"""The polling loop and its connection state, free of any UI toolkit.
+
+One long-lived loop per view: fetch, publish, sleep, repeat. Requests never
+overlap, because the next one starts only after the last finished. Failures back
+off exponentially with full jitter, honour ``Retry-After``, and are capped; the
+loop recovers by itself. ``poll_now``, ``pause``, ``resume`` and interval changes
+wake the sleeping loop at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from tui.errors import ApiError, LoginNeededError
+
+log = logging.getLogger("flashtop.poller")
+
+T = TypeVar("T")
+
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 3600.0
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 300.0
+
+
+class ConnState(StrEnum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RETRYING = "retrying"
+    LOGIN_NEEDED = "login needed"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class PollStatus:
+    """What the status bar needs to know about a poller."""
+
+    state: ConnState = ConnState.CONNECTING
+    #: time.time() of the last successful poll, if any.
+    last_ok: float | None = None
+    #: One line describing the last failure (kept until the next success).
+    last_error: str | None = None
+    #: time.monotonic() when the next retry is due (RETRYING only).
+    retry_at: float | None = None
+    failures: int = 0
+    in_flight: bool = False
+    polls: int = 0
+
+
+def backoff_delay(
+    failures: int,
+    retry_after: float | None = None,
+    *,
+    base: float = BACKOFF_BASE,
+    cap: float = BACKOFF_CAP,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait after ``failures`` consecutive failures.
+
+    Exponential with jitter in [half, full] of the step, capped. A server's
+    Retry-After is a floor: we never come back earlier than asked.
+    """
+    step = min(cap, base * 2 ** max(failures - 1, 0))
+    delay = step / 2 + rng() * step / 2
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+class Poller(Generic[T]):
+    """Calls ``fetch`` every ``interval`` seconds and reports results and status."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[T]],
+        *,
+        interval: float,
+        on_result: Callable[[T, float], None],
+        on_status: Callable[[PollStatus], None],
+        rng: Callable[[], float] = random.random,
+        backoff_cap: float = BACKOFF_CAP,
+    ) -> None:
+        self._fetch = fetch
+        self._interval = clamp_interval(interval)
+        self._on_result = on_result
+        self._on_status = on_status
+        self._rng = rng
+        self._backoff_cap = backoff_cap
+        self._wake = asyncio.Event()
+        self._paused = False
+        self._force = False
+        self.status = PollStatus()
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: float) -> None:
+        self._interval = clamp_interval(value)
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self._paused = True
+        self._set(state=ConnState.PAUSED, retry_at=None)
+        self._wake.set()
+
+    def resume(self) -> None:
+        self._paused = False
+        self._wake.set()
+
+    def toggle_pause(self) -> bool:
+        if self._paused:
+            self.resume()
+        else:
+            self.pause()
+        return self._paused
+
+    def poll_now(self) -> None:
+        """Poll at once: also when backing off, after a new login, or once while paused."""
+        self._force = True
+        self._wake.set()
+
+    def _set(self, **changes: object) -> None:
+        self.status = replace(self.status, **changes)  # type: ignore[arg-type]
+        self._on_status(self.status)
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep, or return early (True) when woken by poll_now/pause/resume/interval.
+
+        The wake event is cleared only at the start of a poll, so a key pressed
+        while a request is in flight still cuts the following sleep short.
+        """
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.0))
+        except TimeoutError:
+            return False
+        return True
+
+    async def run(self) -> None:
+        """The loop; runs until cancelled."""
+        while True:
+            while self._paused and not self._force:
+                self._wake.clear()
+                await self._wake.wait()
+            self._wake.clear()
+            self._force = False
+            self._set(in_flight=True)
+            try:
+                result = await self._fetch()
+            except LoginNeededError as exc:
+                self._set(
+                    state=ConnState.LOGIN_NEEDED,
+                    last_error=exc.message,
+                    retry_at=None,
+                    in_flight=False,
+                )
+                # No retry loop: wait until someone logs in (poll_now).
+                while not self._force:
+                    self._wake.clear()
+                    await self._wake.wait()
+                continue
+            except ApiError as exc:
+                failures = self.status.failures + 1
+                delay = backoff_delay(
+                    failures, exc.retry_after, cap=self._backoff_cap, rng=self._rng
+                )
+                log.info("poll failed (%d in a row): %s; retry in %.1f s", failures, exc, delay)
+                self._set(
+                    state=ConnState.PAUSED if self._paused else ConnState.RETRYING,
+                    last_error=exc.message,
+                    failures=failures,
+                    retry_at=time.monotonic() + delay,
+                    in_flight=False,
+                )
+                await self._sleep(delay)
+                continue
+            now = time.time()
+            self._set(
+                state=ConnState.PAUSED if self._paused else ConnState.LIVE,
+                last_ok=now,
+                last_error=None,
+                failures=0,
+                retry_at=None,
+                in_flight=False,
+                polls=self.status.polls + 1,
+            )
+            self._on_result(result, now)
+            await self._sleep(self._interval)
+
+
+def clamp_interval(value: float) -> float:
+    return min(MAX_INTERVAL, max(MIN_INTERVAL, float(value)))

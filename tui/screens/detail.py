@@ -1,0 +1,356 @@
+"""The drill-down: one aiLlmId with exact figures, windowed rates and charts."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker
+from textual_plotext import PlotextPlot
+
+from tui.fmt import age, compact, exact, safe_text
+from tui.history import IDX, Sample, Series, delta
+from tui.models import COUNTERS, StatsPage
+from tui.poller import Poller, PollStatus
+from tui.widgets.status_bar import state_label
+
+if TYPE_CHECKING:
+    from tui.app import FlashtopApp
+
+LABELS = {
+    "totalApiCalls": "API calls",
+    "totalTokensIn": "Tokens in",
+    "totalTokensOut": "Tokens out",
+    "totalLlmTokensIn": "LLM tokens in",
+    "totalLlmTokensOut": "LLM tokens out",
+    "totalPolicyViolations": "Policy violations",
+    "totalAlerts": "Alerts",
+    "totalBlocks": "Blocks",
+}
+#: Chart windows cycled by `w`: (label, seconds).
+WINDOWS: tuple[tuple[str, float], ...] = (
+    ("5 min", 300.0),
+    ("1 h", 3600.0),
+    ("24 h", 86400.0),
+    ("all", math.inf),
+)
+RATE_WINDOWS = (("1 min", 60.0), ("15 min", 900.0), ("1 h", 3600.0))
+
+
+def chart_marker() -> str:
+    """Braille where the terminal can show it; quadrant blocks on the Linux console."""
+    if os.environ.get("FLASHTOP_CHART_MARKER"):
+        return os.environ["FLASHTOP_CHART_MARKER"]
+    if os.environ.get("TERM") == "linux":
+        return "hd"
+    return "braille"
+
+
+class DetailScreen(Screen[str]):
+    """Everything flashtop knows about one configuration; polls it on its own cadence."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="detail-back"),
+        Binding("down,j", "step(1)", "Next", id="detail-next"),
+        Binding("up,k", "step(-1)", "Previous", id="detail-prev"),
+        Binding("w", "window", "Window", id="detail-window"),
+        Binding("c", "copy_id", "Copy id", id="detail-copy"),
+        Binding("r", "refresh", "Refresh", id="detail-refresh"),
+    ]
+
+    def __init__(self, ai_llm_id: str) -> None:
+        super().__init__()
+        self.ai_llm_id = ai_llm_id
+        self.window_index = 0
+        self.opened: Sample | None = None
+        self.previous: Sample | None = None
+        self.vanished = False
+        self.requests = 0
+        self.poller: Poller[StatsPage] | None = None
+        self._worker: Worker[None] | None = None
+
+    @property
+    def fapp(self) -> FlashtopApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-status")
+        with VerticalScroll(id="detail-body"):
+            yield Static("", id="detail-identity")
+            yield Static("", id="detail-figures")
+            yield Static("", id="detail-notes")
+            with Horizontal(id="detail-charts-top"):
+                yield PlotextPlot(id="chart-tokens")
+                yield PlotextPlot(id="chart-calls")
+            yield PlotextPlot(id="chart-events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
+        """(Re)start this screen's poll loop for the current id."""
+        if self._worker is not None:
+            self._worker.cancel()
+        self.opened = self.previous = None
+        self.vanished = False
+        series = self.fapp.history.get(self.ai_llm_id)
+        if series is not None and series.latest is not None:
+            self.opened = series.latest
+        self.poller = Poller(
+            self._fetch,
+            interval=self.fapp.settings.detail_interval,
+            on_result=self._on_result,
+            on_status=self._on_status,
+        )
+        self._worker = self.run_worker(
+            self.poller.run(), name="detail-poll", group="detail-poll", exit_on_error=False
+        )
+        self.render_all()
+
+    def on_unmount(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+
+    async def _fetch(self) -> StatsPage:
+        self.requests += 1
+        return await self.fapp.client.get_stats(self.ai_llm_id)
+
+    def _on_result(self, page: StatsPage, at: float) -> None:
+        mine = page.by_id().get(self.ai_llm_id)
+        if mine is None:
+            self.vanished = True
+        else:
+            self.vanished = False
+            series = self.fapp.history.get(self.ai_llm_id)
+            self.previous = series.latest if series is not None else None
+            self.fapp.ingest(page, at)
+            series = self.fapp.history.get(self.ai_llm_id)
+            if self.opened is None and series is not None:
+                self.opened = series.latest
+        self.render_all()
+
+    def _on_status(self, status: PollStatus) -> None:
+        if self.is_mounted:
+            self._render_status(status)
+
+    def tick(self) -> None:
+        if self.poller is not None:
+            self._render_status(self.poller.status)
+
+    def on_overview_page(self, page: StatsPage) -> None:
+        """The overview polled too; nothing to redo but the notes."""
+
+    # ------------------------------------------------------------------ rendering
+
+    def _series(self) -> Series | None:
+        return self.fapp.history.get(self.ai_llm_id)
+
+    def _render_status(self, status: PollStatus) -> None:
+        interval = self.poller.interval if self.poller else 0.0
+        label = state_label(status, interval, time.monotonic(), time.time())
+        text = Text()
+        text.append(f" ● {label}", style="bold")
+        updated = f"updated {age(time.time() - status.last_ok)} ago" if status.last_ok else ""
+        text.append(f"  {updated}  every {interval:g} s  window {WINDOWS[self.window_index][0]}")
+        if self.vanished:
+            text.append("  no longer reported by the server: showing the last values", style="bold")
+        if status.last_error:
+            text.append(f"  ✗ {safe_text(status.last_error, 120)}")
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        widget = self.query_one("#detail-status", Static)
+        widget.set_class(self.vanished or status.last_error is not None, "-stale")
+        widget.update(text)
+
+    def render_all(self) -> None:
+        if not self.is_mounted:
+            return
+        self._render_identity()
+        self._render_figures()
+        self._render_charts()
+        if self.poller is not None:
+            self._render_status(self.poller.status)
+
+    def _render_identity(self) -> None:
+        app = self.fapp
+        cfg = app.names.get(self.ai_llm_id)
+        ws_id = cfg.workspace_id if cfg else None
+        ws = app.workspaces.get(ws_id, ws_id) if ws_id else None
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="bold")
+        t.add_column()
+        t.add_row("Name", safe_text(cfg.name if cfg and cfg.name else "(unknown)", 80))
+        t.add_row("Provider", safe_text(cfg.ai_type if cfg and cfg.ai_type else "-", 40))
+        t.add_row("Workspace", safe_text(ws or "-", 80))
+        t.add_row("Created", safe_text(cfg.created_at if cfg and cfg.created_at else "-", 40))
+        t.add_row("aiLlmId", safe_text(self.ai_llm_id, 200) + "   (c copies)")
+        self.query_one("#detail-identity", Static).update(t)
+
+    def _render_figures(self) -> None:
+        series = self._series()
+        latest = series.latest if series else None
+        t = Table(box=None, padding=(0, 1), expand=False, header_style="bold")
+        t.add_column("Counter")
+        t.add_column("Value", justify="right")
+        t.add_column("Since open", justify="right")
+        t.add_column("Last poll", justify="right")
+        for label, _ in RATE_WINDOWS:
+            t.add_column(f"/min {label}", justify="right")
+        t.add_column("/hour 1 h", justify="right")
+        for i, name in enumerate(COUNTERS):
+            value = latest.values[i] if latest else None
+            since = _fmt_delta(self.opened.values[i] if self.opened else None, value)
+            last = _fmt_delta(self.previous.values[i] if self.previous else None, value)
+            rates = []
+            for _label, window in RATE_WINDOWS:
+                # The 1-minute rate may use a shorter span; longer windows need most
+                # of their span covered, or the figure would claim more than we saw.
+                need = 0.0 if window <= 60 else window * 0.9
+                r = series.rate_per_minute((i,), window, min_span=need) if series else None
+                rates.append(compact(round(r)) if r is not None else "-")
+            per_hour = series.rate_per_minute((i,), 3600.0, min_span=3240.0) if series else None
+            rates.append(compact(round(per_hour * 60)) if per_hour is not None else "-")
+            t.add_row(LABELS[name], exact(value), since, last, *rates)
+        self.query_one("#detail-figures", Static).update(t)
+
+        notes = Text()
+        if latest is not None:
+            v = latest.values
+            tin, tout = v[IDX["totalTokensIn"]], v[IDX["totalTokensOut"]]
+            lin, lout = v[IDX["totalLlmTokensIn"]], v[IDX["totalLlmTokensOut"]]
+            if tin and tout is not None:
+                notes.append(f"Output / input tokens: {tout / tin:.2f}\n")
+            if tin is not None and lin is not None:
+                notes.append(f"LLM tokens in − tokens in: {lin - tin:+,}\n")
+            if tout is not None and lout is not None:
+                notes.append(f"LLM tokens out − tokens out: {lout - tout:+,}\n")
+        else:
+            notes.append("waiting for the first answer…")
+        self.query_one("#detail-notes", Static).update(notes)
+
+    def _render_charts(self) -> None:
+        series = self._series()
+        label, seconds = WINDOWS[self.window_index]
+        samples = series.since(seconds) if series else []
+        marker = chart_marker()
+        xs: list[float] = []
+        tin: list[float] = []
+        tout: list[float] = []
+        calls: list[float] = []
+        events: dict[str, tuple[list[float], list[float]]] = {
+            "violations": ([], []),
+            "alerts": ([], []),
+            "blocks": ([], []),
+        }
+        end = samples[-1].at if samples else time.time()
+
+        def per_minute(a: Sample, b: Sample, counter: str) -> float:
+            # Samples come from two pollers at different cadences, so the chart
+            # shows growth per minute rather than per (uneven) interval.
+            d = delta(a.values[IDX[counter]], b.values[IDX[counter]])
+            return float(d or 0) * 60.0 / (b.at - a.at)
+
+        for a, b in itertools.pairwise(samples):
+            x = (b.at - end) / 60.0
+            xs.append(x)
+            tin.append(per_minute(a, b, "totalTokensIn"))
+            tout.append(per_minute(a, b, "totalTokensOut"))
+            calls.append(per_minute(a, b, "totalApiCalls"))
+            for key, counter in (
+                ("violations", "totalPolicyViolations"),
+                ("alerts", "totalAlerts"),
+                ("blocks", "totalBlocks"),
+            ):
+                d = delta(a.values[IDX[counter]], b.values[IDX[counter]])
+                if d:
+                    events[key][0].append(x)
+                    events[key][1].append(float(d))
+
+        tokens = self.query_one("#chart-tokens", PlotextPlot)
+        plt = tokens.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"Tokens per minute, last {label}")
+        if xs:
+            plt.plot(xs, tin, marker=marker, label="in")
+            plt.plot(xs, tout, marker=marker, label="out")
+        plt.xlabel("minutes (0 = now)")
+        tokens.refresh()
+
+        chart = self.query_one("#chart-calls", PlotextPlot)
+        plt = chart.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"API calls per minute, last {label}")
+        if xs:
+            plt.plot(xs, calls, marker=marker)
+        plt.xlabel("minutes (0 = now)")
+        chart.refresh()
+
+        chart = self.query_one("#chart-events", PlotextPlot)
+        plt = chart.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"New violations / alerts / blocks, last {label}")
+        if xs:
+            plt.xlim(min(xs), 0)
+        for key, (ex, ey) in events.items():
+            if ex:
+                plt.scatter(ex, ey, marker=marker, label=key)
+        plt.xlabel("minutes (0 = now)")
+        chart.refresh()
+        self._chart_points = len(xs)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_back(self) -> None:
+        self.fapp.overview.table.select_id(self.ai_llm_id)
+        self.dismiss(self.ai_llm_id)
+
+    def action_step(self, direction: int) -> None:
+        order = self.fapp.overview.ordered_ids()
+        if not order:
+            return
+        idx = order.index(self.ai_llm_id) if self.ai_llm_id in order else -1
+        new = order[(idx + direction) % len(order)] if idx >= 0 else order[0]
+        if new == self.ai_llm_id:
+            return
+        self.ai_llm_id = new
+        self.fapp.overview.table.select_id(new)
+        self._start()
+
+    def action_window(self) -> None:
+        self.window_index = (self.window_index + 1) % len(WINDOWS)
+        self.render_all()
+        self.notify(f"chart window: {WINDOWS[self.window_index][0]}", timeout=2)
+
+    def action_copy_id(self) -> None:
+        # Textual's copy_to_clipboard writes OSC 52, which terminals honour over SSH.
+        self.app.copy_to_clipboard(self.ai_llm_id)
+        self.notify("aiLlmId copied to the clipboard (OSC 52)", timeout=3)
+
+    def action_refresh(self) -> None:
+        if self.poller is not None:
+            self.poller.poll_now()
+
+    @property
+    def window_seconds(self) -> float:
+        return WINDOWS[self.window_index][1]
+
+
+def _fmt_delta(old: int | None, new: int | None) -> str:
+    d = None if old is None or new is None else new - old
+    if d is None:
+        return "-"
+    return f"{d:+,}" if d else "0"

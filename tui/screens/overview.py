@@ -1,0 +1,260 @@
+"""The main screen: every configuration in a live table, with status and totals."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from tui.fmt import compact, rate
+from tui.history import Changes
+from tui.models import COUNTERS, StatsPage
+from tui.view import (
+    COUNTER_COLUMNS,
+    SORT_KEYS,
+    SORT_LABELS,
+    RowView,
+    make_row,
+    matches,
+    sort_rows,
+    totals,
+)
+from tui.widgets.stats_table import StatsTable
+from tui.widgets.status_bar import StatusBar
+from tui.widgets.theme_colors import Palette
+
+if TYPE_CHECKING:
+    from tui.app import FlashtopApp
+
+#: How long a changed cell stays marked.
+MARK_SECONDS = 1.5
+#: Column key for each counter index, for marking changed cells.
+_COL_OF_INDEX = {i: key for key, i in COUNTER_COLUMNS.items()}
+_NAME_SORTS = ("name", "provider")
+_TOTAL_LABELS = {
+    "totalApiCalls": "calls",
+    "totalTokensIn": "in",
+    "totalTokensOut": "out",
+    "totalLlmTokensIn": "llm in",
+    "totalLlmTokensOut": "llm out",
+    "totalPolicyViolations": "viol",
+    "totalAlerts": "alrt",
+    "totalBlocks": "blk",
+}
+
+
+class OverviewScreen(Screen[None]):
+    """Table of configurations, status bar on top, totals and keys at the bottom."""
+
+    BINDINGS = [
+        Binding("enter", "open_detail", "Open", id="open-detail"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("s", "sort_next", "Sort", id="sort-next"),
+        Binding("S", "sort_reverse", "Reverse", id="sort-reverse", show=False),
+        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("plus,equals_sign", "faster", "Interval", id="faster", key_display="+/-"),
+        Binding("minus", "slower", "Slower", id="slower", show=False),
+        Binding("escape", "back", "Back", id="back", show=False),
+        Binding("l", "login", "Log in", id="login", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort_key = "rate"
+        self.sort_desc = True
+        self.filter_text = ""
+        self.page: StatsPage | None = None
+        self.rows: list[RowView] = []
+        #: id -> column key -> monotonic time until which the cell stays marked.
+        self.marks: dict[str, dict[str, float]] = {}
+
+    @property
+    def fapp(self) -> FlashtopApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        settings = self.fapp.settings
+        yield StatusBar(settings.profile, settings.base_url, id="status")
+        yield StatsTable(id="table")
+        yield Static("", id="totals")
+        yield Input(placeholder="filter by name, id or provider", id="filter")
+        yield Footer()
+
+    @property
+    def table(self) -> StatsTable:
+        return self.query_one(StatsTable)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.table.palette = Palette.from_app(self.fapp)
+        self.table.layout_for(self.size.width or self.app.size.width)
+        self.table.focus()
+        self._update_sort_label()
+
+    def on_resize(self, event: Resize) -> None:
+        if self.table.layout_for(event.size.width):
+            self.render_rows()
+
+    def on_theme_changed(self) -> None:
+        self.table.palette = Palette.from_app(self.fapp)
+        self.table.columns_shown = ()
+        self.table.layout_for(self.size.width)
+        self.render_rows()
+
+    # ------------------------------------------------------------------ data in
+
+    def show_page(self, page: StatsPage, changes: Changes) -> None:
+        """A new poll result arrived: remember it and mark what changed."""
+        self.page = page
+        until = time.monotonic() + MARK_SECONDS
+        for ident, indices in changes.changed.items():
+            cols = self.marks.setdefault(ident, {})
+            for i in indices:
+                if i in _COL_OF_INDEX:
+                    cols[_COL_OF_INDEX[i]] = until
+        self.render_rows()
+
+    def render_rows(self) -> None:
+        """Rebuild the row views from the last page and push them to the table."""
+        app = self.fapp
+        if self.page is None:
+            self._render_totals([])
+            return
+        now = time.time()
+        rows = [make_row(s, app.names.get(s.ai_llm_id), app.history, now) for s in self.page.stats]
+        self.status_bar.configs = len(rows)
+        self.status_bar.invalid = self.page.invalid_cells
+        rows = [r for r in rows if matches(r, self.filter_text)]
+        self.rows = sort_rows(rows, self.sort_key, self.sort_desc)
+        self.table.show(self.rows, self._marked_now())
+        self._render_totals(self.rows)
+        self.status_bar.refresh_text()
+
+    def _marked_now(self) -> dict[str, frozenset[str]]:
+        now = time.monotonic()
+        out: dict[str, frozenset[str]] = {}
+        for ident, cols in list(self.marks.items()):
+            live = frozenset(k for k, until in cols.items() if until > now)
+            if live:
+                out[ident] = live
+            else:
+                del self.marks[ident]
+        return out
+
+    def tick(self) -> None:
+        """Once a second: age in the status bar, and unmark cells whose time is up."""
+        had_marks = bool(self.marks)
+        self.status_bar.refresh_text()
+        if had_marks:
+            self.table.show(self.rows, self._marked_now())
+
+    def _render_totals(self, rows: list[RowView]) -> None:
+        t = totals(rows)
+        text = Text(" TOTAL ", style="bold reverse")
+        text.append(f" {t.count} shown ")
+        text.append(" tok/min ", style="dim")
+        text.append(rate(t.rate, ""), style="bold")
+        for i, name in enumerate(COUNTERS):
+            # "+" marks a sum that leaves out values the server sent unreadable.
+            value = compact(t.values[i]) + ("+" if t.partial[i] else "")
+            text.append(f" {_TOTAL_LABELS[name]} ", style="dim")
+            text.append(value, style="bold")
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        self.query_one("#totals", Static).update(text)
+
+    # ------------------------------------------------------------------ actions
+
+    def _update_sort_label(self) -> None:
+        arrow = "↓" if self.sort_desc else "↑"
+        self.status_bar.sort_label = f"{SORT_LABELS[self.sort_key]} {arrow}"
+        self.status_bar.refresh_text()
+
+    def action_sort_next(self) -> None:
+        shown = {c.key for c in self.table.columns_shown}
+        keys = [k for k in SORT_KEYS if k in shown]
+        idx = keys.index(self.sort_key) if self.sort_key in keys else -1
+        self.sort_key = keys[(idx + 1) % len(keys)]
+        self.sort_desc = self.sort_key not in _NAME_SORTS
+        self._update_sort_label()
+        self.render_rows()
+
+    def action_sort_reverse(self) -> None:
+        self.sort_desc = not self.sort_desc
+        self._update_sort_label()
+        self.render_rows()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.status_bar.filter_text = self.filter_text
+        self.render_rows()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        if not self.filter_text:
+            self.query_one("#filter", Input).display = False
+        self.table.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or self.filter_text:
+            box.value = ""
+            box.display = False
+            self.filter_text = ""
+            self.status_bar.filter_text = ""
+            self.table.focus()
+            self.render_rows()
+
+    def action_refresh(self) -> None:
+        self.fapp.poll_now()
+
+    def action_pause(self) -> None:
+        paused = self.fapp.toggle_pause()
+        self.notify("polling paused (p resumes)" if paused else "polling resumed", timeout=2)
+
+    def action_faster(self) -> None:
+        self.fapp.step_interval(-1)
+
+    def action_slower(self) -> None:
+        self.fapp.step_interval(+1)
+
+    def action_login(self) -> None:
+        self.fapp.open_login()
+
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
+
+    def action_open_detail(self) -> None:
+        ident = self.table.current_id()
+        if ident is not None:
+            self.fapp.open_detail(ident)
+
+    @on(StatsTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open_detail()
+
+    def ordered_ids(self) -> list[str]:
+        return self.table.order

@@ -1,0 +1,96 @@
+"""The status bar: where we are connected, how fresh the data is, what went wrong."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.fmt import age, safe_text
+from tui.poller import ConnState, PollStatus
+
+_STATE_CLASS = {
+    ConnState.CONNECTING: "connecting",
+    ConnState.LIVE: "live",
+    ConnState.RETRYING: "retrying",
+    ConnState.LOGIN_NEEDED: "login-needed",
+    ConnState.PAUSED: "paused",
+}
+
+
+def state_label(status: PollStatus, interval: float, now_mono: float, now: float) -> str:
+    """The words for the connection state, including "stale" and the retry countdown."""
+    if status.state is ConnState.RETRYING:
+        if status.in_flight:
+            return "retrying now"
+        left = max(0.0, (status.retry_at or now_mono) - now_mono)
+        return f"retrying in {left:.0f} s"
+    # Live but overdue (a slow request in flight): say the data is stale.
+    overdue = status.last_ok is not None and now - status.last_ok > 2 * interval + 5
+    if status.state is ConnState.LIVE and overdue:
+        return "stale"
+    return status.state.value
+
+
+class StatusBar(Static):
+    """Two lines: identity (profile, URL) and state (connection, age, counts, error)."""
+
+    DEFAULT_CSS = ""
+
+    def __init__(self, profile: str, base_url: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.profile = profile
+        self.base_url = base_url
+        self.status = PollStatus()
+        self.interval = 5.0
+        self.configs = 0
+        self.invalid = 0
+        self.notes: list[str] = []
+        self.sort_label = ""
+        self.filter_text = ""
+
+    def set_state(self, status: PollStatus, interval: float) -> None:
+        self.status = status
+        self.interval = interval
+        self.refresh_text()
+
+    def refresh_text(self) -> None:
+        now = time.time()
+        label = state_label(self.status, self.interval, time.monotonic(), now)
+        for cls in _STATE_CLASS.values():
+            self.remove_class(f"-{cls}")
+        stale = label in ("stale",) or (
+            self.status.state is ConnState.RETRYING and self.status.last_ok is not None
+        )
+        self.set_class(stale, "-stale")
+        self.add_class(f"-{_STATE_CLASS[self.status.state]}")
+
+        line1 = Text()
+        line1.append(" flashtop ", style="bold reverse")
+        line1.append(f" {safe_text(self.profile, 24)} ", style="bold")
+        line1.append(f"{safe_text(self.base_url, 60)}")
+        line1.append(f"  every {self.interval:g} s")
+        if self.sort_label:
+            line1.append(f"  sort {self.sort_label}")
+        if self.filter_text:
+            line1.append(f"  filter “{safe_text(self.filter_text, 20)}”")
+
+        line2 = Text()
+        line2.append(f" ● {label}", style="bold")
+        updated = (
+            f"updated {age(now - self.status.last_ok)} ago"
+            if self.status.last_ok
+            else "no data yet"
+        )
+        line2.append(f"  {updated}")
+        line2.append(f"  {self.configs} configs")
+        if self.invalid:
+            line2.append(f"  {self.invalid} invalid", style="bold")
+        for note in self.notes:
+            line2.append(f"  {safe_text(note, 60)}")
+        if self.status.last_error:
+            line2.append(f"  ✗ {safe_text(self.status.last_error, 160)}")
+        line1.no_wrap = line2.no_wrap = True
+        line1.overflow = line2.overflow = "ellipsis"
+        self.update(Text("\n").join([line1, line2]))

@@ -1,0 +1,39 @@
+"""Rich styles built from the current Textual theme, so cells follow the theme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.style import Style
+from textual.app import App
+from textual.color import Color
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    """The few styles table cells need, resolved from the theme's variables."""
+
+    changed: Style
+    warning: Style
+    error: Style
+    accent: Style
+    muted: Style
+
+    @classmethod
+    def from_app(cls, app: App[object]) -> Palette:
+        variables = app.theme_variables
+
+        def fg(name: str, fallback: str, **extra: bool) -> Style:
+            try:
+                color = Color.parse(variables.get(name, fallback)).rich_color
+            except Exception:  # a theme without the variable: plain text is fine
+                color = None
+            return Style(color=color, **extra)
+
+        return cls(
+            changed=Style(bold=True, reverse=False) + fg("accent", "cyan"),
+            warning=fg("warning", "yellow", bold=True),
+            error=fg("error", "red", bold=True),
+            accent=fg("accent", "cyan"),
+            muted=fg("foreground-muted", "grey50"),
+        )
