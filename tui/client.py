@@ -15,6 +15,7 @@ import email.utils
 import ipaddress
 import json
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -438,23 +439,32 @@ def _status_line(resp: httpx.Response) -> str:
     return f"HTTP {resp.status_code} {one_line(resp.reason_phrase, 60)}".strip()
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it was raised from (httpx wraps the OS error)."""
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in chain and len(chain) < 10:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return chain
+
+
 def _connect_error(exc: httpx.ConnectError, host: str) -> NetworkError:
-    text = str(exc)
-    low = text.lower()
-    if "certificate" in low or "ssl" in low or "tls" in low:
+    chain = _causes(exc)
+    low = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in low:
         return TLSError(
             f"TLS certificate of {host} could not be verified; if it is signed by a private "
             "CA, pass it with --ca-bundle FILE"
         )
-    if (
+    if any(isinstance(e, socket.gaierror) for e in chain) or (
         "name or service not known" in low
         or "nodename nor servname" in low
-        or ("name resolution" in low)
-        or "getaddrinfo" in low
+        or "name resolution" in low
         or "no address associated" in low
     ):
         return NetworkError(f"cannot resolve host {host.rsplit(':', 1)[0]}")
-    if "refused" in low:
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in low:
         return NetworkError(f"connection refused by {host}")
     if "unreachable" in low:
         return NetworkError(f"network unreachable: {host}")

@@ -191,9 +191,10 @@ def resolve(
     base_url = pick("base_url", "FLASHBACK_BASE_URL") or DEFAULT_BASE_URL
     if not flags.get("demo"):
         base_url = normalize_base_url(base_url)
-    interval = check_interval(float(pick("interval") or DEFAULT_INTERVAL))
+    interval = check_interval(float(DEFAULT_INTERVAL if (i := pick("interval")) is None else i))
     detail_interval = check_interval(
-        float(pick("detail_interval") or DEFAULT_DETAIL_INTERVAL), "detail interval"
+        float(DEFAULT_DETAIL_INTERVAL if (d := pick("detail_interval")) is None else d),
+        "detail interval",
     )
     bell = pick("bell")
     mouse = pick("mouse")
