@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from tui.models import LlmConfig, StatsPage
 from tui.poller import MAX_INTERVAL, MIN_INTERVAL, Poller, PollStatus
 from tui.screens.help import HelpScreen
 from tui.screens.login import LoginRequest, LoginScreen
-from tui.screens.overview import OverviewScreen
+from tui.screens.overview import MARK_SECONDS, OverviewScreen
 from tui.settings import Settings
 from tui.tokens import AuthSession
 
@@ -60,10 +60,15 @@ class FlashtopApp(App[int]):
         *,
         store: Any = None,
         warnings: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+        mark_seconds: float = MARK_SECONDS,
     ) -> None:
         self.CSS_PATH = [str(p) for p in sorted(styles_dir().glob("*.tcss"))]
         super().__init__()
         self.settings = settings
+        #: Wall clock for sample times and ages; tests pass a fake one.
+        self.clock = clock
+        self.mark_seconds = mark_seconds
         self.session = session
         self.store = store
         self.startup_warnings = list(warnings)
@@ -80,6 +85,7 @@ class FlashtopApp(App[int]):
             interval=settings.interval,
             on_result=self._on_overview,
             on_status=self._on_status,
+            clock=clock,
         )
         self.overview = OverviewScreen()
         self._poll_worker: Worker[None] | None = None

@@ -86,12 +86,14 @@ class Poller(Generic[T]):
         on_status: Callable[[PollStatus], None],
         rng: Callable[[], float] = random.random,
         backoff_cap: float = BACKOFF_CAP,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._fetch = fetch
         self._interval = clamp_interval(interval)
         self._on_result = on_result
         self._on_status = on_status
         self._rng = rng
+        self._clock = clock
         self._backoff_cap = backoff_cap
         self._wake = asyncio.Event()
         self._paused = False
@@ -186,7 +188,7 @@ class Poller(Generic[T]):
                 )
                 await self._sleep(delay)
                 continue
-            now = time.time()
+            now = self._clock()
             self._set(
                 state=ConnState.PAUSED if self._paused else ConnState.LIVE,
                 last_ok=now,

@@ -112,6 +112,7 @@ class DetailScreen(Screen[str]):
             interval=self.fapp.settings.detail_interval,
             on_result=self._on_result,
             on_status=self._on_status,
+            clock=self.fapp.clock,
         )
         self._worker = self.run_worker(
             self.poller.run(), name="detail-poll", group="detail-poll", exit_on_error=False
@@ -158,10 +159,11 @@ class DetailScreen(Screen[str]):
 
     def _render_status(self, status: PollStatus) -> None:
         interval = self.poller.interval if self.poller else 0.0
-        label = state_label(status, interval, time.monotonic(), time.time())
+        now = self.fapp.clock()
+        label = state_label(status, interval, time.monotonic(), now)
         text = Text()
         text.append(f" ● {label}", style="bold")
-        updated = f"updated {age(time.time() - status.last_ok)} ago" if status.last_ok else ""
+        updated = f"updated {age(now - status.last_ok)} ago" if status.last_ok else ""
         text.append(f"  {updated}  every {interval:g} s  window {WINDOWS[self.window_index][0]}")
         if self.vanished:
             text.append("  no longer reported by the server: showing the last values", style="bold")
@@ -253,7 +255,7 @@ class DetailScreen(Screen[str]):
             "alerts": ([], []),
             "blocks": ([], []),
         }
-        end = samples[-1].at if samples else time.time()
+        end = samples[-1].at if samples else self.fapp.clock()
 
         def per_minute(a: Sample, b: Sample, counter: str) -> float:
             # Samples come from two pollers at different cadences, so the chart

@@ -84,7 +84,7 @@ class OverviewScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         settings = self.fapp.settings
-        yield StatusBar(settings.profile, settings.base_url, id="status")
+        yield StatusBar(settings.profile, settings.base_url, self.fapp.clock, id="status")
         yield StatsTable(id="table")
         yield Static("", id="totals")
         yield Input(placeholder="filter by name, id or provider", id="filter")
@@ -120,7 +120,7 @@ class OverviewScreen(Screen[None]):
     def show_page(self, page: StatsPage, changes: Changes) -> None:
         """A new poll result arrived: remember it and mark what changed."""
         self.page = page
-        until = time.monotonic() + MARK_SECONDS
+        until = time.monotonic() + self.fapp.mark_seconds
         for ident, indices in changes.changed.items():
             cols = self.marks.setdefault(ident, {})
             for i in indices:
@@ -134,7 +134,7 @@ class OverviewScreen(Screen[None]):
         if self.page is None:
             self._render_totals([])
             return
-        now = time.time()
+        now = app.clock()
         rows = [make_row(s, app.names.get(s.ai_llm_id), app.history, now) for s in self.page.stats]
         self.status_bar.configs = len(rows)
         self.status_bar.invalid = self.page.invalid_cells

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.widgets import Static
@@ -38,8 +39,15 @@ class StatusBar(Static):
 
     DEFAULT_CSS = ""
 
-    def __init__(self, profile: str, base_url: str, **kwargs: object) -> None:
+    def __init__(
+        self,
+        profile: str,
+        base_url: str,
+        clock: Callable[[], float] = time.time,
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.clock = clock
         self.profile = profile
         self.base_url = base_url
         self.status = PollStatus()
@@ -56,7 +64,7 @@ class StatusBar(Static):
         self.refresh_text()
 
     def refresh_text(self) -> None:
-        now = time.time()
+        now = self.clock()
         label = state_label(self.status, self.interval, time.monotonic(), now)
         for cls in _STATE_CLASS.values():
             self.remove_class(f"-{cls}")
