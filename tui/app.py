@@ -316,7 +316,6 @@ def run_app(settings: Settings, env: Mapping[str, str]) -> int:
 
         creds = load_credentials(settings, env, warn=warnings.append)
         session, store = creds.session, creds.store
-        warnings.extend(creds.warnings)
     app = FlashtopApp(settings, session, store=store, warnings=warnings)
     app.run(mouse=settings.mouse)
     return app.return_code or 0

@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(ns, env)
     except FlashtopError as exc:
-        print(f"flashtop: error: {one_line(exc.message, 400)}", file=sys.stderr)
+        print(f"flashtop: error: {one_line(exc.message, 1000)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -269,6 +269,9 @@ class FlashbackClient:
             try:
                 fresh = await self.refresh_tokens(current.refresh_token)
             except (AuthError, UnsuccessfulError, ForbiddenError, BadResponseError) as exc:
+                adopted = await self._adopt_stored(current)
+                if adopted is not None:
+                    return adopted
                 s.login_needed = f"token refresh failed: {exc.message}"
                 raise LoginNeededError(f"login needed: {s.login_needed}") from None
             s.tokens = fresh
@@ -282,6 +285,21 @@ class FlashbackClient:
                     s.persist_error = one_line(f"could not store refreshed tokens: {exc}")
                     log.warning("%s", s.persist_error)
             return fresh.access_token
+
+    async def _adopt_stored(self, current: TokenSet) -> str | None:
+        """After a refused refresh, use tokens another process stored meanwhile, if any."""
+        s = self.session
+        if s.reload is None:
+            return None
+        try:
+            stored = await asyncio.to_thread(s.reload)
+        except Exception:  # storage trouble: fall through to "login needed"
+            return None
+        if stored is None or stored.refresh_token in (None, current.refresh_token):
+            return None
+        log.info("adopted tokens rotated by another flashtop process")
+        s.tokens = stored
+        return stored.access_token
 
     def _tokens_from(self, body: object, action: str, previous_refresh: str | None) -> TokenSet:
         if not isinstance(body, dict):

@@ -113,12 +113,16 @@ class AuthSession:
         *,
         source: str,
         persist: Callable[[TokenSet], None] | None = None,
+        reload: Callable[[], TokenSet | None] | None = None,
         clock: Callable[[], float] = time.time,
         max_margin: float = 60.0,
     ) -> None:
         self.tokens = tokens
         self.source = source
         self.persist = persist
+        #: Reads the stored tokens again: another flashtop on the same profile may
+        #: have rotated the refresh token since we loaded it.
+        self.reload = reload
         self.clock = clock
         self.max_margin = max_margin
         self.login_needed: str | None = None if tokens else "not logged in"
