@@ -8,6 +8,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -98,6 +99,9 @@ class DetailScreen(Screen[str]):
     def on_mount(self) -> None:
         self._start()
 
+    def on_resize(self) -> None:
+        self.render_all()
+
     def _start(self) -> None:
         """(Re)start this screen's poll loop for the current id."""
         if self._worker is not None:
@@ -162,6 +166,11 @@ class DetailScreen(Screen[str]):
         now = self.fapp.clock()
         label = state_label(status, interval, time.monotonic(), now)
         text = Text()
+        cfg = self.fapp.names.get(self.ai_llm_id)
+        text.append(
+            f" {safe_text(cfg.name if cfg and cfg.name else self.ai_llm_id, 40)} ",
+            style="bold reverse",
+        )
         text.append(f" ● {label}", style="bold")
         updated = f"updated {age(now - status.last_ok)} ago" if status.last_ok else ""
         text.append(f"  {updated}  every {interval:g} s  window {WINDOWS[self.window_index][0]}")
@@ -202,29 +211,40 @@ class DetailScreen(Screen[str]):
     def _render_figures(self) -> None:
         series = self._series()
         latest = series.latest if series else None
-        t = Table(box=None, padding=(0, 1), expand=False, header_style="bold")
-        t.add_column("Counter")
-        t.add_column("Value", justify="right")
-        t.add_column("Since open", justify="right")
-        t.add_column("Last poll", justify="right")
+        wide = self.size.width >= 110
+        figures = Table(box=None, padding=(0, 1), expand=False, header_style="bold")
+        figures.add_column("Counter", no_wrap=True)
+        figures.add_column("Value", justify="right", no_wrap=True)
+        figures.add_column("Δ since open", justify="right", no_wrap=True)
+        figures.add_column("Δ last poll", justify="right", no_wrap=True)
+        rates = (
+            figures if wide else Table(box=None, padding=(0, 1), expand=False, header_style="bold")
+        )
+        if not wide:
+            rates.add_column("Rate", no_wrap=True)
         for label, _ in RATE_WINDOWS:
-            t.add_column(f"/min {label}", justify="right")
-        t.add_column("/hour 1 h", justify="right")
+            rates.add_column(f"/min {label}", justify="right", no_wrap=True)
+        rates.add_column("/hour 1 h", justify="right", no_wrap=True)
         for i, name in enumerate(COUNTERS):
             value = latest.values[i] if latest else None
             since = _fmt_delta(self.opened.values[i] if self.opened else None, value)
             last = _fmt_delta(self.previous.values[i] if self.previous else None, value)
-            rates = []
+            cells = []
             for _label, window in RATE_WINDOWS:
                 # The 1-minute rate may use a shorter span; longer windows need most
                 # of their span covered, or the figure would claim more than we saw.
                 need = 0.0 if window <= 60 else window * 0.9
                 r = series.rate_per_minute((i,), window, min_span=need) if series else None
-                rates.append(compact(round(r)) if r is not None else "-")
-            per_hour = series.rate_per_minute((i,), 3600.0, min_span=3240.0) if series else None
-            rates.append(compact(round(per_hour * 60)) if per_hour is not None else "-")
-            t.add_row(LABELS[name], exact(value), since, last, *rates)
-        self.query_one("#detail-figures", Static).update(t)
+                cells.append(compact(round(r)) if r is not None else "-")
+            hourly = series.rate_per_minute((i,), 3600.0, min_span=3240.0) if series else None
+            cells.append(compact(round(hourly * 60)) if hourly is not None else "-")
+            if wide:
+                figures.add_row(LABELS[name], exact(value), since, last, *cells)
+            else:
+                figures.add_row(LABELS[name], exact(value), since, last)
+                rates.add_row(LABELS[name], *cells)
+        content = figures if wide else Group(figures, Text(""), rates)
+        self.query_one("#detail-figures", Static).update(content)
 
         notes = Text()
         if latest is not None:

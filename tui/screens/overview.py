@@ -164,14 +164,16 @@ class OverviewScreen(Screen[None]):
 
     def _render_totals(self, rows: list[RowView]) -> None:
         t = totals(rows)
-        text = Text(" TOTAL ", style="bold reverse")
+        muted = self.table.palette.muted if self.table.palette else ""
+        text = Text()
+        text.append(" TOTAL ", style="bold reverse")
         text.append(f" {t.count} shown ")
-        text.append(" tok/min ", style="dim")
+        text.append(" tok/min ", style=muted)
         text.append(rate(t.rate, ""), style="bold")
         for i, name in enumerate(COUNTERS):
             # "+" marks a sum that leaves out values the server sent unreadable.
             value = compact(t.values[i]) + ("+" if t.partial[i] else "")
-            text.append(f" {_TOTAL_LABELS[name]} ", style="dim")
+            text.append(f" {_TOTAL_LABELS[name]} ", style=muted)
             text.append(value, style="bold")
         text.no_wrap = True
         text.overflow = "ellipsis"

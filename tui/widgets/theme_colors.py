@@ -35,5 +35,6 @@ class Palette:
             warning=fg("warning", "yellow", bold=True),
             error=fg("error", "red", bold=True),
             accent=fg("accent", "cyan"),
-            muted=fg("foreground-muted", "grey50"),
+            # Theme "muted" variables carry alpha, which cell styles cannot blend: dim it.
+            muted=Style(dim=True),
         )
