@@ -229,9 +229,10 @@ class FlashtopApp(App[int]):
     def open_login(self) -> None:
         if isinstance(self.screen, LoginScreen):
             return
-        self.push_screen(
-            LoginScreen(self.settings.base_url, self.session.login_needed), self._login_closed
-        )
+        reason = self.session.login_needed
+        if self.session.tokens is None:
+            reason = f"No saved login for profile '{self.settings.profile}'."
+        self.push_screen(LoginScreen(self.settings.base_url, reason), self._login_closed)
 
     def _login_closed(self, req: LoginRequest | None) -> None:
         if req is not None and req.demo:
