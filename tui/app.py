@@ -63,8 +63,7 @@ class FlashtopApp(App[int]):
         clock: Callable[[], float] = time.time,
         mark_seconds: float = MARK_SECONDS,
     ) -> None:
-        self.CSS_PATH = [str(p) for p in sorted(styles_dir().glob("*.tcss"))]
-        super().__init__()
+        super().__init__(css_path=[str(p) for p in sorted(styles_dir().glob("*.tcss"))])
         self.settings = settings
         #: Wall clock for sample times and ages; tests pass a fake one.
         self.clock = clock

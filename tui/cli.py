@@ -64,10 +64,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"flashtop: error: {message} (see flashtop --help)\n")
 
 
-def _common(suppress: bool) -> argparse.ArgumentParser:
+def _common(suppress: bool) -> _Parser:
     """Options accepted before and after the command name."""
     d: Any = argparse.SUPPRESS if suppress else None
-    p = argparse.ArgumentParser(add_help=False, argument_default=d)
+    p = _Parser(add_help=False, argument_default=d)
     g = p.add_argument_group("common options")
     g.add_argument(
         "--base-url", metavar="URL", help="API base URL (https; http only for localhost)"
@@ -207,7 +207,10 @@ def stats_command(
     from tui.models import COUNTER_LABELS, COUNTERS
 
     page, configs, names_error = _stats_rows(settings, env, ai_llm_id)
-    warn = lambda m: print(f"flashtop: warning: {m}", file=sys.stderr)  # noqa: E731
+
+    def warn(message: str) -> None:
+        print(f"flashtop: warning: {message}", file=sys.stderr)
+
     if names_error:
         warn(f"configuration names unavailable ({names_error}); showing ids")
     if page.skipped:
@@ -292,7 +295,6 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     if command in ("login", "logout", "status"):
         from tui import account
 
-        std = {"stdout": sys.stdout, "stderr": sys.stderr, "env": env}
         if settings.demo:
             raise FlashtopError("--demo needs no login; run `flashtop --demo`")
         if command == "login":
@@ -302,11 +304,13 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
                 password_stdin=ns.password_stdin,
                 with_token=ns.with_token,
                 stdin=sys.stdin,
-                **std,
+                stdout=sys.stdout,
+                stderr=sys.stderr,
+                env=env,
             )
         if command == "logout":
-            return account.logout_command(settings, **std)
-        return account.status_command(settings, **std)
+            return account.logout_command(settings, stdout=sys.stdout, stderr=sys.stderr, env=env)
+        return account.status_command(settings, stdout=sys.stdout, stderr=sys.stderr, env=env)
 
     # Textual waits ESCDELAY ms after ESC for a sequence to continue; 100 ms by
     # default feels sluggish on top of tmux's own escape-time. Set before import.

@@ -67,7 +67,7 @@ def backoff_delay(
     Exponential with jitter in [half, full] of the step, capped. A server's
     Retry-After is a floor: we never come back earlier than asked.
     """
-    step = min(cap, base * 2 ** max(failures - 1, 0))
+    step = min(cap, base * 2.0 ** max(failures - 1, 0))
     delay = step / 2 + rng() * step / 2
     if retry_after is not None:
         delay = max(delay, retry_after)

@@ -44,7 +44,7 @@ DEFAULT_DETAIL_INTERVAL = 2.0
 DEFAULT_PROFILE = "default"
 
 _TOP_KEYS = {"default_profile", "profiles"}
-_PROFILE_KEYS = {
+_PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "base_url": str,
     "interval": (int, float),
     "detail_interval": (int, float),
@@ -129,7 +129,7 @@ def load_config(path: Path) -> dict[str, Any]:
                 expected is not bool and isinstance(value, bool)
             ):
                 raise ConfigError(f"'{where}' in {path} has the wrong type")
-            if key == "thresholds":
+            if key == "thresholds" and isinstance(value, dict):
                 for tkey, tval in value.items():
                     if tkey not in _THRESHOLD_KEYS:
                         raise ConfigError(f"unknown key '{where}.{tkey}' in config file {path}")

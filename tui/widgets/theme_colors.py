@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.style import Style
 from textual.app import App
@@ -20,18 +21,18 @@ class Palette:
     muted: Style
 
     @classmethod
-    def from_app(cls, app: App[object]) -> Palette:
+    def from_app(cls, app: App[Any]) -> Palette:
         variables = app.theme_variables
 
-        def fg(name: str, fallback: str, **extra: bool) -> Style:
+        def fg(name: str, fallback: str, bold: bool = False) -> Style:
             try:
                 color = Color.parse(variables.get(name, fallback)).rich_color
             except Exception:  # a theme without the variable: plain text is fine
                 color = None
-            return Style(color=color, **extra)
+            return Style(color=color, bold=bold)
 
         return cls(
-            changed=Style(bold=True, reverse=False) + fg("accent", "cyan"),
+            changed=fg("accent", "cyan", bold=True),
             warning=fg("warning", "yellow", bold=True),
             error=fg("error", "red", bold=True),
             accent=fg("accent", "cyan"),
