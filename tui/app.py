@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -90,7 +91,7 @@ class FlashtopApp(App[int]):
         self._poll_worker: Worker[None] | None = None
         self._demo_server: Any = None
         if settings.theme:
-            self.theme = settings.theme
+            self.theme = readable_theme(settings.theme, os.environ)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -291,6 +292,15 @@ class FlashtopApp(App[int]):
         )
         yield SystemCommand("Log in", "Log in again (l)", self.open_login)
         yield SystemCommand("Keys", "Every key binding (?)", self.action_help)
+
+
+def readable_theme(name: str, env: Mapping[str, str]) -> str:
+    """The theme to use: Textual's NO_COLOR filter turns the ANSI themes' "default"
+    colours into black on black, so under NO_COLOR they give way to their
+    full-colour twins (which that filter renders as readable greys)."""
+    if env.get("NO_COLOR") and name.startswith("ansi-"):
+        return "textual-light" if name.endswith("light") else "textual-dark"
+    return name
 
 
 def check_theme(name: str | None) -> None:

@@ -17,6 +17,7 @@ class Palette:
     changed: Style
     warning: Style
     error: Style
+    #: Sparklines.
     accent: Style
     muted: Style
 
@@ -32,10 +33,12 @@ class Palette:
             return Style(color=color, bold=bold)
 
         return cls(
-            changed=fg("accent", "cyan", bold=True),
+            # A changed cell is marked by weight, not hue: in 16 colours the theme's
+            # accent often lands on red, which must stay reserved for blocks.
+            changed=Style(bold=True, underline=True),
             warning=fg("warning", "yellow", bold=True),
             error=fg("error", "red", bold=True),
-            accent=fg("accent", "cyan"),
+            accent=fg("success", "green"),
             # Theme "muted" variables carry alpha, which cell styles cannot blend: dim it.
             muted=Style(dim=True),
         )
