@@ -114,17 +114,65 @@ def make_row(stats: LlmStats, config: LlmConfig | None, history: History, now: f
 
 def matches(row: RowView, needle: str) -> bool:
     """Case-insensitive substring match on name, id or provider."""
+    return matches_fields(row.id, row.name, row.provider, needle)
+
+
+def matches_fields(ident: str, name: str, provider: str, needle: str) -> bool:
     if not needle:
         return True
     n = needle.casefold()
-    return n in row.name.casefold() or n in row.id.casefold() or n in row.provider.casefold()
+    return n in name.casefold() or n in ident.casefold() or n in provider.casefold()
+
+
+def token_rate(history: History, ident: str) -> float | None:
+    series = history.get(ident)
+    return series.rate_per_minute((TOKENS_IN, TOKENS_OUT)) if series is not None else None
+
+
+def order_ids(
+    stats: Sequence[LlmStats],
+    configs: Mapping[str, LlmConfig],
+    history: History,
+    needle: str,
+    key: str,
+    desc: bool,
+) -> list[LlmStats]:
+    """Filter and sort without building rows: only the sort metric is computed.
+
+    Unknown values sort last either way; ties are broken by name, then id.
+    """
+
+    def name_of(s: LlmStats) -> str:
+        cfg = configs.get(s.ai_llm_id)
+        return cfg.name if cfg and cfg.name else s.ai_llm_id
+
+    def provider_of(s: LlmStats) -> str:
+        cfg = configs.get(s.ai_llm_id)
+        return cfg.ai_type if cfg and cfg.ai_type else ""
+
+    chosen = [s for s in stats if matches_fields(s.ai_llm_id, name_of(s), provider_of(s), needle)]
+    by_name = sorted(chosen, key=lambda s: (name_of(s).casefold(), s.ai_llm_id))
+    if key == "name":
+        return by_name[::-1] if desc else by_name
+    if key == "provider":
+        return sorted(by_name, key=lambda s: provider_of(s).casefold(), reverse=desc)
+    if key == "rate":
+        metric = {s.ai_llm_id: token_rate(history, s.ai_llm_id) for s in by_name}
+    else:
+        idx = COUNTER_COLUMNS[key]
+        metric = {s.ai_llm_id: s.values[idx] for s in by_name}
+    known = [s for s in by_name if metric[s.ai_llm_id] is not None]
+    unknown = [s for s in by_name if metric[s.ai_llm_id] is None]
+    # Python's sort is stable, so equal metrics keep name order either way.
+    known.sort(key=lambda s: metric[s.ai_llm_id] or 0, reverse=desc)
+    return known + unknown
 
 
 def sort_rows(rows: Sequence[RowView], key: str, reverse: bool) -> list[RowView]:
-    """Sort by ``key``; unknown values always last; ties broken by name, then id."""
+    """Sort built rows by ``key`` (same rules as :func:`order_ids`)."""
     by_name = sorted(rows, key=lambda r: (r.name.casefold(), r.id))
     if key == "name":
-        return sorted(by_name, key=lambda r: (r.name.casefold(), r.id), reverse=reverse)
+        return by_name[::-1] if reverse else by_name
     if key == "provider":
         return sorted(by_name, key=lambda r: r.provider.casefold(), reverse=reverse)
 
@@ -133,7 +181,6 @@ def sort_rows(rows: Sequence[RowView], key: str, reverse: bool) -> list[RowView]
 
     known = [r for r in by_name if metric(r) is not None]
     unknown = [r for r in by_name if metric(r) is None]
-    # Python's sort is stable, so equal metrics keep name order either way.
     known.sort(key=lambda r: metric(r) or 0, reverse=reverse)
     return known + unknown
 
@@ -148,17 +195,19 @@ class Totals:
     count: int
 
 
-def totals(rows: Sequence[RowView]) -> Totals:
+def totals(stats: Sequence[LlmStats], history: History) -> Totals:
+    """Sums of the counters and token rates of ``stats``."""
     n = len(COUNTERS)
     sums = [0] * n
     partial = [False] * n
     rate_sum: float | None = None
-    for r in rows:
-        for i, v in enumerate(r.values):
+    for s in stats:
+        for i, v in enumerate(s.values):
             if v is None:
                 partial[i] = True
             else:
                 sums[i] += v
-        if r.rate is not None:
-            rate_sum = (rate_sum or 0.0) + r.rate
-    return Totals(tuple(sums), tuple(partial), rate_sum, len(rows))
+        r = token_rate(history, s.ai_llm_id)
+        if r is not None:
+            rate_sum = (rate_sum or 0.0) + r
+    return Totals(tuple(sums), tuple(partial), rate_sum, len(stats))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -15,15 +16,14 @@ from textual.widgets import Footer, Input, Static
 
 from tui.fmt import compact, rate
 from tui.history import Changes
-from tui.models import COUNTERS, StatsPage
+from tui.models import COUNTERS, LlmStats, StatsPage
 from tui.view import (
     COUNTER_COLUMNS,
     SORT_KEYS,
     SORT_LABELS,
     RowView,
     make_row,
-    matches,
-    sort_rows,
+    order_ids,
     totals,
 )
 from tui.widgets.stats_table import StatsTable
@@ -54,7 +54,7 @@ class OverviewScreen(Screen[None]):
     """Table of configurations, status bar on top, totals and keys at the bottom."""
 
     BINDINGS = [
-        Binding("enter", "open_detail", "Open", id="open-detail"),
+        Binding("enter", "open_detail", "Open", id="open-detail", show=False),
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("s", "sort_next", "Sort", id="sort-next"),
         Binding("S", "sort_reverse", "Reverse", id="sort-reverse", show=False),
@@ -64,8 +64,6 @@ class OverviewScreen(Screen[None]):
         Binding("minus", "slower", "Slower", id="slower", show=False),
         Binding("escape", "back", "Back", id="back", show=False),
         Binding("l", "login", "Log in", id="login", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
     ]
 
     def __init__(self) -> None:
@@ -74,7 +72,7 @@ class OverviewScreen(Screen[None]):
         self.sort_desc = True
         self.filter_text = ""
         self.page: StatsPage | None = None
-        self.rows: list[RowView] = []
+        self._row_of: Callable[[str], RowView] | None = None
         #: id -> column key -> monotonic time until which the cell stays marked.
         self.marks: dict[str, dict[str, float]] = {}
 
@@ -115,6 +113,13 @@ class OverviewScreen(Screen[None]):
         self.table.layout_for(self.size.width)
         self.render_rows()
 
+    @property
+    def rows(self) -> list[RowView]:
+        """Every row in display order (builds them all: for tests, not the poll path)."""
+        if self._row_of is None:
+            return []
+        return [self._row_of(ident) for ident in self.table.order]
+
     # ------------------------------------------------------------------ data in
 
     def show_page(self, page: StatsPage, changes: Changes) -> None:
@@ -129,19 +134,29 @@ class OverviewScreen(Screen[None]):
         self.render_rows()
 
     def render_rows(self) -> None:
-        """Rebuild the row views from the last page and push them to the table."""
+        """Filter and sort the last page, and show it; rows are built when visible."""
         app = self.fapp
         if self.page is None:
             self._render_totals([])
             return
         now = app.clock()
-        rows = [make_row(s, app.names.get(s.ai_llm_id), app.history, now) for s in self.page.stats]
-        self.status_bar.configs = len(rows)
+        by_id = self.page.by_id()
+        self.status_bar.configs = len(by_id)
         self.status_bar.invalid = self.page.invalid_cells
-        rows = [r for r in rows if matches(r, self.filter_text)]
-        self.rows = sort_rows(rows, self.sort_key, self.sort_desc)
-        self.table.show(self.rows, self._marked_now())
-        self._render_totals(self.rows)
+        chosen = order_ids(
+            self.page.stats, app.names, app.history, self.filter_text, self.sort_key, self.sort_desc
+        )
+        built: dict[str, RowView] = {}
+
+        def row_of(ident: str) -> RowView:
+            row = built.get(ident)
+            if row is None:
+                row = built[ident] = make_row(by_id[ident], app.names.get(ident), app.history, now)
+            return row
+
+        self._row_of = row_of
+        self.table.show([s.ai_llm_id for s in chosen], row_of, self._marked_now())
+        self._render_totals(chosen)
         self.status_bar.refresh_text()
 
     def _marked_now(self) -> dict[str, frozenset[str]]:
@@ -159,11 +174,11 @@ class OverviewScreen(Screen[None]):
         """Once a second: age in the status bar, and unmark cells whose time is up."""
         had_marks = bool(self.marks)
         self.status_bar.refresh_text()
-        if had_marks:
-            self.table.show(self.rows, self._marked_now())
+        if had_marks and self._row_of is not None:
+            self.table.show(self.table.order, self._row_of, self._marked_now())
 
-    def _render_totals(self, rows: list[RowView]) -> None:
-        t = totals(rows)
+    def _render_totals(self, stats: Sequence[LlmStats]) -> None:
+        t = totals(stats, self.fapp.history)
         muted = self.table.palette.muted if self.table.palette else ""
         text = Text()
         text.append(" TOTAL ", style="bold reverse")
@@ -242,12 +257,6 @@ class OverviewScreen(Screen[None]):
 
     def action_login(self) -> None:
         self.fapp.open_login()
-
-    def action_cursor_down(self) -> None:
-        self.table.action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.table.action_cursor_up()
 
     def action_open_detail(self) -> None:
         ident = self.table.current_id()
