@@ -67,7 +67,9 @@ def backoff_delay(
     Exponential with jitter in [half, full] of the step, capped. A server's
     Retry-After is a floor: we never come back earlier than asked.
     """
-    step = min(cap, base * 2.0 ** max(failures - 1, 0))
+    # Bounded exponent: after ~1024 failures in a row (days of outage at the cap)
+    # 2.0**n overflows a float, and the OverflowError would end the poll loop for good.
+    step = min(cap, base * 2.0 ** min(max(failures - 1, 0), 62))
     delay = step / 2 + rng() * step / 2
     if retry_after is not None:
         delay = max(delay, retry_after)
@@ -119,7 +121,9 @@ class Poller(Generic[T]):
         self._wake.set()
 
     def resume(self) -> None:
+        """Resume polling, starting with a poll at once."""
         self._paused = False
+        self._force = True
         self._wake.set()
 
     def toggle_pause(self) -> bool:
@@ -150,6 +154,34 @@ class Poller(Generic[T]):
             return False
         return True
 
+    async def _sleep_interval(self, started: float) -> None:
+        """Sleep until ``interval`` after ``started`` (monotonic), following changes.
+
+        A new interval (+/-) re-arms the wait from the same start instead of
+        polling at once; poll_now and pause end it.
+        """
+        while True:
+            left = started + self._interval - time.monotonic()
+            if left <= 0 or not await self._sleep(left):
+                return
+            if self._force or self._paused:
+                return
+            self._wake.clear()
+
+    async def _failed(self, message: str, retry_after: float | None) -> None:
+        """Report a failed poll and sleep through the backoff (or until woken)."""
+        failures = self.status.failures + 1
+        delay = backoff_delay(failures, retry_after, cap=self._backoff_cap, rng=self._rng)
+        log.info("poll failed (%d in a row): %s; retry in %.1f s", failures, message, delay)
+        self._set(
+            state=ConnState.PAUSED if self._paused else ConnState.RETRYING,
+            last_error=message,
+            failures=failures,
+            retry_at=time.monotonic() + delay,
+            in_flight=False,
+        )
+        await self._sleep(delay)
+
     async def run(self) -> None:
         """The loop; runs until cancelled."""
         while True:
@@ -158,6 +190,7 @@ class Poller(Generic[T]):
                 await self._wake.wait()
             self._wake.clear()
             self._force = False
+            started = time.monotonic()
             self._set(in_flight=True)
             try:
                 result = await self._fetch()
@@ -174,19 +207,11 @@ class Poller(Generic[T]):
                     await self._wake.wait()
                 continue
             except ApiError as exc:
-                failures = self.status.failures + 1
-                delay = backoff_delay(
-                    failures, exc.retry_after, cap=self._backoff_cap, rng=self._rng
-                )
-                log.info("poll failed (%d in a row): %s; retry in %.1f s", failures, exc, delay)
-                self._set(
-                    state=ConnState.PAUSED if self._paused else ConnState.RETRYING,
-                    last_error=exc.message,
-                    failures=failures,
-                    retry_at=time.monotonic() + delay,
-                    in_flight=False,
-                )
-                await self._sleep(delay)
+                await self._failed(exc.message, exc.retry_after)
+                continue
+            except Exception as exc:  # a bug must not end monitoring: show it, back off, retry
+                log.error("poll raised %s", type(exc).__name__, exc_info=True)
+                await self._failed(f"internal error ({type(exc).__name__}); retrying", None)
                 continue
             now = self._clock()
             self._set(
@@ -199,7 +224,7 @@ class Poller(Generic[T]):
                 polls=self.status.polls + 1,
             )
             self._on_result(result, now)
-            await self._sleep(self._interval)
+            await self._sleep_interval(started)
 
 
 def clamp_interval(value: float) -> float:

@@ -62,8 +62,10 @@ class DetailScreen(Screen[str]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="detail-back"),
-        Binding("down,j", "step(1)", "Next", id="detail-next"),
-        Binding("up,k", "step(-1)", "Previous", id="detail-prev"),
+        # priority: the scrolling body would otherwise take the arrows for itself
+        # (pgup/pgdn still scroll it).
+        Binding("down,j", "step(1)", "Next", id="detail-next", priority=True),
+        Binding("up,k", "step(-1)", "Previous", id="detail-prev", priority=True),
         Binding("w", "window", "Window", id="detail-window"),
         Binding("c", "copy_id", "Copy id", id="detail-copy"),
         Binding("r", "refresh", "Refresh", id="detail-refresh"),
@@ -201,11 +203,14 @@ class DetailScreen(Screen[str]):
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold")
         t.add_column()
-        t.add_row("Name", safe_text(cfg.name if cfg and cfg.name else "(unknown)", 80))
-        t.add_row("Provider", safe_text(cfg.ai_type if cfg and cfg.ai_type else "-", 40))
-        t.add_row("Workspace", safe_text(ws or "-", 80))
-        t.add_row("Created", safe_text(cfg.created_at if cfg and cfg.created_at else "-", 40))
-        t.add_row("aiLlmId", safe_text(self.ai_llm_id, 200) + "   (c copies)")
+        # Server text goes in as Text, never str: Rich would parse a str as markup.
+        t.add_row("Name", Text(safe_text(cfg.name if cfg and cfg.name else "(unknown)", 80)))
+        t.add_row("Provider", Text(safe_text(cfg.ai_type if cfg and cfg.ai_type else "-", 40)))
+        t.add_row("Workspace", Text(safe_text(ws or "-", 80)))
+        t.add_row(
+            "Created", Text(safe_text(cfg.created_at if cfg and cfg.created_at else "-", 40))
+        )
+        t.add_row("aiLlmId", Text(safe_text(self.ai_llm_id, 200) + "   (c copies)"))
         self.query_one("#detail-identity", Static).update(t)
 
     def _render_figures(self) -> None:
