@@ -1,0 +1,486 @@
+"""The TUI driven through Textual's Pilot against a real demo server on loopback.
+
+Each test is named for one behaviour a user relies on. The server and the app share
+a fake clock: data only moves when a test advances it, so nothing depends on timing
+except the few tests that prove that *nothing* happens for a while.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from typing import Any
+
+import pytest
+from rich.table import Table
+from textual.command import CommandPalette
+from textual.widgets import Input, Static
+from ui_helpers import (
+    Harness,
+    advance,
+    detail_screen,
+    poll,
+    render_plain,
+    running,
+    settle,
+    static_text,
+    stats_object,
+    wait_for,
+)
+
+from tui.app import INTERVAL_STEPS
+from tui.demo_server import CURATED, RESET_AT
+from tui.history import IDX
+from tui.poller import MAX_INTERVAL, MIN_INTERVAL, ConnState
+from tui.screens.detail import DetailScreen
+from tui.screens.help import HelpScreen
+from tui.screens.overview import OverviewScreen
+
+CURATED_NAMES = sorted(c[0] for c in CURATED)
+HOSTILE_NAME = "[bold]x[/oops] \x1b]52;c;aGk=\x07 \x1b[31mred [@click=app.quit]q[/]"
+HUGE = "1234567890123456789012345678901234567890"
+HUGE_SHOWN = "1,234,567,890,123,456,789,012,345,678,901,234,567,890"
+
+
+def shown_names(h: Harness) -> list[str]:
+    return [r.name for r in h.app.overview.rows]
+
+
+async def open_detail_for(h: Harness, ai_llm_id: str) -> DetailScreen:
+    """Select ``ai_llm_id`` in the table and press enter."""
+    assert h.pilot is not None
+    h.app.overview.table.select_id(ai_llm_id)
+    await h.pilot.pause()
+    assert h.app.overview.table.current_id() == ai_llm_id
+    await h.pilot.press("enter")
+    await wait_for(h.pilot, lambda: isinstance(h.app.screen, DetailScreen), message="detail")
+    return detail_screen(h)
+
+
+# ---------------------------------------------------------------------------- overview
+
+
+async def test_rows_appear_for_every_configuration_with_names() -> None:
+    async with running() as h:
+        table = h.app.overview.table
+        assert sorted(table.order) == sorted(llm["id"] for llm in h.server.llms)
+        assert sorted(shown_names(h)) == CURATED_NAMES
+        assert table.row_count == 12
+        assert h.app.poller.status.state is ConnState.LIVE
+        assert "12 configs" in h.status_text()
+        # The provider column comes from /ai/llm as well.
+        assert h.row(h.id_of("code-review")).provider == "ANTHROPIC"
+
+
+async def test_sort_keys_reorder_rows_and_cursor_follows_the_configuration() -> None:
+    async with running() as h:
+        pilot, ov = h.pilot, h.app.overview
+        assert pilot is not None
+        for _ in range(3):
+            await advance(h, 5)
+        # Default: fastest first.
+        assert ov.sort_key == "rate" and ov.sort_desc
+        rates = [r.rate for r in ov.rows]
+        known = [r for r in rates if r is not None]
+        assert known == sorted(known, reverse=True) and len(known) == 12
+
+        # The cursor followed its configuration when the rates re-sorted the table;
+        # move it somewhere in the middle.
+        start = ov.table.cursor_row
+        await pilot.press("down", "down", "down")
+        chosen = ov.table.current_id()
+        assert chosen is not None and chosen == ov.table.order[start + 3]
+
+        # A new poll (new rates, perhaps a new order) keeps the cursor on it.
+        await advance(h, 5)
+        assert ov.table.current_id() == chosen
+
+        await pilot.press("s")
+        assert ov.sort_key == "name" and not ov.sort_desc
+        assert shown_names(h) == CURATED_NAMES
+        assert ov.table.order == [r.id for r in ov.rows]
+        assert ov.table.current_id() == chosen
+        assert "sort name ↑" in h.status_text()
+
+        await pilot.press("S")
+        assert ov.sort_desc
+        assert shown_names(h) == CURATED_NAMES[::-1]
+        assert ov.table.current_id() == chosen
+
+        await pilot.press("s")
+        assert ov.sort_key == "provider"
+        providers = [r.provider.casefold() for r in ov.rows]
+        assert providers == sorted(providers)
+        assert ov.table.current_id() == chosen
+
+        await advance(h, 5)
+        assert ov.table.current_id() == chosen
+
+
+async def test_filter_by_name_provider_and_id_and_escape_clears_it() -> None:
+    async with running() as h:
+        pilot, ov = h.pilot, h.app.overview
+        assert pilot is not None
+        box = ov.query_one("#filter", Input)
+
+        await pilot.press("slash")
+        assert box.display and box.has_focus
+        await pilot.press(*"rerank")
+        assert shown_names(h) == ["search-rerank"]
+        assert ov.table.row_count == 1
+        assert "filter “rerank”" in h.status_text()
+
+        await pilot.press("escape")
+        assert ov.filter_text == "" and not box.display
+        assert ov.table.has_focus
+        assert sorted(shown_names(h)) == CURATED_NAMES
+
+        await pilot.press("slash", *"anthropic")
+        assert sorted(shown_names(h)) == ["code-review", "doc-summarizer", "sql-assistant"]
+        await pilot.press("escape")
+        assert len(ov.rows) == 12
+
+        target = h.id_of("translation")
+        await pilot.press("slash", *target[:8])
+        assert [r.id for r in ov.rows] == [target]
+        # enter keeps the filter and hands the keys back to the table.
+        await pilot.press("enter")
+        assert ov.table.has_focus and [r.id for r in ov.rows] == [target]
+        await pilot.press("escape")
+        assert sorted(shown_names(h)) == CURATED_NAMES
+        assert ov.table.row_count == 12
+
+
+async def test_pause_stops_requests_and_p_resumes() -> None:
+    async with running(interval=1.0) as h:
+        pilot, status = h.pilot, h.app.poller
+        assert pilot is not None
+        await pilot.press("p")
+        await wait_for(
+            pilot,
+            lambda: status.status.state is ConnState.PAUSED and not status.status.in_flight,
+            message="paused",
+        )
+        assert "paused" in h.status_text()
+        before = h.stats_requests()
+        await settle(pilot, 1.5)
+        assert h.stats_requests() == before
+
+        await pilot.press("p")
+        await wait_for(pilot, lambda: h.stats_requests() > before, message="a request")
+        await wait_for(pilot, lambda: status.status.state is ConnState.LIVE, message="live")
+
+
+async def test_r_polls_at_once_even_with_a_long_interval() -> None:
+    async with running(interval=60.0) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await wait_for(pilot, lambda: not h.app.poller.status.in_flight)
+        before = h.stats_requests()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: h.stats_requests() == before + 1, timeout=2.0)
+        await settle(pilot, 0.3)
+        assert h.stats_requests() == before + 1
+
+
+async def test_plus_and_minus_step_the_interval_within_bounds() -> None:
+    async with running(interval=1.0) as h:
+        pilot, app = h.pilot, h.app
+        assert pilot is not None
+        await pilot.press("plus")  # faster than the fastest: stays at 1 s
+        assert app.poller.interval == MIN_INTERVAL == 1.0
+        seen = [app.poller.interval]
+        for _ in range(len(INTERVAL_STEPS)):
+            await pilot.press("minus")
+            seen.append(app.poller.interval)
+        assert seen[1:-1] == [float(s) for s in INTERVAL_STEPS[1:]]
+        assert seen[-1] == MAX_INTERVAL == 3600.0
+        assert app.overview.status_bar.interval == 3600.0
+        assert "every 3600 s" in h.status_text()
+
+        await pilot.press("plus")
+        assert app.poller.interval == 1800.0
+        for _ in range(len(INTERVAL_STEPS) + 1):
+            await pilot.press("plus")
+            assert MIN_INTERVAL <= app.poller.interval <= MAX_INTERVAL
+        assert app.poller.interval == 1.0
+
+
+async def test_server_error_keeps_rows_and_recovers_after_r() -> None:
+    async with running(interval=1.0) as h:
+        pilot, app = h.pilot, h.app
+        assert pilot is not None
+        ids = sorted(app.overview.table.order)
+        values = {r.id: r.values for r in app.overview.rows}
+
+        h.server.set_fault("server_error")
+        await pilot.press("r")
+        await wait_for(
+            pilot, lambda: app.poller.status.state is ConnState.RETRYING, message="retrying"
+        )
+        assert "retrying" in h.status_text()
+        assert app.overview.status_bar.has_class("-stale")
+        # The last good values stay on screen.
+        assert sorted(app.overview.table.order) == ids
+        assert {r.id: r.values for r in app.overview.rows} == values
+
+        h.server.set_fault(None)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.poller.status.state is ConnState.LIVE, message="live")
+        assert "retrying" not in h.status_text()
+        assert sorted(app.overview.table.order) == ids
+
+
+async def test_expired_token_without_refresh_token_means_login_needed_and_no_retry_loop() -> None:
+    async with running(interval=1.0, refresh_token=False) as h:
+        pilot, app = h.pilot, h.app
+        assert pilot is not None
+        h.server.set_fault("expired")
+        await wait_for(
+            pilot,
+            lambda: app.poller.status.state is ConnState.LOGIN_NEEDED,
+            message="login needed",
+        )
+        assert "login needed" in h.status_text()
+        before = h.stats_requests()
+        await settle(pilot, 1.5)
+        assert h.stats_requests() == before
+        assert len(app.overview.rows) == 12  # the last values stay
+
+
+async def test_counter_reset_never_gives_negative_rates_or_trends() -> None:
+    async with running() as h:
+        ident = h.id_of("analytics-agent")
+        tokens_in: list[int] = []
+        for _ in range((RESET_AT + 25) // 5):
+            await advance(h, 5)
+            row = h.row(ident)
+            value = row.values[IDX["totalTokensIn"]]
+            assert value is not None
+            tokens_in.append(value)
+            assert row.rate is None or row.rate >= 0, row.rate
+            assert all(v is None or v >= 0 for v in row.trend), row.trend
+        # The reset really happened in the data the app saw.
+        assert any(b < a for a, b in itertools.pairwise(tokens_in))
+        assert h.row(ident).rate is not None
+
+
+async def test_new_violation_raises_a_toast_naming_the_configuration() -> None:
+    async with running() as h:
+        ident = h.id_of("prompt-playground")
+        first = h.row(ident).values[IDX["totalPolicyViolations"]]
+        assert first is not None
+
+        def mentioned() -> bool:
+            return any(
+                "prompt-playground" in f"{n.title} {n.message}" for n in h.app._notifications
+            )
+
+        for _ in range(14):
+            await advance(h, 5)
+            if mentioned():
+                break
+        assert mentioned()
+        now_viol = h.row(ident).values[IDX["totalPolicyViolations"]]
+        assert now_viol is not None and now_viol > first
+        assert any("violation" in n.message for n in h.app._notifications)
+
+
+HOSTILE_SERVER: dict[str, Any] = {
+    "extra_stats": [stats_object("hostile-1")],
+    "extra_llms": [{"id": "hostile-1", "name": HOSTILE_NAME, "aiType": "OTHER"}],
+}
+
+
+async def test_hostile_names_are_shown_as_plain_text_in_the_table() -> None:
+    async with running(**HOSTILE_SERVER) as h:
+        pilot, app = h.pilot, h.app
+        assert pilot is not None
+        await wait_for(pilot, lambda: "hostile-1" in app.overview.table.order)
+        cell = app.overview.table.get_cell("hostile-1", "name")
+        plain = cell.plain
+        assert "[bold]x[/oops]" in plain
+        assert "\x1b" not in plain and "\x07" not in plain
+        assert not cell.spans  # no markup was interpreted
+        await advance(h, 5)  # a second poll re-renders the row
+        await pilot.press("slash", *"hostile", "enter")
+        assert [r.id for r in app.overview.rows] == ["hostile-1"]
+        assert app.is_running and app.screen is app.overview
+
+
+async def test_hostile_names_open_in_the_detail_without_crashing() -> None:
+    async with running(**HOSTILE_SERVER) as h:
+        pilot, app = h.pilot, h.app
+        assert pilot is not None
+        await wait_for(pilot, lambda: "hostile-1" in app.overview.table.order)
+        await pilot.press("slash", *"hostile", "enter", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), message="detail")
+        screen = detail_screen(h)
+        assert screen.ai_llm_id == "hostile-1"
+        await wait_for(pilot, lambda: screen.requests >= 1)
+        await pilot.pause(0.2)
+        identity = static_text(screen.query_one("#detail-identity", Static))
+        assert "[bold]x[/oops]" in identity
+        assert "\x1b" not in identity and "\x07" not in identity
+        assert app.is_running
+
+
+async def test_question_mark_lists_every_key_and_escape_closes_it() -> None:
+    async with running() as h:
+        pilot, app = h.pilot, h.app
+        assert pilot is not None
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), message="help")
+        table = app.screen.query_one("#help-keys", Static).content
+        assert isinstance(table, Table)
+        keys = {part for cell in table.columns[1].cells for part in re.split(r" / |, ", str(cell))}
+        for key in ("q", "enter", "escape", "r", "p", "/", "s", "S", "+", "-", "?", "ctrl+p"):
+            assert key in keys, f"help does not list {key!r}: {sorted(keys)}"
+        text = render_plain(table)
+        assert "command palette" in text
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, OverviewScreen), message="overview")
+
+
+async def test_ctrl_p_opens_the_command_palette_and_escape_closes_it() -> None:
+    async with running() as h:
+        pilot, app = h.pilot, h.app
+        assert pilot is not None
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, OverviewScreen), message="overview")
+
+
+async def test_q_quits() -> None:
+    async with running() as h:
+        assert h.pilot is not None
+        await h.pilot.press("q")
+    assert h.app.return_code in (0, None)
+    assert not h.app.is_running
+
+
+# ---------------------------------------------------------------------------- drill-down
+
+
+async def test_enter_opens_the_detail_of_the_configuration_under_the_cursor() -> None:
+    async with running(detail_interval=1.0) as h:
+        pilot, ov = h.pilot, h.app.overview
+        assert pilot is not None
+        await pilot.press("down", "down")
+        ident = ov.table.current_id()
+        assert ident == ov.table.order[2]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(h.app.screen, DetailScreen), message="detail")
+        screen = detail_screen(h)
+        assert screen.ai_llm_id == ident
+        await wait_for(
+            pilot, lambda: h.stats_requests(aiLlmId=ident) > 0, message="a filtered request"
+        )
+        assert screen.requests > 0
+        name = h.row(ident).name
+        await wait_for(
+            pilot, lambda: name in static_text(screen.query_one("#detail-identity", Static))
+        )
+
+
+async def test_detail_shows_exact_figures_for_a_40_digit_counter() -> None:
+    async with running(
+        extra_stats=[stats_object("huge-1", totalTokensIn=HUGE)],
+        extra_llms=[{"id": "huge-1", "name": "huge-counter", "aiType": "OTHER"}],
+    ) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await wait_for(pilot, lambda: "huge-1" in h.app.overview.table.order)
+        # The table shows it compactly (no crash, no overflow).
+        assert len(h.app.overview.table.get_cell("huge-1", "tok_in").plain) <= 6
+        screen = await open_detail_for(h, "huge-1")
+        figures = screen.query_one("#detail-figures", Static)
+        await wait_for(
+            pilot, lambda: HUGE_SHOWN in static_text(figures), message="exact 40-digit figure"
+        )
+        assert h.stats_requests(aiLlmId="huge-1") > 0
+
+
+async def test_j_and_k_step_through_configurations_and_escape_keeps_the_cursor() -> None:
+    async with running() as h:
+        pilot, ov = h.pilot, h.app.overview
+        assert pilot is not None
+        await pilot.press("s")  # by name: an order that does not move
+        order = ov.table.order
+        screen = await open_detail_for(h, order[0])
+
+        await pilot.press("j")
+        assert screen.ai_llm_id == order[1]
+        await pilot.press("j")
+        assert screen.ai_llm_id == order[2]
+        await wait_for(pilot, lambda: h.stats_requests(aiLlmId=order[2]) > 0)
+        await pilot.press("k")
+        assert screen.ai_llm_id == order[1]
+        await pilot.press("j")
+        assert screen.ai_llm_id == order[2]
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(h.app.screen, OverviewScreen), message="back")
+        assert ov.table.current_id() == order[2]
+
+
+async def test_down_and_up_arrows_step_through_configurations() -> None:
+    async with running() as h:
+        pilot, ov = h.pilot, h.app.overview
+        assert pilot is not None
+        await pilot.press("s")
+        order = ov.table.order
+        screen = await open_detail_for(h, order[0])
+        await pilot.press("down")
+        assert screen.ai_llm_id == order[1]
+        await pilot.press("down")
+        assert screen.ai_llm_id == order[2]
+        await pilot.press("up")
+        assert screen.ai_llm_id == order[1]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(h.app.screen, OverviewScreen), message="back")
+        assert ov.table.current_id() == order[1]
+
+
+async def test_closing_the_detail_stops_its_poll_loop() -> None:
+    async with running(detail_interval=1.0) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        ident = h.app.overview.table.order[0]
+        await open_detail_for(h, ident)
+        await wait_for(pilot, lambda: h.stats_requests(aiLlmId=ident) >= 2, message="2 polls")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(h.app.screen, OverviewScreen), message="back")
+        await settle(pilot, 0.2)
+        before = h.stats_requests(aiLlmId=ident)
+        await settle(pilot, 2.5)
+        assert h.stats_requests(aiLlmId=ident) == before
+
+
+async def test_w_cycles_the_chart_window() -> None:
+    async with running() as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await advance(h, 5)
+        screen = await open_detail_for(h, h.app.overview.table.order[0])
+        assert (screen.window_index, screen.window_seconds) == (0, 300.0)
+        seen = []
+        for _ in range(4):
+            await pilot.press("w")
+            seen.append((screen.window_index, screen.window_seconds))
+        assert seen == [(1, 3600.0), (2, 86400.0), (3, math.inf), (0, 300.0)]
+        assert h.app.is_running
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_small_terminals_still_show_rows_and_open_details(size: tuple[int, int]) -> None:
+    async with running(size=size) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await poll(h)
+        assert h.app.overview.table.row_count == 12
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(h.app.screen, DetailScreen), message="detail")
