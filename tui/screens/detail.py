@@ -304,40 +304,49 @@ class DetailScreen(Screen[str]):
                     events[key][0].append(x)
                     events[key][1].append(float(d))
 
-        tokens = self.query_one("#chart-tokens", PlotextPlot)
-        plt = tokens.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(f"Tokens per minute, last {label}")
-        if xs:
-            plt.plot(xs, tin, marker=marker, label="in")
-            plt.plot(xs, tout, marker=marker, label="out")
-        plt.xlabel("minutes (0 = now)")
-        tokens.refresh()
+        self._draw(
+            "#chart-tokens",
+            f"Tokens per minute, last {label}",
+            [(xs, tin, "in"), (xs, tout, "out")] if xs else [],
+            marker,
+        )
+        self._draw(
+            "#chart-calls", f"API calls per minute, last {label}", [(xs, calls, None)], marker
+        )
+        self._draw(
+            "#chart-events",
+            f"New violations / alerts / blocks, last {label}",
+            [(ex, ey, key) for key, (ex, ey) in events.items() if ex],
+            marker,
+            scatter=True,
+            xlim=(min(xs), 0.0) if xs else None,
+        )
 
-        chart = self.query_one("#chart-calls", PlotextPlot)
+    def _draw(
+        self,
+        selector: str,
+        title: str,
+        lines: list[tuple[list[float], list[float], str | None]],
+        marker: str,
+        *,
+        scatter: bool = False,
+        xlim: tuple[float, float] | None = None,
+    ) -> None:
+        """Redraw one chart with the given (x, y, label) series."""
+        chart = self.query_one(selector, PlotextPlot)
         plt = chart.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(f"API calls per minute, last {label}")
-        if xs:
-            plt.plot(xs, calls, marker=marker)
+        plt.title(title)
+        if xlim is not None:
+            plt.xlim(*xlim)
+        for x, y, name in lines:
+            if not x:
+                continue
+            draw = plt.scatter if scatter else plt.plot
+            draw(x, y, marker=marker, label=name)
         plt.xlabel("minutes (0 = now)")
         chart.refresh()
-
-        chart = self.query_one("#chart-events", PlotextPlot)
-        plt = chart.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(f"New violations / alerts / blocks, last {label}")
-        if xs:
-            plt.xlim(min(xs), 0)
-        for key, (ex, ey) in events.items():
-            if ex:
-                plt.scatter(ex, ey, marker=marker, label=key)
-        plt.xlabel("minutes (0 = now)")
-        chart.refresh()
-        self._chart_points = len(xs)
 
     # ------------------------------------------------------------------ actions
 
