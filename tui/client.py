@@ -107,6 +107,11 @@ def normalize_base_url(url: str) -> str:
     return text.rstrip("/")
 
 
+def _header_safe(token: str) -> bool:
+    """True when ``token`` can travel in an Authorization header: printable ASCII, no spaces."""
+    return token.isascii() and token.isprintable() and " " not in token
+
+
 def _retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
     if not value:
@@ -311,6 +316,11 @@ class FlashbackClient:
         access = body.get("accessToken")
         if not isinstance(access, str) or not access:
             raise BadResponseError(f"unexpected {action} response: no access token")
+        if not _header_safe(access):
+            # It could never be sent (httpx would raise UnicodeEncodeError on every poll).
+            raise BadResponseError(
+                f"unexpected {action} response: the access token is not printable ASCII"
+            )
         refresh = body.get("refreshToken")
         return TokenSet(
             access_token=access,
@@ -337,6 +347,13 @@ class FlashbackClient:
             if not auth:
                 return await self._once(method, path, params, json_body, None, action)
             token = await self._access_token()
+            if not _header_safe(token):
+                reason = (
+                    f"the access token from {self.session.source} holds characters "
+                    "that cannot be sent in an HTTP header"
+                )
+                self.session.login_needed = reason
+                raise LoginNeededError(f"login needed: {reason}")
             try:
                 return await self._once(method, path, params, json_body, token, action)
             except AuthError:

@@ -33,6 +33,7 @@ import math
 import random
 import secrets
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -44,21 +45,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tui.models import COUNTERS
+
 DEMO_EMAIL = "demo@flashtop.invalid"
 DEMO_PASSWORD = "demo-password"
 MFA_EMAIL = "mfa@flashtop.invalid"
 
 EXPIRES_FORMATS = frozenset({"iso", "seconds", "millis", "none"})
-COUNTERS = (
-    "totalApiCalls",
-    "totalTokensIn",
-    "totalTokensOut",
-    "totalLlmTokensIn",
-    "totalLlmTokensOut",
-    "totalPolicyViolations",
-    "totalAlerts",
-    "totalBlocks",
-)
 PROTECTED = frozenset({"/ai/llm", "/ai/llm/stats", "/workspace"})
 RESET_AT = 45  # simulated seconds after start when the "reset" profile drops to zero
 HUGE_BYTES = 50 * 1024 * 1024
@@ -113,7 +106,10 @@ _CANNED: dict[str, tuple[int, str, bytes]] = {
     "bad_gateway": (502, _HTML, _page(502, "Bad Gateway")),
     "unavailable": (503, _HTML, _page(503, "Service Unavailable")),
 }
-FAULTS = frozenset([*_CANNED, "slow", "reset", "truncated", "huge"])
+#: "flap" fails every other matching request (the 1st, 3rd, ...) with the 500 of
+#: "server_error" and answers the others normally; its ``count`` counts failures.
+#: "reset_mid" sends the headers and half the body, then resets the connection.
+FAULTS = frozenset([*_CANNED, "slow", "reset", "reset_mid", "truncated", "huge", "flap"])
 
 
 def _unit(salt: int, n: int) -> float:
@@ -240,7 +236,10 @@ class DemoServer:
     :meth:`start` / :meth:`stop`. ``clock`` drives both token expiry and the traffic
     simulation, so tests can inject a fake one. ``extra_stats`` / ``extra_llms`` are
     appended verbatim to the stats / configuration lists to feed hostile input to
-    clients. ``requests`` logs every request (faulted ones too), newest last.
+    clients. ``requests`` logs every request (faulted ones too), newest last. With
+    ``tls`` (a server-side :class:`ssl.SSLContext`) it serves ``https://``. With
+    ``changing`` (for benchmarks) only that many configurations have traffic, steady
+    ones first, and every other one keeps its starting values for good.
     """
 
     def __init__(
@@ -255,6 +254,8 @@ class DemoServer:
         expires_format: str = "iso",
         extra_stats: list[object] | None = None,
         extra_llms: list[object] | None = None,
+        tls: ssl.SSLContext | None = None,
+        changing: int | None = None,
     ) -> None:
         if expires_format not in EXPIRES_FORMATS:
             raise ValueError(f"expires_format must be one of {sorted(EXPIRES_FORMATS)}")
@@ -274,8 +275,16 @@ class DemoServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._cache: tuple[int, list[dict[str, str]]] | None = None
+        self._flaps = 0  # matching requests seen by the current "flap" fault
+        #: Server-side TLS context: serve https:// (tests use it with trustme certificates).
+        self.tls = tls
         self._start = clock()
         self._build(random.Random(seed), n_configs)
+        #: Benchmarks: indices of the only configurations with traffic (None: all of them).
+        self._active: frozenset[int] | None = None
+        if changing is not None:
+            self._active = self._pick_active(max(changing, 0))
+        self._frozen: list[dict[str, str]] | None = None
 
     def _build(self, rng: random.Random, n: int) -> None:
         # The curated configurations are drawn first, so their ids and numbers do not
@@ -325,6 +334,18 @@ class DemoServer:
             )
             self.sims.append((llm_id, sim))
 
+    def _pick_active(self, count: int) -> frozenset[int]:
+        # Steady traffic without policy events first (every poll changes them, and
+        # no alert toast disturbs a measurement), then any other non-idle profile.
+        def rank(i: int) -> int:
+            sim = self.sims[i][1]
+            if sim.profile == "steady":
+                return 0 if sim.event_period == 0 else 1
+            return 3 if sim.profile == "idle" else 2
+
+        ranked = sorted(range(len(self.sims)), key=lambda i: (rank(i), i))
+        return frozenset(ranked[:count])
+
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> DemoServer:
@@ -334,6 +355,11 @@ class DemoServer:
         server_cls = _Server6 if ":" in self.host else _Server
         httpd = server_cls((self.host, self.port), _Handler)
         httpd.demo = self
+        if self.tls is not None:
+            # The handshake happens on each handler thread's first read, not in accept().
+            httpd.socket = self.tls.wrap_socket(
+                httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._stopping.clear()
         self._httpd, self.port = httpd, httpd.server_address[1]
         # A short poll interval keeps stop() fast; it is only a select() timeout.
@@ -353,14 +379,18 @@ class DemoServer:
             return
         self._stopping.set()  # wakes "slow" requests and stops "huge" streams
         httpd.shutdown()
-        with self._lock:
-            conns, self._conns = list(self._conns), set()
-        for conn in conns:  # otherwise idle keep-alive threads would block in recv()
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        self.drop_connections()  # otherwise idle keep-alive threads would block in recv()
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def drop_connections(self) -> None:
+        """Close every open (keep-alive) connection; clients must connect afresh."""
+        with self._lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> DemoServer:
         return self.start()
@@ -370,9 +400,10 @@ class DemoServer:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port`` with no trailing slash."""
+        """``http://host:port`` (``https://`` with ``tls``), no trailing slash."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     # -- test controls -----------------------------------------------------------
 
@@ -406,6 +437,7 @@ class DemoServer:
         if name is not None and name not in FAULTS:
             raise ValueError(f"unknown fault {name!r}; known: {sorted(FAULTS)}")
         with self._lock:
+            self._flaps = 0
             self._fault = (
                 None
                 if name is None or count == 0
@@ -453,6 +485,10 @@ class DemoServer:
                 return None
             if fault.name == "slow" and path in PROTECTED and not authorized:
                 return None  # auth first for "slow": the 401 comes at once
+            if fault.name == "flap":
+                self._flaps += 1
+                if self._flaps % 2 == 0:
+                    return None  # every other request is answered normally
             if fault.count is not None:
                 left = fault.count - 1
                 self._fault = dataclasses.replace(fault, count=left) if left > 0 else None
@@ -472,10 +508,17 @@ class DemoServer:
         cache = self._cache
         if cache is not None and cache[0] == s:
             return cache[1]
-        stats = [
-            dict(zip(("aiLlmId", *COUNTERS), (llm_id, *map(str, sim.counters(s))), strict=True))
-            for llm_id, sim in self.sims
-        ]
+        if self._active is None:
+            stats = [_stats_object(llm_id, sim, s) for llm_id, sim in self.sims]
+        else:
+            # Benchmark mode: the idle configurations keep their values from the start.
+            if self._frozen is None:
+                self._frozen = [_stats_object(llm_id, sim, 0) for llm_id, sim in self.sims]
+            active = self._active
+            stats = [
+                _stats_object(llm_id, sim, s) if i in active else self._frozen[i]
+                for i, (llm_id, sim) in enumerate(self.sims)
+            ]
         self._cache = (s, stats)  # a plain tuple swap: racing threads compute the same thing
         return stats
 
@@ -550,6 +593,10 @@ class DemoServer:
             "refreshToken": refresh,
             **self._expires(self.clock() + self.token_lifetime),
         }
+
+
+def _stats_object(llm_id: str, sim: _Sim, s: int) -> dict[str, str]:
+    return dict(zip(("aiLlmId", *COUNTERS), (llm_id, *map(str, sim.counters(s))), strict=True))
 
 
 def _filtered(items: list[object], key: str, want: str | None) -> list[object]:
@@ -650,7 +697,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _fault(self, fault: _Fault, record: Callable[[int], None]) -> None:
-        name = fault.name
+        name = "server_error" if fault.name == "flap" else fault.name
         if name in _CANNED:
             status, ctype, body = _CANNED[name]
             retry = name == "rate_limit" and fault.retry_after is not None
@@ -665,14 +712,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, body[: len(body) // 2], length=len(body) + 1024)
         elif name == "reset":
             record(0)
+            self._reset()
+        elif name == "reset_mid":
+            record(200)
+            body = json.dumps({"success": True, "stats": self.server.demo.snapshot()}).encode()
             self.close_connection = True
-            # Linger 0 makes close() send RST, so the client sees a reset, not a clean EOF.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.rfile.close()  # the socket really closes only when its last file does
-            self.connection.close()
+            self._send(200, body[: len(body) // 2], length=len(body))
+            # Let the client read the headers and the first half before the reset.
+            self.server.demo._stopping.wait(0.05)
+            self._reset()
         elif name == "huge":
             record(200)
             self._stream_huge()
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        # Linger 0 makes close() send RST, so the client sees a reset, not a clean EOF.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the socket really closes only when its last file does
+        self.connection.close()
 
     def _stream_huge(self) -> None:
         head, tail = b'{"success":true,"stats":[],"padding":"', b'"}'
@@ -702,6 +761,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8787, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--configs", type=int, default=12, help="number of configurations")
+    parser.add_argument(
+        "--changing",
+        type=int,
+        default=None,
+        help="only this many configurations have traffic; the rest stay idle (benchmarks)",
+    )
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds")
     args = parser.parse_args(argv)
     server = DemoServer(
@@ -710,6 +775,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         n_configs=args.configs,
         token_lifetime=args.token_lifetime,
+        changing=args.changing,
     )
     try:
         server.start()
