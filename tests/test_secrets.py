@@ -304,3 +304,26 @@ def test_repr_of_tokens_and_sessions_is_redacted() -> None:
     session = AuthSession(tokens, source="keyring")
     for text in (repr(tokens), str(tokens), repr(session), f"{tokens!r:>10}"):
         assert "repr-access" not in text and "repr-refresh" not in text
+
+
+def test_debug_log_redacts_live_session_tokens_by_value(tmp_path: Path) -> None:
+    """Tokens that match no pattern are still redacted, because the log knows them."""
+    import logging
+
+    from tui.logsetup import known_secrets, setup_log_file, track_secrets
+    from tui.tokens import AuthSession, TokenSet
+
+    odd = "zz-odd-shaped-token-7f3a"
+    session = AuthSession(TokenSet(odd, "rr-odd-refresh-91c2"), source="test")
+    track_secrets(session)
+    log_path = tmp_path / "debug.log"
+    setup_log_file(str(log_path), known_secrets)
+    try:
+        logging.getLogger("flashtop.test").info("value seen: %s and %s", odd, "rr-odd-refresh-91c2")
+    finally:
+        for h in list(logging.getLogger("flashtop").handlers):
+            h.close()
+            logging.getLogger("flashtop").removeHandler(h)
+    text = log_path.read_text()
+    assert "value seen" in text
+    assert odd not in text and "rr-odd-refresh-91c2" not in text

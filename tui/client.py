@@ -44,6 +44,7 @@ from tui.errors import (
     UsageError,
     one_line,
 )
+from tui.logsetup import track_secrets
 from tui.models import (
     LlmConfig,
     StatsPage,
@@ -154,6 +155,7 @@ class FlashbackClient:
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.session = session or AuthSession(None, source="none")
+        track_secrets(self.session)
         self.max_body = max_body
         self._refresh_lock = asyncio.Lock()
         verify: ssl.SSLContext | bool = True

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import weakref
 from collections.abc import Callable
+from typing import Protocol
 
 _PATTERNS = (
     re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer\s+)?\S+"),
@@ -15,6 +17,24 @@ _PATTERNS = (
         r"[^\"'\s,}]+"
     ),
 )
+
+
+class _HasSecrets(Protocol):
+    def secrets(self) -> tuple[str, ...]: ...
+
+
+#: Every live session's tokens, so the log can redact them by value and not only
+#: by shape. Weak: a session that is gone takes its tokens with it.
+_SESSIONS: weakref.WeakSet[_HasSecrets] = weakref.WeakSet()
+
+
+def track_secrets(holder: _HasSecrets) -> None:
+    """Redact ``holder.secrets()`` (current tokens) from the debug log from now on."""
+    _SESSIONS.add(holder)
+
+
+def known_secrets() -> tuple[str, ...]:
+    return tuple(s for holder in list(_SESSIONS) for s in holder.secrets())
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
