@@ -26,6 +26,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.login import LoginRequest, LoginScreen
 from tui.screens.overview import MARK_SECONDS, OverviewScreen
 from tui.settings import Settings
+from tui.store import StoreWriter, start_history
 from tui.tokens import AuthSession
 
 #: Steps for + and - (seconds).
@@ -63,6 +64,7 @@ class FlashtopApp(App[int]):
         warnings: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         mark_seconds: float = MARK_SECONDS,
+        keep_history: bool = False,
     ) -> None:
         super().__init__(css_path=[str(p) for p in sorted(styles_dir().glob("*.tcss"))])
         self.settings = settings
@@ -74,6 +76,9 @@ class FlashtopApp(App[int]):
         self.startup_warnings = list(warnings)
         self.client = FlashbackClient(settings.base_url, session, ca_bundle=settings.ca_bundle)
         self.history = History()
+        #: Keep history in the profile's SQLite file (load it at start, write each poll).
+        self.keep_history = keep_history
+        self.history_writer: StoreWriter | None = None
         self.names: dict[str, LlmConfig] = {}
         self.workspaces: dict[str, str] = {}
         self.names_error: str | None = None
@@ -100,14 +105,16 @@ class FlashtopApp(App[int]):
         self.set_interval(1.0, self._tick)
         self.theme_changed_signal.subscribe(self, lambda _theme: self.overview.on_theme_changed())
         for w in self.startup_warnings:
-            self.notify(w, severity="warning", timeout=10)
+            self.notify(w, severity="warning", timeout=10, markup=False)
         self._poll_worker = self.run_worker(
-            self.poller.run(), name="overview-poll", group="poll", exit_on_error=False
+            self._load_then_poll(), name="overview-poll", group="poll", exit_on_error=False
         )
         if self.session.login_needed and not self.settings.demo:
             self.open_login()
 
     async def on_unmount(self) -> None:
+        if self.history_writer is not None:
+            await asyncio.to_thread(self.history_writer.close)
         await self.client.aclose()
         if self._demo_server is not None:
             self._demo_server.stop()
@@ -122,6 +129,26 @@ class FlashtopApp(App[int]):
                 tick()
 
     # ------------------------------------------------------------------ polling
+
+    async def _load_then_poll(self) -> None:
+        if self.keep_history:
+            await self._attach_history()
+        await self.poller.run()
+
+    async def _attach_history(self) -> None:
+        """Open the profile's history file off the UI thread, load it, start its writer."""
+        old, self.history_writer = self.history_writer, None
+        if old is not None:
+            await asyncio.to_thread(old.close)
+        history = History(self.history.maxlen, self.history.forget_after)
+        try:
+            self.history_writer = await asyncio.to_thread(
+                start_history, self.settings, history, self.clock()
+            )
+        except Exception:  # the history file never stops monitoring
+            self.history_writer = StoreWriter(None, note="history in memory only")
+            return
+        self.history = history
 
     async def _fetch_overview(self) -> StatsPage:
         if self.settings.demo and self.session.tokens is None:
@@ -157,12 +184,17 @@ class FlashtopApp(App[int]):
     def ingest(self, page: StatsPage, at: float) -> Changes:
         """Record a poll (from the overview or a drill-down) and raise its alerts."""
         changes = self.history.record(page.stats, at)
+        if self.history_writer is not None:
+            self.history_writer.submit(at, page.stats)  # written on its own thread
         self._raise_alerts(event_alerts(changes, self.name_of))
         return changes
 
     def _on_overview(self, page: StatsPage, at: float) -> None:
         changes = self.ingest(page, at)
-        self.overview.status_bar.notes = [self.names_error] if self.names_error else []
+        notes = [self.names_error] if self.names_error else []
+        if self.history_writer is not None and self.history_writer.problem:
+            notes.append(self.history_writer.problem)
+        self.overview.status_bar.notes = notes
         self.overview.show_page(page, changes)
         if self.rate_watch.tokens_per_minute or self.rate_watch.calls_per_minute:
             rates = []
@@ -267,6 +299,8 @@ class FlashtopApp(App[int]):
         self.client = FlashbackClient(self.settings.base_url, self.session)
         self.store = None
         self.history = History()
+        if self.keep_history:
+            await self._attach_history()
         self.names = {}
         self._names_at = 0.0
         await old.aclose()
@@ -326,6 +360,6 @@ def run_app(settings: Settings, env: Mapping[str, str]) -> int:
 
         creds = load_credentials(settings, env, warn=warnings.append)
         session, store = creds.session, creds.store
-    app = FlashtopApp(settings, session, store=store, warnings=warnings)
+    app = FlashtopApp(settings, session, store=store, warnings=warnings, keep_history=True)
     app.run(mouse=settings.mouse)
     return app.return_code or 0

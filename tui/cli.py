@@ -38,6 +38,7 @@ commands:
   logout        revoke the refresh token and remove stored tokens
   status        where credentials come from, keyring backend, base URL, reachability
   stats         one request to /ai/llm/stats, printed once
+  export        samples kept in the local history (CSV or JSON, exact digits)
   serve-demo    run the simulated Flashback backend alone
 
 environment:
@@ -122,6 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = stats.add_mutually_exclusive_group()
     fmt.add_argument("--json", dest="fmt", action="store_const", const="json", help="JSON")
     fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv", help="CSV")
+
+    export = sub.add_parser(
+        "export", parents=[common], help="print samples recorded in the local history"
+    )
+    export.add_argument("--id", dest="ai_llm_id", metavar="ID", help="only this aiLlmId")
+    export.add_argument(
+        "--since", metavar="DURATION", help="only the last DURATION (e.g. 90s, 15m, 1h, 7d)"
+    )
+    export.add_argument(
+        "--format",
+        dest="export_format",
+        choices=("csv", "json"),
+        default="csv",
+        help="csv (default) or json",
+    )
 
     demo = sub.add_parser("serve-demo", parents=[common], help="run the simulated backend")
     demo.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
@@ -283,15 +299,22 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
         return demo_main(argv)
 
     settings = resolve(_flags(ns), env)
-    from tui.logsetup import setup_log_file
+    from tui.logsetup import known_secrets, setup_log_file
 
-    setup_log_file(settings.log_file, lambda: ())
+    setup_log_file(settings.log_file, known_secrets)
 
     if command == "stats":
         if settings.demo:
             with demo_backend(settings) as s:
                 return stats_command(s, env, ns.ai_llm_id, ns.fmt, sys.stdout)
         return stats_command(settings, env, ns.ai_llm_id, ns.fmt, sys.stdout)
+    if command == "export":
+        # Reads the local history file only: no network, no credentials, no Textual.
+        from tui.export import export_command
+
+        return export_command(
+            settings, ns.ai_llm_id, ns.since, ns.export_format, sys.stdout, sys.stderr
+        )
     if command in ("login", "logout", "status"):
         from tui import account
 

@@ -4,13 +4,18 @@ Fixed-size ring buffers in memory; nothing here grows with run time. Deltas and
 rates divide by the *measured* time between samples, never the nominal interval.
 A counter that goes down is a reset: the delta for that interval is the new value
 (what accumulated since the reset), never negative, and the reset is recorded.
+
+Samples are kept packed (one 72-byte ``bytes`` per sample when every counter fits
+in 64 bits, the :class:`Sample` itself otherwise), so a thousand configurations
+with an hour each stay well under 150 MB; readers unpack only what they look at.
 """
 
 from __future__ import annotations
 
 import itertools
+import struct
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tui.models import COUNTERS, LlmStats
@@ -22,6 +27,7 @@ EVENT_COUNTERS = ("totalPolicyViolations", "totalAlerts", "totalBlocks")
 
 DEFAULT_MAXLEN = 720  # one hour at 5 s
 DEFAULT_FORGET_AFTER = 3600.0
+_EVENT_IDX = tuple(IDX[name] for name in EVENT_COUNTERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,25 @@ class Changes:
     new_ids: list[str] = field(default_factory=list)
 
 
+#: Time and the counters as unsigned 64-bit integers; anything else stays a Sample.
+_PACKED = struct.Struct(f"<d{len(COUNTERS)}Q")
+
+
+def _pack(sample: Sample) -> bytes | Sample:
+    try:
+        return _PACKED.pack(sample.at, *sample.values)
+    except (struct.error, TypeError):  # None, negative, >= 2**64 or the wrong count
+        return sample
+
+
+def _unpack(item: bytes | Sample) -> Sample:
+    if type(item) is bytes:
+        t = _PACKED.unpack(item)
+        return Sample(t[0], t[1:])
+    assert isinstance(item, Sample)
+    return item
+
+
 def delta(old: int | None, new: int | None) -> int | None:
     """Growth of one counter between two samples; a decrease is a reset."""
     if old is None or new is None:
@@ -65,21 +90,34 @@ def delta(old: int | None, new: int | None) -> int | None:
 class Series:
     """The last ``maxlen`` samples of one configuration."""
 
-    __slots__ = ("last_event_at", "last_seen", "resets", "samples")
+    __slots__ = ("_items", "_last", "last_event_at", "last_seen", "resets")
 
     def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
-        self.samples: deque[Sample] = deque(maxlen=maxlen)
+        self._items: deque[bytes | Sample] = deque(maxlen=maxlen)
+        self._last: Sample | None = None
         self.resets: deque[tuple[float, str]] = deque(maxlen=32)
         self.last_seen = 0.0
         #: counter index -> when it last went up (for colouring event counters).
         self.last_event_at: dict[int, float] = {}
 
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def samples(self) -> list[Sample]:
+        """Every sample held, oldest first (unpacks them all: prefer :meth:`since`)."""
+        return [_unpack(item) for item in self._items]
+
+    def _newest_first(self) -> Iterator[Sample]:
+        return map(_unpack, reversed(self._items))
+
     def add(self, sample: Sample) -> tuple[frozenset[int], list[tuple[int, int]], list[int]]:
         """Append a sample; return (changed indices, [(index, delta) increases], reset indices)."""
-        prev = self.samples[-1] if self.samples else None
+        prev = self._last
         if prev is not None and sample.at <= prev.at:
             return frozenset(), [], []  # out of order or duplicate time: ignore
-        self.samples.append(sample)
+        self._items.append(_pack(sample))
+        self._last = sample
         self.last_seen = sample.at
         if prev is None:
             return frozenset(), [], []
@@ -97,13 +135,34 @@ class Series:
                     ups.append((i, new - old))
         return frozenset(changed), ups, resets
 
+    def extend(self, samples: Iterable[Sample]) -> None:
+        """Append older samples in time order without reporting changes (loading a store).
+
+        Out-of-order samples are skipped; increases of event counters still set
+        :attr:`last_event_at`, so a restart keeps a recent event's colour.
+        """
+        prev = self._last
+        for sample in samples:
+            if prev is not None:
+                if sample.at <= prev.at:
+                    continue
+                for i in _EVENT_IDX:
+                    old, new = prev.values[i], sample.values[i]
+                    if old is not None and new is not None and new > old:
+                        self.last_event_at[i] = sample.at
+            self._items.append(_pack(sample))
+            prev = sample
+        if prev is not None:
+            self._last = prev
+            self.last_seen = max(self.last_seen, prev.at)
+
     def since(self, seconds: float) -> list[Sample]:
         """Samples from the last ``seconds`` (all of them when ``seconds`` is inf)."""
-        if not self.samples:
+        if self._last is None:
             return []
-        cutoff = self.samples[-1].at - seconds
+        cutoff = self._last.at - seconds
         out: list[Sample] = []
-        for sample in reversed(self.samples):
+        for sample in self._newest_first():
             if sample.at < cutoff:
                 break
             out.append(sample)
@@ -112,11 +171,12 @@ class Series:
 
     @property
     def latest(self) -> Sample | None:
-        return self.samples[-1] if self.samples else None
+        return self._last
 
     def interval_deltas(self, indices: Sequence[int], last: int) -> list[int | None]:
         """Per-interval growth of the sum of ``indices`` over the last ``last`` intervals."""
-        pts = list(self.samples)[-(last + 1) :]
+        pts = list(itertools.islice(self._newest_first(), last + 1))
+        pts.reverse()
         out: list[int | None] = []
         for a, b in itertools.pairwise(pts):
             parts = [delta(a.values[i], b.values[i]) for i in indices]
@@ -132,12 +192,13 @@ class Series:
         there are fewer than two samples, a value in the span is unknown, or the
         history covers less than ``min_span`` seconds.
         """
-        if len(self.samples) < 2:
+        if len(self._items) < 2:
             return None
-        end = self.samples[-1]
+        newest = self._newest_first()
+        end = next(newest)
         total = 0
         start = end
-        for prev in reversed(list(self.samples)[:-1]):
+        for prev in newest:
             for i in indices:
                 d = delta(prev.values[i], start.values[i])
                 if d is None:
@@ -189,3 +250,11 @@ class History:
 
     def get(self, ai_llm_id: str) -> Series | None:
         return self.series.get(ai_llm_id)
+
+    def load(self, loaded: Mapping[str, Iterable[Sample]]) -> None:
+        """Add stored samples (each id's in time order) before the first poll is recorded."""
+        for ai_llm_id, samples in loaded.items():
+            series = self.series.get(ai_llm_id)
+            if series is None:
+                series = self.series[ai_llm_id] = Series(self.maxlen)
+            series.extend(samples)

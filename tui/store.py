@@ -1,0 +1,797 @@
+"""The history database: every poll kept in SQLite, downsampled like a round-robin database.
+
+One file per profile at the platform data dir (``history-<profile>.sqlite3``), in WAL
+mode with a busy timeout, so that two flashtop processes on the same profile take
+turns instead of corrupting it, and a process killed mid-write loses at most the poll
+whose transaction had not committed.
+
+Tiers. Every poll is written in one transaction as a *raw* row per configuration,
+and the first sample of each minute and of each hour is also kept as a *minute* and
+an *hour* row. Counters are running totals, so any real sample represents its bucket
+exactly (rates still divide by the measured time between samples). Retention is per
+tier (:class:`Retention`: raw for 6 hours, minute rows for 7 days, hour rows for 400
+days by default); :meth:`HistoryStore.downsample_and_prune` deletes what is older in
+small batches, each its own short transaction, so no writer holds the lock for long.
+
+Exact integers. SQLite's INTEGER is 64-bit and counters may have 40 digits, so the
+counter columns have no declared type: a value that fits in a signed 64-bit integer
+is stored as INTEGER (compact), anything larger as its TEXT decimal digits, unknown as
+NULL. Nothing is ever a float.
+
+Faults. :func:`start_history` opens the store for a profile, loads recent history and
+starts a :class:`StoreWriter` thread. A damaged file is moved aside (never deleted) and
+a fresh one started; a read-only file still gives its history but takes nothing new; a
+locked or full database skips samples until it can write again. Each of these becomes
+one short :attr:`StoreWriter.problem` for the status bar, and monitoring carries on in
+memory.
+
+No Textual here: ``flashtop export`` reads the same store without a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from tui.errors import FlashtopError
+from tui.history import History, Sample
+from tui.models import COUNTERS, LlmStats
+from tui.settings import Settings, data_dir
+
+#: ``PRAGMA application_id`` of a flashtop history file ("fltp").
+APPLICATION_ID = 0x666C7470
+TIER_RAW, TIER_MINUTE, TIER_HOUR = 0, 1, 2
+#: Width of one bucket of each tier, in milliseconds (raw rows are keyed by their time).
+BUCKET_MS = {TIER_RAW: 1, TIER_MINUTE: 60_000, TIER_HOUR: 3_600_000}
+#: Rows deleted per statement when pruning.
+PRUNE_BATCH = 5000
+DEFAULT_BUSY_TIMEOUT = 5.0
+_INT64_MAX = (1 << 63) - 1
+_COLS = ", ".join(COUNTERS)
+_ROW_MARKS = ", ".join("?" * (4 + len(COUNTERS)))
+
+#: Schema migrations: MIGRATIONS[v] takes a file from version v to v + 1.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        # big = 1 once any of its counters did not fit in INTEGER (read back as TEXT).
+        """CREATE TABLE config (
+            id INTEGER PRIMARY KEY,
+            ai_llm_id TEXT NOT NULL UNIQUE,
+            big INTEGER NOT NULL DEFAULT 0
+        )""",
+        # tier 0 raw (bucket = at), 1 minute (bucket = at // 60000), 2 hour
+        # (bucket = at // 3600000); at = epoch milliseconds of the sample. Counter
+        # columns are untyped on purpose: INTEGER when it fits, TEXT digits otherwise.
+        f"""CREATE TABLE sample (
+            tier INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            config INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            {_COLS},
+            PRIMARY KEY (tier, bucket, config)
+        ) WITHOUT ROWID""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long each tier is kept, in seconds."""
+
+    raw: float = 6 * 3600.0
+    minute: float = 7 * 86400.0
+    hour: float = 400 * 86400.0
+
+    def of(self, tier: int) -> float:
+        return (self.raw, self.minute, self.hour)[tier]
+
+
+class StoredSample(NamedTuple):
+    """One configuration's counters at one moment, as read back from the store."""
+
+    ai_llm_id: str
+    at: float
+    values: tuple[int | None, ...]
+
+
+class StoreError(FlashtopError):
+    """The history file cannot be used; ``kind`` says why (see :func:`fault_kind`)."""
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# ---------------------------------------------------------------------------- faults
+
+_SQLITE_KINDS = {
+    5: "locked",  # SQLITE_BUSY
+    6: "locked",  # SQLITE_LOCKED
+    8: "read-only",  # SQLITE_READONLY
+    10: "io",  # SQLITE_IOERR
+    11: "corrupt",  # SQLITE_CORRUPT
+    13: "full",  # SQLITE_FULL
+    14: "cannot open",  # SQLITE_CANTOPEN
+    23: "read-only",  # SQLITE_AUTH
+    26: "corrupt",  # SQLITE_NOTADB
+}
+_OS_KINDS = {
+    errno.ENOSPC: "full",
+    errno.EDQUOT: "full",
+    errno.EACCES: "read-only",
+    errno.EPERM: "read-only",
+    errno.EROFS: "read-only",
+}
+#: Status-bar notes (short: the bar shows about 60 characters of each).
+NOTES = {
+    "locked": "history not saved: database locked",
+    "full": "history not saved: disk full",
+    "read-only": "history read-only: new samples not saved",
+    "corrupt": "history file damaged: moved aside",
+    "io": "history not saved: I/O error",
+    "cannot open": "history in memory only: cannot open file",
+    "newer": "history file is from a newer flashtop: not used",
+    "foreign": "history file is not flashtop's: not used",
+    "error": "history in memory only",
+}
+
+
+def fault_kind(exc: BaseException) -> str:
+    """Classify a failure of the store: locked, full, read-only, corrupt, io, ..."""
+    if isinstance(exc, StoreError):
+        return exc.kind
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int) and (code & 0xFF) in _SQLITE_KINDS:
+            return _SQLITE_KINDS[code & 0xFF]
+        text = str(exc).lower()
+        for needle, kind in (
+            ("locked", "locked"),
+            ("busy", "locked"),
+            ("readonly", "read-only"),
+            ("read-only", "read-only"),
+            ("full", "full"),
+            ("malformed", "corrupt"),
+            ("not a database", "corrupt"),
+        ):
+            if needle in text:
+                return kind
+        return "error"
+    if isinstance(exc, OSError) and exc.errno in _OS_KINDS:
+        return _OS_KINDS[exc.errno]
+    return "error"
+
+
+def note_for(exc: BaseException) -> str:
+    return NOTES.get(fault_kind(exc), NOTES["error"])
+
+
+# ---------------------------------------------------------------------------- paths
+
+
+def store_path(profile: str) -> Path:
+    """``history-<profile>.sqlite3`` in the data dir; odd profile names get a hash suffix."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", profile)[:64] or "default"
+    if safe != profile:
+        safe += "-" + hashlib.sha256(profile.encode()).hexdigest()[:8]
+    return data_dir() / f"history-{safe}.sqlite3"
+
+
+def move_aside(path: Path, now: float | None = None) -> Path:
+    """Rename a damaged file (and its -wal/-shm) to ``<name>.corrupt-<time>``; never delete."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() if now is None else now))
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    os.replace(path, target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(side, target.with_name(target.name + suffix))
+    return target
+
+
+# ---------------------------------------------------------------------------- the store
+
+
+def _to_db(value: int | None) -> int | str | None:
+    return value if value is None or value <= _INT64_MAX else str(value)
+
+
+def _from_db(row: Sequence[object]) -> tuple[int | None, ...]:
+    """Counters as read back: TEXT digits (too large for INTEGER) become int again."""
+    return tuple(int(v) if isinstance(v, str) else v if isinstance(v, int) else None for v in row)
+
+
+class HistoryStore:
+    """A SQLite file of samples in three tiers; see the module docstring.
+
+    One connection, guarded by a lock, so the thread that opened it may hand it to
+    a writer thread. Open with :meth:`open`.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, retention: Retention, readonly: bool
+    ) -> None:
+        self.conn = conn
+        self.path = path
+        self.retention = retention
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        self._ids: dict[str, int] = {}
+        #: config ids known to have a counter stored as TEXT.
+        self._big: set[int] = set()
+        #: config id -> (minute bucket, hour bucket) this process last wrote.
+        self._marks: dict[int, tuple[int, int]] = {}
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        retention: Retention | None = None,
+        readonly: bool = False,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> HistoryStore:
+        """Open (creating it, 0600, when writable) and bring the schema up to date."""
+        path = Path(path)
+        if readonly:
+            conn = _connect_readonly(path, busy_timeout)
+        else:
+            if not path.exists():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+                os.close(fd)
+            conn = sqlite3.connect(
+                str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        try:
+            if not readonly:
+                _use_wal(conn, busy_timeout)
+                # NORMAL in WAL mode: a crashed process loses nothing committed; a power
+                # cut may lose the last polls but never corrupts the file.
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA journal_size_limit = 8388608")
+            _migrate(conn, readonly)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, retention or Retention(), readonly)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def write_poll(
+        self, at: float, stats: Iterable[LlmStats | tuple[str, Sequence[int | None]]]
+    ) -> int:
+        """Write one poll (taken at ``at``) in one transaction; return the raw rows added."""
+        if self.readonly:
+            raise StoreError("the history file is read-only", "read-only")
+        at_ms = round(at * 1000)
+        minute, hour = at_ms // BUCKET_MS[TIER_MINUTE], at_ms // BUCKET_MS[TIER_HOUR]
+        rows: list[tuple[object, ...]] = []
+        marks: dict[int, tuple[int, int]] = {}
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                new_ids: dict[str, int] = {}
+                new_big: set[int] = set()
+                for item in stats:
+                    values: Sequence[int | None]
+                    if isinstance(item, LlmStats):
+                        ai_llm_id, values = item.ai_llm_id, item.values
+                    else:
+                        ai_llm_id, values = item
+                    cid = self._ids.get(ai_llm_id)
+                    if cid is None:
+                        cid = new_ids.get(ai_llm_id)
+                    if cid is None:
+                        cid = new_ids[ai_llm_id] = self._config_id(ai_llm_id)
+                    vals = tuple(map(_to_db, values))
+                    if cid not in self._big and str in map(type, vals):
+                        conn.execute("UPDATE config SET big = 1 WHERE id = ?", (cid,))
+                        new_big.add(cid)
+                    rows.append((TIER_RAW, at_ms, cid, at_ms, *vals))
+                    last_minute, last_hour = self._marks.get(cid, (-1, -1))
+                    if minute != last_minute:
+                        rows.append((TIER_MINUTE, minute, cid, at_ms, *vals))
+                    if hour != last_hour:
+                        rows.append((TIER_HOUR, hour, cid, at_ms, *vals))
+                    marks[cid] = (minute, hour)
+                # OR IGNORE: a later sample in the same minute/hour bucket (or a second
+                # process's sample at the same millisecond) keeps the first one.
+                conn.executemany(f"INSERT OR IGNORE INTO sample VALUES ({_ROW_MARKS})", rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            # Only committed ids and marks are remembered: a rolled-back id may be
+            # given to another configuration by another process.
+            self._ids.update(new_ids)
+            self._big.update(new_big)
+            self._marks.update(marks)
+        return len(marks)
+
+    def _config_id(self, ai_llm_id: str) -> int:
+        self.conn.execute("INSERT OR IGNORE INTO config (ai_llm_id) VALUES (?)", (ai_llm_id,))
+        row = self.conn.execute("SELECT id FROM config WHERE ai_llm_id = ?", (ai_llm_id,))
+        return int(row.fetchone()[0])
+
+    def downsample_and_prune(
+        self, now: float, *, batch: int = PRUNE_BATCH, max_batches: int | None = None
+    ) -> int:
+        """Delete rows older than each tier's retention, ``batch`` rows per transaction.
+
+        Downsampling itself happens as each poll is written (the first sample of every
+        minute and hour is kept in its tier), so what is left is removing old rows.
+        Returns the number deleted; stops after ``max_batches`` statements when given.
+        """
+        if self.readonly:
+            return 0
+        now_ms = round(now * 1000)
+        deleted = statements = 0
+        for tier in (TIER_RAW, TIER_MINUTE, TIER_HOUR):
+            cutoff = (now_ms - round(self.retention.of(tier) * 1000)) // BUCKET_MS[tier]
+            while max_batches is None or statements < max_batches:
+                statements += 1
+                n, more = self._prune_batch(tier, cutoff, batch)
+                deleted += n
+                if not more:
+                    break
+        return deleted
+
+    def _prune_batch(self, tier: int, cutoff: int, batch: int) -> tuple[int, bool]:
+        """Delete about ``batch`` of the oldest rows of ``tier`` below ``cutoff``."""
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT bucket FROM sample WHERE tier = ? AND bucket < ? "
+                    "ORDER BY bucket LIMIT 1 OFFSET ?",
+                    (tier, cutoff, batch),
+                ).fetchone()
+                bound = cutoff if row is None else int(row[0])
+                cur = conn.execute(
+                    "DELETE FROM sample WHERE tier = ? AND bucket < ?", (tier, bound)
+                )
+                n = cur.rowcount
+                if n == 0 and row is not None:
+                    # More than ``batch`` rows share the oldest bucket: take that bucket.
+                    cur = conn.execute(
+                        "DELETE FROM sample WHERE tier = ? AND bucket = ?", (tier, bound)
+                    )
+                    n = cur.rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        return n, row is not None
+
+    # ------------------------------------------------------------------ reading
+
+    def _configs(self) -> tuple[dict[int, str], set[int]]:
+        """Config id -> aiLlmId, and the ids with counters stored as TEXT."""
+        rows = self.conn.execute("SELECT id, ai_llm_id, big FROM config").fetchall()
+        return {int(cid): str(name) for cid, name, _ in rows}, {int(r[0]) for r in rows if r[2]}
+
+    def load_recent(
+        self,
+        since: float,
+        *,
+        raw_window: float = 120.0,
+        minute_window: float = 900.0,
+        coarse_minutes: int = 5,
+    ) -> dict[str, list[Sample]]:
+        """Recent samples per id, oldest first, for seeding the in-memory series.
+
+        Counting back from the newest stored sample: every raw sample of the last
+        ``raw_window`` seconds (what the sparklines and the 1-minute rate need), one
+        per minute for the ``minute_window`` before that, and one per
+        ``coarse_minutes`` minutes back to ``since`` (enough for the 15-minute and
+        1-hour rates and charts, which divide by measured time). Loading a thousand
+        configurations this way takes a fraction of a second.
+        """
+        with self._lock:
+            conn = self.conn
+            end = conn.execute(
+                "SELECT max(bucket) FROM sample WHERE tier = ?", (TIER_RAW,)
+            ).fetchone()[0]
+            if end is None:
+                return {}
+            since_ms = round(since * 1000)
+            raw_start = max(since_ms, int(end) - round(raw_window * 1000))
+            fine_start = raw_start - round(minute_window * 1000)
+            per: dict[int, list[Sample]] = {}
+            queries = (
+                (
+                    f"SELECT config, at, {_COLS} FROM sample WHERE tier = ? "
+                    "AND bucket >= ? AND bucket <= ? AND at >= ? AND at < ? "
+                    "AND (at >= ? OR bucket % ? = 0) ORDER BY bucket, config",
+                    (
+                        TIER_MINUTE,
+                        since_ms // BUCKET_MS[TIER_MINUTE],
+                        raw_start // BUCKET_MS[TIER_MINUTE],
+                        since_ms,
+                        raw_start,
+                        fine_start,
+                        max(1, coarse_minutes),
+                    ),
+                ),
+                (
+                    f"SELECT config, at, {_COLS} FROM sample "
+                    "WHERE tier = ? AND bucket >= ? ORDER BY bucket, config",
+                    (TIER_RAW, raw_start),
+                ),
+            )
+            names, big = self._configs()
+            for sql, params in queries:
+                for row in conn.execute(sql, params):
+                    cid = row[0]
+                    sample = Sample(row[1] / 1000.0, _from_db(row[2:]) if cid in big else row[2:])
+                    lst = per.get(cid)
+                    if lst is None:
+                        per[cid] = [sample]
+                    else:
+                        lst.append(sample)
+        return {names[cid]: samples for cid, samples in per.items() if cid in names}
+
+    def samples(
+        self, ai_llm_id: str | None = None, since: float | None = None
+    ) -> Iterator[StoredSample]:
+        """Every stored sample (each moment once, from the finest tier that has it), by time.
+
+        Hour rows older than the oldest minute row, minute rows older than the oldest
+        raw row, then raw rows. For use from one thread (``flashtop export``).
+        """
+        conn = self.conn
+        names, _ = self._configs()
+        where, params = "", []
+        if ai_llm_id is not None:
+            ids = [cid for cid, name in names.items() if name == ai_llm_id]
+            if not ids:
+                return
+            where, params = " AND config = ?", [ids[0]]
+        since_ms = None if since is None else round(since * 1000)
+        upper: int | None = None  # rows of a coarser tier must be older than this
+        parts: list[tuple[int, int | None]] = []
+        for tier in (TIER_RAW, TIER_MINUTE, TIER_HOUR):
+            parts.append((tier, upper))
+            first = conn.execute(
+                "SELECT min(bucket) FROM sample WHERE tier = ?", (tier,)
+            ).fetchone()[0]
+            if first is not None:
+                start = int(first) * BUCKET_MS[tier]
+                upper = start if upper is None else min(upper, start)
+        for tier, below in reversed(parts):
+            sql = f"SELECT config, at, {_COLS} FROM sample WHERE tier = ?{where}"
+            args: list[object] = [tier, *params]
+            if since_ms is not None:
+                sql += " AND bucket >= ? AND at >= ?"
+                args += [since_ms // BUCKET_MS[tier], since_ms]
+            if below is not None:
+                sql += " AND at < ?"
+                args.append(below)
+            sql += " ORDER BY bucket, at, config"
+            for row in conn.execute(sql, args):
+                name = names.get(row[0])
+                if name is not None:
+                    yield StoredSample(name, row[1] / 1000.0, _from_db(row[2:]))
+
+    def counts(self) -> dict[int, int]:
+        """Rows per tier (for tests and benchmarks)."""
+        with self._lock:
+            rows = self.conn.execute("SELECT tier, count(*) FROM sample GROUP BY tier").fetchall()
+        return {int(t): int(n) for t, n in rows}
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            rows = self.conn.execute("PRAGMA integrity_check").fetchall()
+        return rows == [("ok",)]
+
+
+def _connect_readonly(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    if not path.exists():
+        raise StoreError(f"no history file at {path}", "cannot open")
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(
+            f"{uri}?mode=ro", uri=True, timeout=busy_timeout, check_same_thread=False
+        )
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL file in a directory we cannot write: without its -shm, only an
+        # "immutable" open can read it (fine when nobody is writing).
+        conn = sqlite3.connect(
+            f"{uri}?immutable=1", uri=True, timeout=busy_timeout, check_same_thread=False
+        )
+    conn.isolation_level = None
+    return conn
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL mode (persistent in the file), retrying while another process opens it.
+
+    Changing the journal mode needs an exclusive lock and SQLite does not wait for it
+    with the busy handler, so two processes creating the same file must take turns.
+    """
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if fault_kind(exc) != "locked" or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _migrate(conn: sqlite3.Connection, readonly: bool) -> None:
+    """Check the file is ours and bring its schema to :data:`SCHEMA_VERSION`."""
+
+    def state() -> tuple[int, int, int]:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        return app_id, version, tables
+
+    app_id, version, tables = state()
+    if version == SCHEMA_VERSION and app_id == APPLICATION_ID:
+        return
+    if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
+        raise StoreError("the history file was not written by flashtop", "foreign")
+    if version > SCHEMA_VERSION:
+        raise StoreError("the history file was written by a newer flashtop", "newer")
+    if readonly:
+        raise StoreError("the history file is read-only and needs an upgrade", "read-only")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app_id, version, tables = state()  # another process may have migrated meanwhile
+        for v in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[v]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+# ---------------------------------------------------------------------------- for the app
+
+
+def open_store_for(
+    settings: Settings,
+    *,
+    retention: Retention | None = None,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    path: Path | None = None,
+) -> tuple[HistoryStore | None, str | None]:
+    """Open the profile's store, handling every fault; return (store or None, note or None)."""
+    path = store_path(settings.profile) if path is None else path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None, "history in memory only: no data directory"
+    exists = path.exists()
+    try:
+        if exists:
+            # Opening for writing is the only honest test (root may lack CAP_DAC_OVERRIDE).
+            os.close(os.open(path, os.O_RDWR))
+        return HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout), None
+    except (sqlite3.Error, OSError, StoreError) as exc:
+        kind = fault_kind(exc)
+    if kind == "cannot open" and exists:
+        kind = "read-only"  # e.g. a directory where the -wal file cannot be created
+    if kind == "corrupt" and exists:
+        try:
+            move_aside(path)
+            store = HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout)
+        except (sqlite3.Error, OSError, StoreError):
+            return None, NOTES["corrupt"] + "; in memory only"
+        return store, NOTES["corrupt"]
+    if kind == "read-only" and exists:
+        with contextlib.suppress(sqlite3.Error, OSError, StoreError):
+            store = HistoryStore.open(
+                path, retention=retention, readonly=True, busy_timeout=busy_timeout
+            )
+            return store, NOTES["read-only"]
+        return None, "history read-only and unreadable: in memory only"
+    return None, NOTES.get(kind, NOTES["error"])
+
+
+class StoreWriter:
+    """Writes polls to the store on one background thread, never blocking the caller.
+
+    :meth:`submit` queues a poll (at most ``max_pending``; the oldest is dropped when
+    the thread falls behind) and returns at once. Failures become :attr:`problem`, one
+    short line for the status bar; monitoring is never stopped by the store.
+    """
+
+    def __init__(
+        self,
+        store: HistoryStore | None,
+        *,
+        note: str | None = None,
+        max_pending: int = 32,
+        prune_every: float = 60.0,
+        prune_batches: int = 100,
+    ) -> None:
+        self.store = store
+        self.note = note
+        self.error: str | None = None
+        self.written = 0
+        self.dropped = 0
+        self.failed = 0
+        self.prune_every = prune_every
+        self.prune_batches = prune_batches
+        self._pending: deque[tuple[float, list[tuple[str, tuple[int | None, ...]]]]] = deque()
+        self._max_pending = max_pending
+        self._cond = threading.Condition()
+        self._busy = False
+        self._closed = False
+        self._last_prune: float | None = None
+        self._thread: threading.Thread | None = None
+        if store is not None and not store.readonly:
+            self._thread = threading.Thread(target=self._run, name="flashtop-history", daemon=True)
+            self._thread.start()
+
+    @property
+    def problem(self) -> str | None:
+        """What the status bar should say about the history, if anything."""
+        return self.error or self.note
+
+    @property
+    def active(self) -> bool:
+        return self._thread is not None and self.store is not None
+
+    def submit(self, at: float, stats: Iterable[LlmStats]) -> None:
+        """Queue one poll for writing; never blocks."""
+        if not self.active or self._closed:
+            return
+        items = [(s.ai_llm_id, s.values) for s in stats]
+        with self._cond:
+            if len(self._pending) >= self._max_pending:
+                self._pending.popleft()
+                self.dropped += 1
+            self._pending.append((at, items))
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything submitted so far is written (or failed)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._pending or self._busy) and self._thread is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued (for up to ``timeout`` seconds), then close the store."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return  # stuck on a lock: the daemon thread dies with the process
+        if self.store is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.store.close()
+            self.store = None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                at, items = self._pending.popleft()
+                self._busy = True
+            try:
+                self._write(at, items)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+            if self.store is None:
+                return
+
+    def _write(self, at: float, items: list[tuple[str, tuple[int | None, ...]]]) -> None:
+        store = self.store
+        if store is None:
+            return
+        try:
+            store.write_poll(at, items)
+            self.written += 1
+            self.error = None
+            if self._last_prune is None or at - self._last_prune >= self.prune_every:
+                self._last_prune = at
+                store.downsample_and_prune(at, max_batches=self.prune_batches)
+        except Exception as exc:  # the store never stops monitoring
+            self.failed += 1
+            kind = fault_kind(exc)
+            self.error = NOTES.get(kind, NOTES["error"])
+            if kind in ("corrupt", "read-only"):
+                self._give_up(store, kind)
+
+    def _give_up(self, store: HistoryStore, kind: str) -> None:
+        """Stop writing for good; a damaged file is moved aside for the next start."""
+        self.store = None
+        with contextlib.suppress(sqlite3.Error):
+            store.close()
+        if kind == "corrupt":
+            try:
+                move_aside(store.path)
+                self.error = NOTES["corrupt"] + "; in memory only"
+            except OSError:
+                self.error = "history file damaged: in memory only"
+        with self._cond:
+            self._pending.clear()
+
+
+def start_history(
+    settings: Settings,
+    history: History,
+    now: float,
+    *,
+    window: float = 3600.0,
+    raw_window: float = 120.0,
+    retention: Retention | None = None,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+) -> StoreWriter:
+    """Open the profile's store, load its last ``window`` seconds into ``history``, start writing.
+
+    Blocking (file I/O): call it off the UI thread, before the first poll is recorded.
+    """
+    store, note = open_store_for(settings, retention=retention, busy_timeout=busy_timeout)
+    if store is None:
+        return StoreWriter(None, note=note)
+    try:
+        history.load(store.load_recent(now - window, raw_window=raw_window))
+    except (sqlite3.Error, StoreError) as exc:
+        kind = fault_kind(exc)
+        path = store.path
+        with contextlib.suppress(sqlite3.Error):
+            store.close()
+        if kind != "corrupt" or store.readonly:
+            return StoreWriter(None, note=NOTES.get(kind, NOTES["error"]))
+        try:
+            move_aside(path)
+            store = HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout)
+        except (sqlite3.Error, OSError, StoreError):
+            return StoreWriter(None, note=NOTES["corrupt"] + "; in memory only")
+        note = NOTES["corrupt"]
+    return StoreWriter(store, note=note)
