@@ -289,9 +289,9 @@ class FlashtopApp(App[int]):
         self.run_worker(run(), group="login", exit_on_error=False)
 
     async def _switch_to_demo(self) -> None:
-        from tui.demo_server import DemoServer
+        from tui.demo_server import DemoServer, day_epoch
 
-        server = DemoServer().start()
+        server = DemoServer(epoch=day_epoch()).start()
         self._demo_server = server
         old = self.client
         self.settings = replace(self.settings, base_url=server.base_url, demo=True, profile="demo")

@@ -161,9 +161,9 @@ def demo_backend(settings: Settings) -> Iterator[Settings]:
     """Start the simulated backend in-process and point the settings at it."""
     from dataclasses import replace
 
-    from tui.demo_server import DemoServer
+    from tui.demo_server import DemoServer, day_epoch
 
-    server = DemoServer().start()
+    server = DemoServer(epoch=day_epoch()).start()
     try:
         yield replace(settings, base_url=server.base_url, demo=True, profile="demo")
     finally:

@@ -54,6 +54,12 @@ MFA_EMAIL = "mfa@flashtop.invalid"
 EXPIRES_FORMATS = frozenset({"iso", "seconds", "millis", "none"})
 PROTECTED = frozenset({"/ai/llm", "/ai/llm/stats", "/workspace"})
 RESET_AT = 45  # simulated seconds after start when the "reset" profile drops to zero
+
+
+def day_epoch(now: float | None = None) -> float:
+    """Midnight UTC of the current day: the epoch interactive demos count from."""
+    t = time.time() if now is None else now
+    return float(int(t) - int(t) % 86400)
 HUGE_BYTES = 50 * 1024 * 1024
 MAX_RECORDS = 100_000  # the log of a long-running demo must not grow without bound
 
@@ -256,6 +262,7 @@ class DemoServer:
         extra_llms: list[object] | None = None,
         tls: ssl.SSLContext | None = None,
         changing: int | None = None,
+        epoch: float | None = None,
     ) -> None:
         if expires_format not in EXPIRES_FORMATS:
             raise ValueError(f"expires_format must be one of {sorted(EXPIRES_FORMATS)}")
@@ -278,7 +285,10 @@ class DemoServer:
         self._flaps = 0  # matching requests seen by the current "flap" fault
         #: Server-side TLS context: serve https:// (tests use it with trustme certificates).
         self.tls = tls
-        self._start = clock()
+        # Simulated time counts from ``epoch`` when given: a demo restarted later
+        # the same day then continues its counters instead of starting over
+        # (which would look like a counter reset in the stored history).
+        self._start = clock() if epoch is None else epoch
         self._build(random.Random(seed), n_configs)
         #: Benchmarks: indices of the only configurations with traffic (None: all of them).
         self._active: frozenset[int] | None = None
@@ -776,6 +786,7 @@ def main(argv: list[str] | None = None) -> int:
         n_configs=args.configs,
         token_lifetime=args.token_lifetime,
         changing=args.changing,
+        epoch=day_epoch(),
     )
     try:
         server.start()
