@@ -228,3 +228,14 @@ def test_load_skips_samples_out_of_order() -> None:
     h.load({"a": [Sample(10.0, vals(tin=1)), Sample(5.0, vals(tin=2)), Sample(20.0, vals(tin=3))]})
     a = h.get("a")
     assert a is not None and [x.at for x in a.samples] == [10.0, 20.0]
+
+
+def test_interval_rates_do_not_turn_a_gap_into_a_spike() -> None:
+    from tui.history import Sample, Series
+
+    series = Series(maxlen=10)
+    # 600 tokens per minute throughout, but the third interval is a 60 s outage.
+    for at, total in ((0.0, 0), (5.0, 50), (10.0, 100), (70.0, 700), (75.0, 750)):
+        series.add(Sample(at, (0, total, 0, 0, 0, 0, 0, 0)))
+    assert series.interval_deltas((1, 2), 4) == [50, 50, 600, 50]
+    assert series.interval_rates((1, 2), 4) == [600, 600, 600, 600]

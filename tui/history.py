@@ -183,6 +183,25 @@ class Series:
             out.append(None if any(p is None for p in parts) else sum(p for p in parts if p))
         return out
 
+    def interval_rates(self, indices: Sequence[int], last: int) -> list[int | None]:
+        """Growth per minute of the sum of ``indices`` in each of the last ``last`` intervals.
+
+        Unlike :meth:`interval_deltas` this does not depend on how long an interval
+        was, so a gap (a restart, an outage, a drill-down polling faster) does not
+        draw as a spike.
+        """
+        pts = list(itertools.islice(self._newest_first(), last + 1))
+        pts.reverse()
+        out: list[int | None] = []
+        for a, b in itertools.pairwise(pts):
+            parts = [delta(a.values[i], b.values[i]) for i in indices]
+            span = b.at - a.at
+            if span <= 0 or any(p is None for p in parts):
+                out.append(None)
+            else:
+                out.append(round(sum(p for p in parts if p) * 60.0 / span))
+        return out
+
     def rate_per_minute(
         self, indices: Sequence[int], window: float = 60.0, min_span: float = 0.0
     ) -> float | None:
