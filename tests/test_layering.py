@@ -23,8 +23,18 @@ CORE_MODULES = (
     "tui.settings",
     "tui.demo_server",
     "tui.cli",
+    "tui.credentials",
+    "tui.account",
+    "tui.history",
+    "tui.poller",
+    "tui.store",
+    "tui.export",
+    "tui.alerts",
+    "tui.view",
+    "tui.fmt",
+    "tui.logsetup",
 )
-OPTIONAL_MODULES = ("tui.credentials", "tui.account", "tui.history", "tui.poller")
+OPTIONAL_MODULES: tuple[str, ...] = ()
 
 
 def modules_to_check() -> list[str]:
