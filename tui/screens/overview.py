@@ -21,12 +21,13 @@ from tui.view import (
     COUNTER_COLUMNS,
     SORT_KEYS,
     SORT_LABELS,
+    NameOrder,
     RowView,
     make_row,
     order_ids,
     totals,
 )
-from tui.widgets.stats_table import StatsTable
+from tui.widgets.stats_table import CroppingCompositor, StatsTable
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.theme_colors import Palette
 
@@ -68,10 +69,17 @@ class OverviewScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
+        # Partial repaints cropped to the changed cells (see CroppingCompositor).
+        self._compositor = CroppingCompositor()
         self.sort_key = "rate"
         self.sort_desc = True
         self.filter_text = ""
         self.page: StatsPage | None = None
+        #: The last page by id, and its count of invalid cells (computed once a page).
+        self._by_id: dict[str, LlmStats] = {}
+        self._invalid = 0
+        self._totals_text: Text | None = None
+        self._name_order = NameOrder()
         self._row_of: Callable[[str], RowView] | None = None
         #: id -> column key -> monotonic time until which the cell stays marked.
         self.marks: dict[str, dict[str, float]] = {}
@@ -125,6 +133,8 @@ class OverviewScreen(Screen[None]):
     def show_page(self, page: StatsPage, changes: Changes) -> None:
         """A new poll result arrived: remember it and mark what changed."""
         self.page = page
+        self._by_id = page.by_id()
+        self._invalid = page.invalid_cells
         until = time.monotonic() + self.fapp.mark_seconds
         for ident, indices in changes.changed.items():
             cols = self.marks.setdefault(ident, {})
@@ -140,23 +150,34 @@ class OverviewScreen(Screen[None]):
             self._render_totals([])
             return
         now = app.clock()
-        by_id = self.page.by_id()
+        by_id = self._by_id
         self.status_bar.configs = len(by_id)
-        self.status_bar.invalid = self.page.invalid_cells
+        self.status_bar.invalid = self._invalid
+        # Each configuration's token rate is computed once here, for sorting and totals.
+        rates: dict[str, float | None] = {}
         chosen = order_ids(
-            self.page.stats, app.names, app.history, self.filter_text, self.sort_key, self.sort_desc
+            self.page.stats,
+            app.names,
+            app.history,
+            self.filter_text,
+            self.sort_key,
+            self.sort_desc,
+            rates,
+            self._name_order,
         )
         built: dict[str, RowView] = {}
 
         def row_of(ident: str) -> RowView:
             row = built.get(ident)
             if row is None:
-                row = built[ident] = make_row(by_id[ident], app.names.get(ident), app.history, now)
+                row = built[ident] = make_row(
+                    by_id[ident], app.names.get(ident), app.history, now, rates
+                )
             return row
 
         self._row_of = row_of
         self.table.show([s.ai_llm_id for s in chosen], row_of, self._marked_now())
-        self._render_totals(chosen)
+        self._render_totals(chosen, rates)
         self.status_bar.refresh_text()
 
     def _marked_now(self) -> dict[str, frozenset[str]]:
@@ -177,8 +198,10 @@ class OverviewScreen(Screen[None]):
         if had_marks and self._row_of is not None:
             self.table.show(self.table.order, self._row_of, self._marked_now())
 
-    def _render_totals(self, stats: Sequence[LlmStats]) -> None:
-        t = totals(stats, self.fapp.history)
+    def _render_totals(
+        self, stats: Sequence[LlmStats], rates: dict[str, float | None] | None = None
+    ) -> None:
+        t = totals(stats, self.fapp.history, rates)
         muted = self.table.palette.muted if self.table.palette else ""
         text = Text()
         text.append(" TOTAL ", style="bold reverse")
@@ -192,7 +215,11 @@ class OverviewScreen(Screen[None]):
             text.append(value, style="bold")
         text.no_wrap = True
         text.overflow = "ellipsis"
-        self.query_one("#totals", Static).update(text)
+        if text == self._totals_text:
+            return  # unchanged: no repaint at all
+        self._totals_text = text
+        # One line of fixed height: no layout of the screen needed.
+        self.query_one("#totals", Static).update(text, layout=False)
 
     # ------------------------------------------------------------------ actions
 

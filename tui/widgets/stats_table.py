@@ -2,18 +2,23 @@
 
 The screen hands over the display order (ids) and a function that builds a
 :class:`~tui.view.RowView` for an id; rows are built only when they are visible.
-After each poll only the visible lines whose content changed are refreshed, so
-a monitor with 10,000 configurations costs what the 35 visible ones cost, and an
-idle one writes (almost) nothing to the terminal.
+After each poll only the visible lines whose content changed are refreshed, and
+of those only the runs of cells that differ from what is on screen, so a monitor
+with 10,000 configurations costs what the visible ones cost, and an idle one
+writes (almost) nothing to the terminal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from rich.cells import cell_len
+from rich.console import Console
+from rich.control import Control
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual._compositor import ChopsUpdate, Compositor
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -27,6 +32,8 @@ from tui.widgets.theme_colors import Palette
 NAME_MIN, NAME_MAX = 10, 40
 #: One space of padding each side of every cell.
 PAD = 2
+#: Changed runs of a line this close together are repainted as one.
+SPAN_GAP = 4
 
 RowSource = Callable[[str], RowView]
 
@@ -43,6 +50,7 @@ class StatsTable(ScrollView, can_focus=True):
     StatsTable {
         background: $surface;
         color: $foreground;
+        overflow-x: hidden;
         & > .stats-table--header { text-style: bold; background: $panel; }
         & > .stats-table--cursor {
             background: $block-cursor-background;
@@ -83,10 +91,14 @@ class StatsTable(ScrollView, can_focus=True):
         self._cursor = 0
         #: id -> (what the line showed, its strip) for the visible lines.
         self._lines: dict[str, tuple[object, Strip]] = {}
-        #: id -> the row index it was drawn at, for the visible lines.
-        self._shown_index: dict[str, int] = {}
+        #: Screen line (0 = header) -> the strip last drawn or asked to be drawn there.
+        self._painted: dict[int, Strip] = {}
+        #: (size, container size, virtual size) when the scrollbars were last updated.
+        self._sized: tuple[Size, Size, Size] | None = None
         #: Lines refreshed since the counter was last reset (for tests and benchmarks).
         self.line_refreshes = 0
+        #: Regions (runs of changed cells) those refreshes asked Textual to repaint.
+        self.region_refreshes = 0
 
     # ------------------------------------------------------------------ layout
 
@@ -102,8 +114,7 @@ class StatsTable(ScrollView, can_focus=True):
         if sized == self.columns_shown:
             return False
         self.columns_shown = sized
-        self._lines.clear()
-        self.refresh()
+        self._repaint_all()
         return True
 
     @property
@@ -124,10 +135,13 @@ class StatsTable(ScrollView, can_focus=True):
         self, order: Sequence[str], row_of: RowSource, marked: dict[str, frozenset[str]]
     ) -> None:
         """Display ``order`` (ids); build rows with ``row_of`` as they become visible."""
+        same_order = list(order) == self._order
+        if same_order and row_of is self._row_of and marked == self._marked:
+            return  # nothing new (a tick with no mark expired): not even a comparison
         cursor_id = self.current_id()
         self._row_of = row_of
         self._marked = marked
-        if list(order) != self._order:
+        if not same_order:
             self._order = list(order)
             self._index = {ident: i for i, ident in enumerate(self._order)}
             self.virtual_size = Size(self.size.width, len(self._order) + 1)
@@ -218,21 +232,27 @@ class StatsTable(ScrollView, can_focus=True):
             return self._strip(self._header_text(), style, width)
         index = self.scroll_offset.y + y - 1
         if index >= len(self._order) or self._row_of is None:
-            return Strip.blank(width, base)
-        ident = self._order[index]
-        return self._line_for(ident, index, width)[1]
+            strip = Strip.blank(width, base)
+        else:
+            strip = self._line_for(self._order[index], index, width)[1]
+        self._painted[y] = strip
+        return strip
 
-    def _line_for(self, ident: str, index: int, width: int) -> tuple[object, Strip]:
+    def _line_for(
+        self, ident: str, index: int, width: int, focused: bool | None = None
+    ) -> tuple[object, Strip]:
         row = self._row(ident)
         marked = self._marked.get(ident, frozenset())
         is_cursor = index == self._cursor
-        key = (row, marked, is_cursor, self.has_focus, width, self.columns_shown)
+        if focused is None:
+            focused = self.has_focus
+        key = (row, marked, is_cursor, focused, width, self.columns_shown)
         cached = self._lines.get(ident)
         if cached is not None and cached[0] == key:
             return cached
         style = self.rich_style
         if is_cursor:
-            component = "stats-table--cursor" if self.has_focus else "stats-table--cursor-blurred"
+            component = "stats-table--cursor" if focused else "stats-table--cursor-blurred"
             style = style + self.get_component_rich_style(component)
         entry = (key, self._strip(self._line_text(row, marked), style, width))
         self._lines[ident] = entry
@@ -249,23 +269,47 @@ class StatsTable(ScrollView, can_focus=True):
         return range(top, min(top + rows, len(self._order)))
 
     def _refresh_changed_lines(self) -> None:
-        """Refresh only the visible lines whose content differs from what is shown."""
+        """Repaint only what differs from the screen: changed runs of visible lines."""
         if self._row_of is None:
             return
         width = self.size.width
-        visible = self._visible_range()
+        top = self.scroll_offset.y
+        focused = self.has_focus
         keep: dict[str, tuple[object, Strip]] = {}
-        for index in visible:
+        for index in self._visible_range():
             ident = self._order[index]
-            before = self._lines.get(ident)
-            shown_at = before is not None and self._shown_index.get(ident) == index
-            entry = self._line_for(ident, index, width)
+            entry = self._line_for(ident, index, width, focused)
             keep[ident] = entry
-            if not shown_at or before is None or before[0] != entry[0]:
+            y = index - top + 1
+            strip = entry[1]
+            before = self._painted.get(y)
+            if before is strip:
+                continue
+            self._painted[y] = strip
+            spans = changed_spans(before, strip) if before is not None else [(0, width)]
+            if spans:
                 self.line_refreshes += 1
-                self.refresh(Region(0, index - self.scroll_offset.y + 1, width, 1))
+                self.region_refreshes += len(spans)
+                self.refresh(*(Region(x0, y, x1 - x0, 1) for x0, x1 in spans))
         self._lines = keep
-        self._shown_index = {self._order[i]: i for i in visible}
+
+    def _repaint_all(self) -> None:
+        """Forget what is on screen and repaint the whole table."""
+        self._lines.clear()
+        self._painted.clear()
+        self.refresh()
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Textual hands a ScrollView its viewport as ``virtual_size``, which never
+        # equals the table's own, so every layout of the screen (a status bar update,
+        # say) would repaint both scrollbars: skip the update when nothing moved.
+        sized = (size, container_size, self.virtual_size)
+        if sized == self._sized:
+            return False
+        self._sized = sized
+        return super()._size_updated(size, virtual_size, container_size, layout)
 
     # ------------------------------------------------------------------ cursor
 
@@ -287,8 +331,7 @@ class StatsTable(ScrollView, can_focus=True):
         top_before = self.scroll_offset.y
         self._scroll_cursor_into_view()
         if self.scroll_offset.y != top_before:
-            self._lines.clear()
-            self.refresh()
+            self._repaint_all()
         else:
             self._refresh_changed_lines()
 
@@ -324,6 +367,7 @@ class StatsTable(ScrollView, can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         self._lines.clear()
+        self._painted.clear()
 
     def on_focus(self) -> None:
         self._refresh_changed_lines()
@@ -334,3 +378,118 @@ class StatsTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self._order) + 1)
         self._lines.clear()
+        self._painted.clear()
+
+
+def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    """One (character, style) per screen cell; a wide character's second cell is ""."""
+    cells: list[tuple[str, Style | None]] = []
+    for text, style, control in strip:
+        if control:
+            continue
+        if text.isascii():
+            cells.extend([(ch, style) for ch in text])
+            continue
+        for ch in text:
+            width = cell_len(ch)
+            if width == 0 and cells:
+                prev, prev_style = cells[-1]
+                cells[-1] = (prev + ch, prev_style)
+                continue
+            cells.append((ch, style))
+            if width == 2:
+                cells.append(("", style))
+    return cells
+
+
+def changed_spans(before: Strip, after: Strip) -> list[tuple[int, int]]:
+    """Runs ``[x0, x1)`` of cells that differ between two strips of one screen line."""
+    if before.cell_length != after.cell_length:
+        return [(0, max(before.cell_length, after.cell_length))]
+    if before == after:
+        return []
+    old, new = _cells(before), _cells(after)
+    if len(old) != len(new):
+        return [(0, after.cell_length)]
+    spans: list[tuple[int, int]] = []
+    start = -1
+    for x, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a != b:
+            if start < 0:
+                start = x
+        elif start >= 0:
+            # A span costs a cursor move and a style (~30 bytes): bridge short gaps.
+            if spans and start - spans[-1][1] <= SPAN_GAP:
+                start = spans.pop()[0]
+            spans.append((start, x))
+            start = -1
+    if start >= 0:
+        if spans and start - spans[-1][1] <= SPAN_GAP:
+            start = spans.pop()[0]
+        spans.append((start, len(new)))
+
+    # A wide character (old or new) must be repainted whole: widen runs that cut one.
+    def cut(x: int) -> bool:
+        return 0 < x < len(new) and (new[x][0] == "" or old[x][0] == "")
+
+    return [(x0 - cut(x0), x1 + cut(x1)) for x0, x1 in spans]
+
+
+class CroppingCompositor(Compositor):
+    """Textual's compositor, but a partial update writes only the cells it must.
+
+    Textual 8 writes each dirty span from the start of the widget's piece of the
+    line ("TODO: crop to x extents" in ``ChopsUpdate``), so repainting three
+    changed cells of a table line rewrites the line up to the last of them, once
+    per cell. The screen that shows the table uses this compositor instead.
+    """
+
+    def render_partial_update(self) -> ChopsUpdate | None:
+        update = super().render_partial_update()
+        if update is None:
+            return None
+        return CroppedChopsUpdate(update.chops, update.spans, update.chop_ends)
+
+
+class CroppedChopsUpdate(ChopsUpdate):
+    """A partial update whose spans are cropped to their own columns."""
+
+    def render_segments(self, console: Console) -> str:
+        out: list[str] = []
+        append = out.append
+        move_to = Control.move_to
+        last_y = self.spans[-1][0]
+        for y, x1, x2 in self.spans:
+            for end, (x, strip) in zip(self.chop_ends[y], self.chops[y].items(), strict=False):
+                if strip is None or x > x2 or end <= x1:
+                    continue
+                start = _whole_cell(strip, max(x1 - x, 0), -1)
+                stop = _whole_cell(strip, min(end, x2) - x, +1)
+                if start > 0 or stop < strip.cell_length:
+                    strip = strip.crop(start, stop)
+                append(move_to(x + start, y).segment.text)
+                append(strip.render(console))
+            if y != last_y:
+                append("\n")
+        return "".join(out)
+
+
+def _whole_cell(strip: Strip, at: int, step: int) -> int:
+    """``at``, moved by ``step`` if it falls inside a double-width character."""
+    if at <= 0 or at >= strip.cell_length:
+        return at
+    pos = 0
+    for text, _style, _control in strip:
+        width = cell_len(text)
+        if pos + width <= at:
+            pos += width
+            continue
+        if text.isascii():
+            return at
+        for ch in text:
+            w = cell_len(ch)
+            if pos + w > at:
+                return at if pos == at else (pos if step < 0 else pos + w)
+            pos += w
+        return at
+    return at

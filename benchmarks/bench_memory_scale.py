@@ -1,0 +1,113 @@
+"""Memory at scale (issue 8, benchmark 5): RSS at 10,000 configurations after 1,000 polls.
+
+The real :class:`~tui.app.FlashtopApp` runs headless at 120x40; every poll's page is
+the demo server's answer (10 % of the configurations changing), parsed as the client
+parses it, and handed to the app exactly as its poller does (``_on_overview``), on a
+fake clock 2 s apart. To finish in about two minutes the table is drawn for every 25th
+poll only (memory does not depend on it). The history file is off: its memory is
+SQLite's page cache (bounded), measured with the store by ``bench_history_memory.py``.
+
+Also reported: how long one full garbage collection takes then, because every
+sample held is an object the collector walks.
+
+    python benchmarks/bench_memory_scale.py [--configs 10000] [--polls 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import sys
+import time
+from typing import Any
+
+import proto_patches
+from perf_common import machine, rss_mb
+
+START = 1_800_000_000.0
+
+
+async def run(configs: int, polls: int, every: int) -> dict[str, Any]:
+    from tui.app import FlashtopApp
+    from tui.demo_server import DemoServer
+    from tui.models import LlmConfig, parse_stats_response
+    from tui.settings import Settings
+    from tui.tokens import AuthSession
+
+    now = [START]
+    server = DemoServer(n_configs=configs, changing=configs // 10, clock=lambda: now[0])
+    names = {
+        llm["id"]: LlmConfig(llm["id"], llm["name"], llm["aiType"], llm["workspaceId"])
+        for llm in server.llms
+    }
+    rss0 = rss_mb()
+    # Never polls by itself (no server behind this URL): pages are handed over below.
+    settings = Settings(profile="mem", base_url="http://127.0.0.1:9", interval=3600.0)
+    app = FlashtopApp(settings, AuthSession(None, source="bench"), clock=lambda: now[0])
+    out: dict[str, Any] = {"rss_start": rss0}
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.poller.pause()
+        app.names = names
+        await pilot.pause()
+        out["rss_app"] = rss_mb()
+        t0 = time.perf_counter()
+        show = app.overview.show_page
+        marks: list[float] = []
+        for i in range(polls):
+            now[0] = START + 2.0 * i
+            page = parse_stats_response({"success": True, "stats": server.snapshot()})
+            if i % every == 0 or i == polls - 1:
+                app._on_overview(page, now[0])
+                await pilot.pause()
+            else:
+                app.overview.show_page = lambda page, changes: None  # type: ignore[method-assign]
+                app._on_overview(page, now[0])
+                app.overview.show_page = show  # type: ignore[method-assign]
+            if i in (99, 499, 719, polls - 1):
+                marks.append(rss_mb())
+        out["seconds"] = time.perf_counter() - t0
+        out["rss_marks"] = marks
+        out["samples"] = sum(len(s) for s in app.history.series.values())
+        out["rows"] = len(app.overview.table.order)
+        gc.collect()
+        t1 = time.perf_counter()
+        gc.collect()
+        out["gc_ms"] = (time.perf_counter() - t1) * 1000
+        out["tracked"] = len(gc.get_objects())
+        out["rss_end"] = rss_mb()
+        app.exit()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--configs", type=int, default=10_000)
+    ap.add_argument("--polls", type=int, default=1000)
+    ap.add_argument("--draw-every", type=int, default=25)
+    ap.add_argument("--proto", default="", help="prototype patches (see proto_patches.py)")
+    args = ap.parse_args(argv)
+    applied = proto_patches.apply(args.proto)
+    print(f"machine: {machine()}")
+    r = asyncio.run(run(args.configs, args.polls, args.draw_every))
+    print(
+        f"memory: {args.configs} configurations, {args.polls} polls 2 s apart (10% changing), "
+        f"headless 120x40, table drawn every {args.draw_every}th poll, history file off; "
+        f"{r['seconds']:.0f} s" + (f"; PROTOTYPES: {', '.join(applied)}" if applied else "")
+    )
+    print(
+        f"RSS: {r['rss_start']:.0f} MB before the app, {r['rss_app']:.0f} MB with the app "
+        f"running; after 100 / 500 / 720 / {args.polls} polls: "
+        + " / ".join(f"{m:.0f}" for m in r["rss_marks"])
+        + f" MB; at the end {r['rss_end']:.0f} MB"
+    )
+    print(
+        f"held: {r['samples']:,} samples ({r['samples'] / max(args.configs, 1):.0f} per "
+        f"configuration), {r['rows']:,} rows; {r['tracked']:,} objects tracked by the "
+        f"garbage collector; one full collection takes {r['gc_ms']:.0f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Functional guards for the overview's performance work (issue 8); no timing asserts.
+
+The table is a virtual list: it builds only the visible rows and asks Textual to
+repaint only the runs of cells that changed. These tests pin what that buys,
+in counts rather than milliseconds: 10,000 configurations keep the cursor and the
+sort across polls, a poll that changes nothing visible repaints nothing, and a
+poll repaints at most the visible lines (never the scrollbars).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+from ui_helpers import FakeClock, Harness, advance, poll, wait_for
+
+from tui.app import FlashtopApp
+from tui.demo_server import DemoServer
+from tui.settings import Settings
+from tui.tokens import AuthSession, TokenSet
+from tui.view import COUNTER_COLUMNS
+from tui.widgets.stats_table import StatsTable, changed_spans
+
+BIG = 10_000
+
+
+@asynccontextmanager
+async def big_app(
+    n: int, changing: int, size: tuple[int, int] = (120, 40)
+) -> AsyncIterator[Harness]:
+    """The app against a demo server with ``n`` configurations, ``changing`` of them
+    with traffic; both on one fake clock, so data moves only when a test says so."""
+    clock = FakeClock()
+    server = DemoServer(clock=clock, n_configs=n, changing=changing).start()
+    access, refresh = server.issue_tokens()
+    session = AuthSession(
+        TokenSet(access, refresh, obtained_at=clock.now), source="test", clock=clock
+    )
+    settings = Settings(profile="test", base_url=server.base_url, interval=3600.0)
+    app = FlashtopApp(settings, session, clock=clock, mark_seconds=0.0)
+    h = Harness(app=app, server=server, clock=clock)
+    try:
+        async with app.run_test(size=size) as pilot:
+            h.pilot = pilot
+            await wait_for(
+                pilot,
+                lambda: len(app.overview.table.order) == n and bool(app.names),
+                timeout=60,
+                message=f"{n} rows with names",
+            )
+            yield h
+    finally:
+        server.stop()
+
+
+def visible_rows(table: StatsTable) -> int:
+    return table.size.height - 1  # the first line is the header
+
+
+def count_refreshes(*widgets: Widget) -> list[int]:
+    """Count the calls to ``refresh`` of ``widgets`` from now on (any region, or all)."""
+    counter = [0]
+    for widget in widgets:
+        original = widget.refresh
+
+        def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            counter[0] += 1
+            return _original(*args, **kwargs)
+
+        widget.refresh = counted  # type: ignore[method-assign]
+    return counter
+
+
+def count_scrollbar_refreshes(table: StatsTable) -> list[int]:
+    return count_refreshes(table.vertical_scrollbar, table.horizontal_scrollbar)
+
+
+async def test_10000_rows_keep_cursor_and_sort_across_polls() -> None:
+    async with big_app(BIG, changing=BIG // 10) as h:
+        assert h.pilot is not None
+        screen, table = h.app.overview, h.app.overview.table
+        while screen.sort_key != "calls":
+            screen.action_sort_next()
+        assert screen.sort_desc
+        await advance(h, 2)
+        # A row far down whose configuration has traffic: its place moves with the poll.
+        active = {ident for ident, cols in screen.marks.items() if cols} or set(table.order)
+        target = next(i for i in table.order[100:] if i in active)
+        table.select_id(target)
+        await h.pilot.press("down", "up")
+        assert table.current_id() == target
+        for _ in range(3):
+            await advance(h, 2)
+            calls = COUNTER_COLUMNS["calls"]
+            by_id = {s.ai_llm_id: s for s in screen.page.stats} if screen.page else {}
+            shown = [by_id[i].values[calls] for i in table.order]
+            known = [v for v in shown if v is not None]
+            assert known == sorted(known, reverse=True), "still sorted by calls, descending"
+            assert len(table.order) == BIG
+            assert screen.sort_key == "calls" and screen.sort_desc
+            assert table.current_id() == target, "the cursor follows its configuration"
+            assert table.cursor_row == table.order.index(target)
+
+
+async def test_a_poll_that_changes_nothing_repaints_nothing_at_10000() -> None:
+    async with big_app(BIG, changing=BIG // 10) as h:
+        table = h.app.overview.table
+        await poll(h)  # settle: focus and layout after the first rows arrived
+        bars = count_scrollbar_refreshes(table)
+        repaints = count_refreshes(table)
+        lines, regions = table.line_refreshes, table.region_refreshes
+        await poll(h)  # same fake time: the server answers exactly what it answered before
+        await poll(h)
+        assert h.app.poller.status.polls >= 3
+        assert (table.line_refreshes, table.region_refreshes) == (lines, regions)
+        assert repaints[0] == 0, "no refresh of the table at all"
+        assert bars[0] == 0
+
+
+async def test_idle_configurations_repaint_nothing_as_time_passes() -> None:
+    async with big_app(100, changing=0) as h:
+        table = h.app.overview.table
+        # Until twelve intervals are held, each poll adds a point to every sparkline.
+        for _ in range(14):
+            await advance(h, 2)
+        bars = count_scrollbar_refreshes(table)
+        repaints = count_refreshes(table)
+        lines = table.line_refreshes
+        for _ in range(3):
+            await advance(h, 2)
+        assert table.line_refreshes == lines
+        assert repaints[0] == 0
+        assert bars[0] == 0
+
+
+async def test_refreshes_per_poll_are_bounded_by_the_visible_rows() -> None:
+    async with big_app(BIG, changing=BIG // 10) as h:
+        table = h.app.overview.table
+        height = visible_rows(table)
+        assert height > 0
+        await advance(h, 2)  # settle: focus and layout after the first rows arrived
+        bars = count_scrollbar_refreshes(table)
+        repaints = count_refreshes(table)
+        for _ in range(3):
+            lines, regions = table.line_refreshes, table.region_refreshes
+            before = repaints[0]
+            await advance(h, 2)
+            assert 0 < table.line_refreshes - lines <= height
+            # One refresh call per changed line (with its runs), none for the whole table.
+            assert repaints[0] - before == table.line_refreshes - lines
+            # Runs of changed cells: at most about one per column of a refreshed line.
+            changed_lines = table.line_refreshes - lines
+            assert table.region_refreshes - regions <= changed_lines * len(table.columns_shown)
+        assert bars[0] == 0, "a poll does not repaint the scrollbars"
+
+
+def strip(*parts: tuple[str, str]) -> Strip:
+    return Strip([Segment(text, Style.parse(style) if style else None) for text, style in parts])
+
+
+def test_changed_spans_cover_exactly_the_cells_that_differ() -> None:
+    same = strip(("abc ", ""), ("12", "bold"))
+    assert changed_spans(same, strip(("abc ", ""), ("12", "bold"))) == []
+    assert changed_spans(same, strip(("abd ", ""), ("12", "bold"))) == [(2, 3)]
+    assert changed_spans(same, strip(("abc ", ""), ("12", "italic"))) == [(4, 6)]
+    # Runs close together are repainted as one (a run costs a cursor move and a style).
+    assert changed_spans(strip(("a" * 20, "")), strip(("b" + "a" * 3 + "b" + "a" * 15, ""))) == [
+        (0, 5)
+    ]
+    assert changed_spans(strip(("a" * 20, "")), strip(("b" + "a" * 10 + "b" + "a" * 8, ""))) == [
+        (0, 1),
+        (11, 12),
+    ]
+
+
+def test_changed_spans_never_cut_a_wide_character() -> None:
+    before = strip(("ab", ""), ("名前", ""), ("cd", ""))  # 名 and 前 take two cells each
+    after = strip(("ab", ""), ("名x ", ""), ("cd", ""))
+    spans = changed_spans(before, after)
+    assert spans == [(4, 6)]
+    before = strip(("ab", ""), ("xy", ""), ("cd", ""))
+    after = strip(("ab", ""), ("名", ""), ("cd", ""))
+    assert changed_spans(before, after) == [(2, 4)]
+    # A change in the second half of a wide character repaints all of it.
+    before = strip(("a", ""), ("名", ""), ("b", ""))
+    after = strip(("a", ""), ("名", "bold"), ("b", ""))
+    assert changed_spans(before, after) == [(1, 3)]
