@@ -103,7 +103,7 @@ def make_row(
     hot: set[str] = set()
     if series is not None:
         rate = token_rate(history, stats.ai_llm_id, rates)
-        trend = tuple(series.interval_deltas((TOKENS_IN, TOKENS_OUT), TREND_POINTS))
+        trend = tuple(series.interval_rates((TOKENS_IN, TOKENS_OUT), TREND_POINTS))
         for key in EVENT_COLUMNS:
             at = series.last_event_at.get(COUNTER_COLUMNS[key])
             if at is not None and now - at <= EVENT_HIGHLIGHT_SECONDS:
