@@ -301,7 +301,7 @@ async def test_app_restart_keeps_the_sparklines() -> None:
                 await wait_for(pilot, lambda n=before: first.poller.status.polls > n)
             series = first.history.get(ident)
             assert series is not None
-            trend_before = series.interval_deltas((TOKENS_IN, TOKENS_OUT), 12)
+            trend_before = series.interval_rates((TOKENS_IN, TOKENS_OUT), 12)
             latest_before = series.latest
         assert store_path("restart").exists()
 
@@ -312,7 +312,7 @@ async def test_app_restart_keeps_the_sparklines() -> None:
             series = second.history.get(ident)
             assert series is not None
             assert latest_before in series.since(3600.0)  # the samples from before the restart
-            trend = series.interval_deltas((TOKENS_IN, TOKENS_OUT), 13)
+            trend = series.interval_rates((TOKENS_IN, TOKENS_OUT), 13)
             assert trend[:-1] == trend_before  # the sparkline carries on where it left off
             assert trend[-1] is not None and trend[-1] >= 0
             row = next(r for r in second.overview.rows if r.id == ident)
