@@ -60,6 +60,8 @@ def day_epoch(now: float | None = None) -> float:
     """Midnight UTC of the current day: the epoch interactive demos count from."""
     t = time.time() if now is None else now
     return float(int(t) - int(t) % 86400)
+
+
 HUGE_BYTES = 50 * 1024 * 1024
 MAX_RECORDS = 100_000  # the log of a long-running demo must not grow without bound
 
