@@ -209,10 +209,6 @@ class FlashtopApp(App[int]):
                         )
                     )
             self._raise_alerts(self.rate_watch.check(rates, self.name_of))
-        detail = self.screen
-        on_overview = getattr(detail, "on_overview_page", None)
-        if on_overview is not None and detail is not self.overview:
-            on_overview(page)
 
     def _raise_alerts(self, alerts: list[Alert]) -> None:
         for a in alerts:

@@ -120,11 +120,6 @@ def make_row(
     )
 
 
-def matches(row: RowView, needle: str) -> bool:
-    """Case-insensitive substring match on name, id or provider."""
-    return matches_fields(row.id, row.name, row.provider, needle)
-
-
 def matches_fields(ident: str, name: str, provider: str, needle: str) -> bool:
     if not needle:
         return True

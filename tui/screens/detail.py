@@ -155,9 +155,6 @@ class DetailScreen(Screen[str]):
         if self.poller is not None:
             self._render_status(self.poller.status)
 
-    def on_overview_page(self, page: StatsPage) -> None:
-        """The overview polled too; nothing to redo but the notes."""
-
     # ------------------------------------------------------------------ rendering
 
     def _series(self) -> Series | None:

@@ -37,8 +37,6 @@ def state_label(status: PollStatus, interval: float, now_mono: float, now: float
 class StatusBar(Static):
     """Two lines: identity (profile, URL) and state (connection, age, counts, error)."""
 
-    DEFAULT_CSS = ""
-
     def __init__(
         self,
         profile: str,
