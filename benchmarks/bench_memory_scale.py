@@ -7,8 +7,8 @@ fake clock 2 s apart. To finish in about two minutes the table is drawn for ever
 poll only (memory does not depend on it). The history file is off: its memory is
 SQLite's page cache (bounded), measured with the store by ``bench_history_memory.py``.
 
-Also reported: how long one full garbage collection takes then, because every
-sample held is an object the collector walks.
+Also reported: how long one full garbage collection takes then (with the app's
+``gc.freeze()`` undone, so the collector walks everything alive).
 
     python benchmarks/bench_memory_scale.py [--configs 10000] [--polls 1000]
 """
@@ -58,11 +58,11 @@ async def run(configs: int, polls: int, every: int) -> dict[str, Any]:
             now[0] = START + 2.0 * i
             page = parse_stats_response({"success": True, "stats": server.snapshot()})
             if i % every == 0 or i == polls - 1:
-                app._on_overview(page, now[0])
+                await app._on_overview(page, now[0])
                 await pilot.pause()
             else:
-                app.overview.show_page = lambda page, changes: None  # type: ignore[method-assign]
-                app._on_overview(page, now[0])
+                app.overview.show_page = lambda *args: None  # type: ignore[method-assign]
+                await app._on_overview(page, now[0])
                 app.overview.show_page = show  # type: ignore[method-assign]
             if i in (99, 499, 719, polls - 1):
                 marks.append(rss_mb())
@@ -70,6 +70,7 @@ async def run(configs: int, polls: int, every: int) -> dict[str, Any]:
         out["rss_marks"] = marks
         out["samples"] = sum(len(s) for s in app.history.series.values())
         out["rows"] = len(app.overview.table.order)
+        gc.unfreeze()  # the app froze what was alive after its first poll
         gc.collect()
         t1 = time.perf_counter()
         gc.collect()

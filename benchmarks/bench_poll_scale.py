@@ -49,6 +49,7 @@ class Poll:
     table_ms: float = 0.0
     ingested: bool = False
     result_ms: float = 0.0
+    block_ms: float = 0.0
     result_end: float = 0.0
     screen: float = 0.0
     frame_ms: float = 0.0
@@ -124,10 +125,13 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
     client = app.client
     interpret = client._interpret
 
-    def on_interpret(resp: Any, body: bytes, path: str, action: str | None) -> object:
+    def on_interpret(
+        resp: Any, body: bytes, path: str, action: str | None, parse: Any = None
+    ) -> object:
+        # Called with the whole body read (on a worker thread for a large body).
         if path.strip("/") == "ai/llm/stats":
             probe.current = Poll(arrive=time.perf_counter())
-        return interpret(resp, body, path, action)
+        return interpret(resp, body, path, action, parse)
 
     client._interpret = on_interpret  # type: ignore[method-assign]
     get_stats = client.get_stats
@@ -152,24 +156,39 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
     StoreWriter.submit = timed(add("submit_ms"), submit)  # type: ignore[method-assign]
     table_ms = timed(add("table_ms"), render_rows)
 
-    def rendered(screen: Any) -> None:
+    def rendered(screen: Any, rates: Any = None) -> None:
         # The table has its new rows once render_rows returns (whenever it runs).
-        table_ms(screen)
+        table_ms(screen, rates)
         if probe.current is not None and probe.current.ingested:
             probe.current.result_end = time.perf_counter()
 
     OverviewScreen.render_rows = rendered  # type: ignore[method-assign]
     on_result = app.poller._on_result
 
-    def on_overview(page: Any, at: float) -> None:
+    async def on_overview(page: Any, at: float) -> None:
         t0 = time.perf_counter()
         if probe.current is not None:
             probe.current.ingested = True
-        on_result(page, at)
+        shown = on_result(page, at)
+        if shown is not None:
+            await shown
         if probe.current is not None:
             probe.current.result_ms = (time.perf_counter() - t0) * 1000
 
     app.poller._on_result = on_overview
+
+    async def ticker() -> None:
+        # The longest stretch the event loop ran without a break during each poll:
+        # what a key pressed then can wait at worst before it is even looked at.
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            cur = probe.current
+            if cur is not None:
+                cur.block_ms = max(cur.block_ms, (now - last) * 1000 - 1.0)
+            last = now
+
     display = app._display
 
     def on_display(screen: Any, renderable: Any) -> None:
@@ -218,6 +237,7 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
                     original()
 
                 setattr(table, action, acted)
+            ticking = asyncio.create_task(ticker())
             deadline = time.monotonic() + 120 + n / 100
             while len(probe.polls) < warmup and time.monotonic() < deadline:
                 await pilot.pause(0.05)
@@ -229,6 +249,7 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
                 await pilot.pause(0.05)
             stop.set()
             keys.join()
+            ticking.cancel()
             await pilot.pause(0.3)
             shown = len(table.order)
             refreshes = table.line_refreshes
@@ -246,6 +267,7 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
         (p.result_end - p.parsed) * 1000 - p.record_ms - p.submit_ms - p.table_ms for p in done
     ]
     chunk = [p.result_ms for p in done]
+    block = [p.block_ms for p in done]
     answered = [k for k in probe.keys if k.screen]
     windows = [(p.arrive, p.screen) for p in done]
     during = [k for k in answered if any(a <= k.pressed <= b for a, b in windows)]
@@ -265,6 +287,8 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
         "other": pct(other, 0.5),
         "chunk": pct(chunk, 0.5),
         "chunk_max": max(chunk, default=float("nan")),
+        "block": pct(block, 0.5),
+        "block_max": max(block, default=float("nan")),
         "draw": pct(draw, 0.5),
         "frame_ms": pct([p.frame_ms for p in done], 0.5),
         "frame_bytes": pct([float(p.frame_bytes) for p in done], 0.5),
@@ -303,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(
         f"{'configs':>8} {'p50':>7} {'p95':>7} {'max':>7} | {'parse':>6} {'hist':>6} "
-        f"{'store':>6} {'table':>6} {'other':>6} {'frame':>6} {'step':>6} | {'KB/frame':>8} "
+        f"{'store':>6} {'table':>6} {'other':>6} {'frame':>6} {'step':>6} {'block':>6} | "
+        f"{'KB/frame':>8} "
         f"| {'keys':>4} {'key p50':>7} {'key p95':>7} | {'in poll':>7} {'p50':>6} {'p95':>6} "
         f"{'max':>6}"
     )
@@ -311,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r['n']:>8} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f} | "
             f"{r['parse']:>6.1f} {r['record']:>6.1f} {r['submit']:>6.1f} {r['table']:>6.1f} "
-            f"{r['other']:>6.1f} {r['draw']:>6.1f} {r['chunk']:>6.1f} | "
+            f"{r['other']:>6.1f} {r['draw']:>6.1f} {r['chunk']:>6.1f} {r['block']:>6.1f} | "
             f"{r['frame_bytes'] / 1000:>8.1f} | "
             f"{r['keys']:>4} {r['key_p50']:>7.1f} {r['key_p95']:>7.1f} | "
             f"{r['keys_during']:>7} {r['key_during_p50']:>6.1f} {r['key_during_p95']:>6.1f} "
@@ -322,8 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         "table, encoded for the terminal. parse = JSON decode + parse_stats_response; hist = "
         "History.record; store = StoreWriter.submit; table = OverviewScreen.render_rows "
         "(filter, sort, visible rows, totals); other = the rest up to the table's update; "
-        "frame = from there to the frame; step = the poller's on_result call, which runs "
-        "without a break (a key waits for it); KB/frame = that frame as written to a terminal. "
+        "frame = from there to the frame; step = the poller's on_result call (records and "
+        "shows the poll, in parts with pauses between at this size); block = the longest "
+        "stretch the event loop ran without a break during the poll (a 1 ms ticker; a key "
+        "pressed then waits at most that long to be looked at); KB/frame = that frame as "
+        "written to a terminal. "
         "keys: up/down pressed at random moments, latency from the press to the frame that "
         "shows the cursor moved; 'in poll': those pressed between body read and frame)"
     )

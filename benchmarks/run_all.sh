@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the performance benchmarks of issue 8 in one go and print their figures
-# (about 8 minutes on 2 cores). Each also runs alone: python benchmarks/<script>.py
+# (about 9 minutes on 2 cores). Each also runs alone: python benchmarks/<script>.py
 #
 #   benchmarks/run_all.sh            # the issue-8 benchmarks
 #   benchmarks/run_all.sh --quick    # fewer polls and a 30-second idle window (~4 min)
@@ -40,13 +40,13 @@ run() {
 }
 
 command -v htop >/dev/null || echo "note: htop is not installed; the idle comparison runs without it"
-run benchmarks/proto_patches.py verify
 run benchmarks/bench_poll_scale.py --polls "$POLLS"
-run benchmarks/bench_poll_scale.py --sizes 10000 --polls "$POLLS" --proto history,parse,gcfreeze
-run benchmarks/bench_idle_pty.py --seconds "$IDLE" --proto statusbar,history
+# What two pieces are worth, in the same conditions (see proto_patches.py):
+run benchmarks/bench_poll_scale.py --sizes 10000 --polls "$POLLS" --proto nofreeze
+run benchmarks/bench_poll_scale.py --sizes 10000 --polls "$POLLS" --proto nostore
+run benchmarks/bench_idle_pty.py --seconds "$IDLE" --proto nomarks
 run benchmarks/bench_startup_pty.py
 run benchmarks/bench_memory_scale.py
-run benchmarks/bench_memory_scale.py --proto ring
 if [ "$ALL" = 1 ]; then
     run benchmarks/bench_history_memory.py
     run benchmarks/bench_store_disk.py

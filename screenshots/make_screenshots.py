@@ -10,13 +10,17 @@ here. When `rsvg-convert` (librsvg) is on the PATH it also writes PNG copies.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+os.environ["TZ"] = "UTC"  # the status bar shows wall-clock times: the same on every machine
+time.tzset()
 sys.path.insert(0, str(HERE.parent))
 
 from tui.app import FlashtopApp  # noqa: E402
@@ -56,7 +60,7 @@ async def shoot(
         access, refresh = server.issue_tokens()
         session = AuthSession(TokenSet(access, refresh), source="screenshots")
         settings = Settings(profile="demo", base_url=server.base_url, interval=3600.0)
-        app = FlashtopApp(settings, session, clock=clock, mark_seconds=0.0)
+        app = FlashtopApp(settings, session, clock=clock, mark_changes=False)
         async with app.run_test(size=size) as pilot:
             # Twelve polls, 5 simulated seconds apart, so rates and trends have data.
             for i in range(12):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -33,3 +34,6 @@ def _isolated_dirs(
         monkeypatch.setenv(var, str(path))
     for var in ("FLASHBACK_TOKEN", "FLASHBACK_BASE_URL", "FLASHTOP_CONFIG", "FLASHTOP_PROFILE"):
         monkeypatch.delenv(var, raising=False)
+    # The status bar shows local wall-clock times: the same in every test and snapshot.
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()

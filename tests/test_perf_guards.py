@@ -42,7 +42,7 @@ async def big_app(
         TokenSet(access, refresh, obtained_at=clock.now), source="test", clock=clock
     )
     settings = Settings(profile="test", base_url=server.base_url, interval=3600.0)
-    app = FlashtopApp(settings, session, clock=clock, mark_seconds=0.0)
+    app = FlashtopApp(settings, session, clock=clock, mark_changes=False)
     h = Harness(app=app, server=server, clock=clock)
     try:
         async with app.run_test(size=size) as pilot:

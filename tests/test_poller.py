@@ -123,3 +123,33 @@ async def test_interval_is_clamped_to_one_second_and_one_hour() -> None:
     assert poller.interval == 1.0
     poller.interval = 10_000
     assert poller.interval == 3600.0
+
+
+async def test_a_poll_counts_once_shown_and_a_failure_to_show_it_is_survived() -> None:
+    fetch = Recorder()
+    shown: list[int] = []
+    statuses: list[PollStatus] = []
+
+    async def show(result: int, _at: float) -> None:
+        await asyncio.sleep(0.02)  # shown in parts, with pauses between
+        if result == 2:
+            raise KeyError("a bug while showing one poll")
+        shown.append(result)
+
+    poller: Poller[int] = Poller(
+        fetch, interval=3600, on_result=show, on_status=statuses.append, rng=lambda: 0.0
+    )
+    task = asyncio.create_task(poller.run())
+    await settle()
+    # The poll counts only once it is on screen.
+    assert shown == [1] and poller.status.polls == 1
+    assert [s.polls for s in statuses if not s.in_flight][-1] == 1
+    poller.poll_now()
+    await settle()
+    assert shown == [1] and poller.status.polls == 2
+    assert poller.status.last_error == "internal error showing data (KeyError)"
+    assert poller.status.state is ConnState.LIVE
+    poller.poll_now()  # the loop survived: the next poll is shown, and the error cleared
+    await settle()
+    task.cancel()
+    assert shown == [1, 3] and poller.status.last_error is None

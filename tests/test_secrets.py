@@ -223,7 +223,7 @@ async def test_tui_session_with_faults_and_refresh_never_shows_or_logs_a_secret(
     log = tmp_path / "debug.log"
     setup_log_file(str(log), session.secrets)
     settings = Settings(profile="test", base_url=server.base_url, interval=60.0)
-    app = FlashtopApp(settings, session, clock=clock, mark_seconds=0.0)
+    app = FlashtopApp(settings, session, clock=clock, mark_changes=False)
     h = Harness(app=app, server=server, clock=clock)
     texts: list[str] = []
     try:

@@ -280,7 +280,7 @@ def history_app(server: Any, clock: Any, profile: str) -> Any:
         TokenSet(access, refresh, obtained_at=clock.now), source="test", clock=clock
     )
     settings = Settings(profile=profile, base_url=server.base_url, interval=60.0)
-    return FlashtopApp(settings, session, clock=clock, mark_seconds=0.0, keep_history=True)
+    return FlashtopApp(settings, session, clock=clock, mark_changes=False, keep_history=True)
 
 
 async def test_app_restart_keeps_the_sparklines() -> None:

@@ -249,6 +249,42 @@ async def test_expired_token_without_refresh_token_means_login_needed_and_no_ret
         assert len(app.overview.rows) == 12  # the last values stay
 
 
+def marked_cells(h: Harness, ai_llm_id: str) -> set[str]:
+    """The texts drawn bold and underlined (marked as changed) on the row's screen line."""
+    table = h.app.overview.table
+    y = table.order.index(ai_llm_id) - round(table.scroll_y) + 1  # below the header
+    assert 1 <= y < table.size.height, "the row is on screen"
+    strip = table.render_line(y)
+    return {
+        seg.text.strip()
+        for seg in strip
+        if seg.style is not None and seg.style.bold and seg.style.underline and seg.text.strip()
+    }
+
+
+async def test_cells_that_changed_stay_marked_until_the_next_poll() -> None:
+    async with running(mark_changes=True) as h:
+        await advance(h, 5)
+        marks = h.app.overview.marks
+        assert marks, "traffic in 5 s changed some counters"
+        ident = next(iter(marks))
+        row = h.row(ident)
+        # Exactly the changed counters are marked, each shown bold and underlined.
+        changed = h.app.overview.marks[ident]
+        assert marked_cells(h, ident) == {
+            h.app.overview.table.render_cell(row, col, False).plain.strip()
+            for col in h.app.overview.table.columns_shown
+            if col.key in changed
+        }
+        idle = next(i for i in h.app.overview.table.order if i not in marks)
+        assert marked_cells(h, idle) == set()
+        await settle(h.pilot, 1.2)  # time alone does not unmark (like watch -d)
+        assert h.app.overview.marks == marks and marked_cells(h, ident)
+        await poll(h)  # a poll at the same moment: nothing changed, nothing marked
+        assert h.app.overview.marks == {}
+        assert marked_cells(h, ident) == set()
+
+
 async def test_counter_reset_never_gives_negative_rates_or_trends() -> None:
     async with running() as h:
         ident = h.id_of("analytics-agent")

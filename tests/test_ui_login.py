@@ -30,7 +30,7 @@ def app_without_credentials(server: DemoServer, store: MemoryStore) -> FlashtopA
         session,
         store=store,
         clock=FakeClock(),
-        mark_seconds=0.0,
+        mark_changes=False,
     )
 
 
@@ -69,7 +69,7 @@ async def test_login_needed_after_a_failed_refresh_can_be_fixed_without_restarti
             session,
             store=store,
             clock=FakeClock(),
-            mark_seconds=0.0,
+            mark_changes=False,
         )
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: app.poller.status.state is ConnState.LIVE)

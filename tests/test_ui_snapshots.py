@@ -2,7 +2,7 @@
 
 Deterministic by construction: the app and the demo server share a fake clock that
 moves only in fixed steps (and stops before the first simulated policy violation, so
-no toast appears), cells are never marked (mark_seconds=0), both poll intervals are a
+no toast appears), cells are never marked (mark_changes=False), both poll intervals are a
 minute so no poll happens unless the test forces it, and the random port in the status
 bar is replaced by a fixed URL. Update with ``pytest tests/test_ui_snapshots.py
 --snapshot-update`` and look at the SVGs under tests/__snapshots__/ before committing.

@@ -79,6 +79,7 @@ def make_harness(
     refresh_token: bool = True,
     extra_stats: list[object] | None = None,
     extra_llms: list[object] | None = None,
+    mark_changes: bool = False,
 ) -> Harness:
     """Start a demo server on a fake clock and build (not run) an app against it.
 
@@ -99,7 +100,7 @@ def make_harness(
         interval=interval,
         detail_interval=detail_interval,
     )
-    app = FlashtopApp(settings, session, clock=clock, mark_seconds=0.0)
+    app = FlashtopApp(settings, session, clock=clock, mark_changes=mark_changes)
     return Harness(app=app, server=server, clock=clock)
 
 

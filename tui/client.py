@@ -18,7 +18,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,6 +60,9 @@ log = logging.getLogger("flashtop.client")
 DEFAULT_BASE_URL = "https://backend.flashback.tech"
 #: Bodies larger than this are refused rather than read into memory.
 MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Successful bodies larger than this are decoded and parsed on a worker thread
+#: (about 200 configurations; 10,000 take ~35 ms, which a key press should not wait for).
+OFF_LOOP_BYTES = 64 * 1024
 #: A Retry-After longer than this is treated as this.
 MAX_RETRY_AFTER = 3600.0
 
@@ -189,7 +192,9 @@ class FlashbackClient:
     async def get_stats(self, ai_llm_id: str | None = None) -> StatsPage:
         """``GET /ai/llm/stats``, optionally for one configuration."""
         params = {"aiLlmId": ai_llm_id} if ai_llm_id is not None else None
-        return parse_stats_response(await self.request("GET", "ai/llm/stats", params=params))
+        page = await self.request("GET", "ai/llm/stats", params=params, parse=parse_stats_response)
+        assert isinstance(page, StatsPage)
+        return page
 
     async def get_llms(self) -> tuple[LlmConfig, ...]:
         """``GET /ai/llm``: names and providers of the configurations."""
@@ -343,11 +348,16 @@ class FlashbackClient:
         auth: bool = True,
         secrets: tuple[str, ...] = (),
         action: str | None = None,
+        parse: Callable[[Any], object] | None = None,
     ) -> object:
-        """Send one request and return its parsed JSON body, or raise a typed error."""
+        """Send one request and return its JSON body, or raise a typed error.
+
+        ``parse`` turns the body into the caller's model; a large body is decoded
+        and parsed on a worker thread, so keys are not queued behind it.
+        """
         try:
             if not auth:
-                return await self._once(method, path, params, json_body, None, action)
+                return await self._once(method, path, params, json_body, None, action, parse)
             token = await self._access_token()
             if not _header_safe(token):
                 reason = (
@@ -357,11 +367,11 @@ class FlashbackClient:
                 self.session.login_needed = reason
                 raise LoginNeededError(f"login needed: {reason}")
             try:
-                return await self._once(method, path, params, json_body, token, action)
+                return await self._once(method, path, params, json_body, token, action, parse)
             except AuthError:
                 token = await self._refresh(token)
                 try:
-                    return await self._once(method, path, params, json_body, token, action)
+                    return await self._once(method, path, params, json_body, token, action, parse)
                 except AuthError as exc:
                     reason = f"the server refused a freshly refreshed token ({exc.message})"
                     self.session.login_needed = reason
@@ -388,6 +398,7 @@ class FlashbackClient:
         json_body: object,
         token: str | None,
         action: str | None,
+        parse: Callable[[Any], object] | None = None,
     ) -> object:
         url = self.url_for(path)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -419,7 +430,9 @@ class FlashbackClient:
             len(body),
             (time.monotonic() - started) * 1000,
         )
-        return self._interpret(resp, body, path, action)
+        if len(body) > OFF_LOOP_BYTES and 200 <= resp.status_code < 300:
+            return await asyncio.to_thread(self._interpret, resp, body, path, action, parse)
+        return self._interpret(resp, body, path, action, parse)
 
     async def _read_capped(self, resp: httpx.Response) -> bytes:
         declared = resp.headers.get("content-length", "")
@@ -440,17 +453,23 @@ class FlashbackClient:
         return b"".join(chunks)
 
     def _interpret(
-        self, resp: httpx.Response, body: bytes, path: str, action: str | None
+        self,
+        resp: httpx.Response,
+        body: bytes,
+        path: str,
+        action: str | None,
+        parse: Callable[[Any], object] | None = None,
     ) -> object:
         status = resp.status_code
         if 200 <= status < 300:
             try:
-                return json.loads(body)
+                data = json.loads(body)
             except (ValueError, RecursionError):
                 ctype = one_line(resp.headers.get("content-type", "no content type"), 60)
                 raise BadResponseError(
                     f"the server sent a body that is not JSON (HTTP {status}, {ctype})"
                 ) from None
+            return parse(data) if parse is not None else data
         message = _server_message(body)
         if action is not None and status in (400, 401, 403):
             raise AuthError(f"{action} failed: {message or _status_line(resp)}")

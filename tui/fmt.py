@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from tui.errors import one_line
@@ -52,6 +53,26 @@ def age(seconds: float | None) -> str:
         h, m = divmod(s // 60, 60)
         return f"{h} h {m} min" if m else f"{h} h"
     return f"{s // 86400} d"
+
+
+def wall_time(at: float, now: float) -> str:
+    """A moment as local wall-clock time, ``14:03:27``; with its date when not today."""
+    t = time.localtime(at)
+    if t[:3] == time.localtime(now)[:3]:
+        return time.strftime("%H:%M:%S", t)
+    return time.strftime("%Y-%m-%d %H:%M:%S", t)
+
+
+def updated(last_ok: float | None, now: float, behind: bool) -> str:
+    """``updated 14:03:27``, and how long ago when the data is ``behind``.
+
+    A clock time rather than an age (like ``watch``): it changes only when data
+    arrives, so an idle monitor does not repaint every second to count.
+    """
+    if not last_ok:
+        return "no data yet"
+    text = f"updated {wall_time(last_ok, now)}"
+    return f"{text} ({age(now - last_ok)} ago)" if behind else text
 
 
 def sparkline(values: Sequence[int | None], width: int) -> str:

@@ -5,9 +5,11 @@ rates divide by the *measured* time between samples, never the nominal interval.
 A counter that goes down is a reset: the delta for that interval is the new value
 (what accumulated since the reset), never negative, and the reset is recorded.
 
-Samples are kept packed (one 72-byte ``bytes`` per sample when every counter fits
-in 64 bits, the :class:`Sample` itself otherwise), so a thousand configurations
-with an hour each stay well under 150 MB; readers unpack only what they look at.
+Each series keeps its samples packed in one ``bytearray`` ring (80 bytes a sample
+when every counter fits in 64 bits; the :class:`Sample` itself beside it otherwise),
+so ten thousand configurations with an hour each take about 600 MB and give the
+garbage collector nothing per sample to walk; readers unpack only what they look at.
+The token rate every row shows is O(1) per poll (see :meth:`Series.rate_per_minute`).
 """
 
 from __future__ import annotations
@@ -61,23 +63,16 @@ class Changes:
     new_ids: list[str] = field(default_factory=list)
 
 
-#: Time and the counters as unsigned 64-bit integers; anything else stays a Sample.
-_PACKED = struct.Struct(f"<d{len(COUNTERS)}Q")
-
-
-def _pack(sample: Sample) -> bytes | Sample:
-    try:
-        return _PACKED.pack(sample.at, *sample.values)
-    except (struct.error, TypeError):  # None, negative, >= 2**64 or the wrong count
-        return sample
-
-
-def _unpack(item: bytes | Sample) -> Sample:
-    if type(item) is bytes:
-        t = _PACKED.unpack(item)
-        return Sample(t[0], t[1:])
-    assert isinstance(item, Sample)
-    return item
+#: One held sample: its time, the running sum of token growth (in + out, modulo
+#: 2**64) up to it, and the counters as unsigned 64-bit integers.
+_RECORD = struct.Struct(f"<dQ{len(COUNTERS)}Q")
+_HEAD = struct.Struct("<dQ")
+_AT = struct.Struct("<d")
+_SIZE = _RECORD.size
+_ZEROS = (0,) * len(COUNTERS)
+_MASK = (1 << 64) - 1
+_TOKEN_PAIR = (TOKENS_IN, TOKENS_OUT)
+_NOTHING: tuple[frozenset[int], list[tuple[int, int]], list[int]] = (frozenset(), [], [])
 
 
 def delta(old: int | None, new: int | None) -> int | None:
@@ -87,50 +82,173 @@ def delta(old: int | None, new: int | None) -> int | None:
     return new - old if new >= old else new
 
 
-class Series:
-    """The last ``maxlen`` samples of one configuration."""
+def _token_growth(old: tuple[int | None, ...], new: tuple[int | None, ...]) -> int:
+    """Tokens in + out grown between two value tuples (0 where a value is unknown)."""
+    total = 0
+    for i in _TOKEN_PAIR:
+        d = delta(old[i], new[i])
+        if d:
+            total += d
+    return total
 
-    __slots__ = ("_items", "_last", "last_event_at", "last_seen", "resets")
+
+class Series:
+    """The last ``maxlen`` samples of one configuration.
+
+    Samples live in one ``bytearray`` ring of fixed-size records (80 bytes each, no
+    Python object per sample: nothing for the garbage collector to walk). A sample
+    that does not pack (an unknown value, or one beyond 64 bits) keeps its
+    :class:`Sample` in a side table. Each record carries the running sum of token
+    growth, so the token rate over any window is one subtraction, and the window's
+    start is found from where it was last time (amortized O(1) per poll).
+    """
+
+    __slots__ = (
+        "_buf",
+        "_changed_at",
+        "_count",
+        "_cum",
+        "_hints",
+        "_last_at",
+        "_last_values",
+        "_maxlen",
+        "_odd",
+        "_odd_seq",
+        "_seq",
+        "_start",
+        "last_event_at",
+        "last_seen",
+        "resets",
+    )
 
     def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
-        self._items: deque[bytes | Sample] = deque(maxlen=maxlen)
-        self._last: Sample | None = None
+        self._maxlen = max(1, maxlen)
+        self._buf = bytearray()  # grows to maxlen records, then wraps
+        self._start = 0  # slot of the oldest record once the ring is full
+        self._count = 0
+        self._seq = 0  # samples ever appended; the oldest held is _seq - _count
+        self._odd: dict[int, Sample] = {}  # slot -> a sample that does not pack
+        self._odd_seq = -1  # sequence number of the newest sample that did not pack
+        self._hints: dict[float, int] = {}  # window -> sequence number of its last start
+        self._cum = 0
+        self._changed_at = 0.0  # when the values last differed from the sample before
+        self._last_at = 0.0
+        self._last_values: tuple[int | None, ...] | None = None
         self.resets: deque[tuple[float, str]] = deque(maxlen=32)
         self.last_seen = 0.0
         #: counter index -> when it last went up (for colouring event counters).
         self.last_event_at: dict[int, float] = {}
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._count
+
+    # ------------------------------------------------------------------ storage
+
+    def _append(self, at: float, values: tuple[int | None, ...], cum: int) -> None:
+        try:
+            record = _RECORD.pack(at, cum, *values)
+            odd = None
+        except (struct.error, TypeError):  # None, negative, >= 2**64 or the wrong count
+            record = _RECORD.pack(at, cum, *_ZEROS)
+            odd = Sample(at, values)
+            self._odd_seq = self._seq
+        n = self._count
+        if n < self._maxlen:
+            self._buf += record
+            slot = n
+            self._count = n + 1
+        else:
+            slot = self._start
+            self._start = (slot + 1) % self._maxlen
+            self._buf[slot * _SIZE : (slot + 1) * _SIZE] = record
+        if self._odd:
+            self._odd.pop(slot, None)
+        if odd is not None:
+            self._odd[slot] = odd
+        self._seq += 1
+        self._cum = cum
+        if values != self._last_values:
+            self._changed_at = at
+        self._last_at = at
+        self._last_values = values
+
+    def _slot(self, k: int) -> int:
+        """The slot of the ``k``-th sample held, oldest first."""
+        return (self._start + k) % self._maxlen
+
+    def _at(self, k: int) -> float:
+        return float(_AT.unpack_from(self._buf, self._slot(k) * _SIZE)[0])
+
+    def _sample(self, k: int) -> Sample:
+        slot = self._slot(k)
+        odd = self._odd.get(slot) if self._odd else None
+        if odd is not None:
+            return odd
+        t = _RECORD.unpack_from(self._buf, slot * _SIZE)
+        return Sample(t[0], t[2:])
+
+    def _newest_first(self) -> Iterator[Sample]:
+        return map(self._sample, range(self._count - 1, -1, -1))
 
     @property
     def samples(self) -> list[Sample]:
         """Every sample held, oldest first (unpacks them all: prefer :meth:`since`)."""
-        return [_unpack(item) for item in self._items]
+        return [self._sample(k) for k in range(self._count)]
 
-    def _newest_first(self) -> Iterator[Sample]:
-        return map(_unpack, reversed(self._items))
+    @property
+    def latest(self) -> Sample | None:
+        if self._last_values is None:
+            return None
+        return Sample(self._last_at, self._last_values)
+
+    # ------------------------------------------------------------------ adding
 
     def add(self, sample: Sample) -> tuple[frozenset[int], list[tuple[int, int]], list[int]]:
         """Append a sample; return (changed indices, [(index, delta) increases], reset indices)."""
-        prev = self._last
-        if prev is not None and sample.at <= prev.at:
-            return frozenset(), [], []  # out of order or duplicate time: ignore
-        self._items.append(_pack(sample))
-        self._last = sample
-        self.last_seen = sample.at
+        return self.add_values(sample.at, sample.values)
+
+    def add_values(
+        self, at: float, values: tuple[int | None, ...]
+    ) -> tuple[frozenset[int], list[tuple[int, int]], list[int]]:
+        """:meth:`add` without building a :class:`Sample` (the poll's hot path)."""
+        prev = self._last_values
         if prev is None:
-            return frozenset(), [], []
+            self._append(at, values, 0)
+            self.last_seen = at
+            return _NOTHING
+        if at <= self._last_at:
+            return _NOTHING  # out of order or duplicate time: ignore
+        self.last_seen = at
+        if values == prev and self._odd_seq != self._seq - 1:
+            # Nothing moved (most configurations, most polls): copy the last record
+            # and give it the new time.
+            n = self._count
+            src = self._slot(n - 1) * _SIZE
+            if n < self._maxlen:
+                slot = n
+                self._buf += self._buf[src : src + _SIZE]
+                self._count = n + 1
+            else:
+                slot = self._start
+                self._start = (slot + 1) % self._maxlen
+                self._buf[slot * _SIZE : (slot + 1) * _SIZE] = self._buf[src : src + _SIZE]
+                if self._odd:
+                    self._odd.pop(slot, None)
+            _AT.pack_into(self._buf, slot * _SIZE, at)
+            self._seq += 1
+            self._last_at = at
+            return _NOTHING
+        self._append(at, values, (self._cum + _token_growth(prev, values)) & _MASK)
         changed: set[int] = set()
         ups: list[tuple[int, int]] = []
         resets: list[int] = []
-        for i, (old, new) in enumerate(zip(prev.values, sample.values, strict=True)):
+        for i, (old, new) in enumerate(zip(prev, values, strict=True)):
             if old != new:
                 changed.add(i)
             if old is not None and new is not None:
                 if new < old:
                     resets.append(i)
-                    self.resets.append((sample.at, COUNTERS[i]))
+                    self.resets.append((at, COUNTERS[i]))
                 elif new > old:
                     ups.append((i, new - old))
         return frozenset(changed), ups, resets
@@ -141,26 +259,27 @@ class Series:
         Out-of-order samples are skipped; increases of event counters still set
         :attr:`last_event_at`, so a restart keeps a recent event's colour.
         """
-        prev = self._last
         for sample in samples:
+            prev = self._last_values
+            cum = 0
             if prev is not None:
-                if sample.at <= prev.at:
+                if sample.at <= self._last_at:
                     continue
                 for i in _EVENT_IDX:
-                    old, new = prev.values[i], sample.values[i]
+                    old, new = prev[i], sample.values[i]
                     if old is not None and new is not None and new > old:
                         self.last_event_at[i] = sample.at
-            self._items.append(_pack(sample))
-            prev = sample
-        if prev is not None:
-            self._last = prev
-            self.last_seen = max(self.last_seen, prev.at)
+                cum = (self._cum + _token_growth(prev, sample.values)) & _MASK
+            self._append(sample.at, sample.values, cum)
+            self.last_seen = max(self.last_seen, sample.at)
+
+    # ------------------------------------------------------------------ reading
 
     def since(self, seconds: float) -> list[Sample]:
         """Samples from the last ``seconds`` (all of them when ``seconds`` is inf)."""
-        if self._last is None:
+        if self._last_values is None:
             return []
-        cutoff = self._last.at - seconds
+        cutoff = self._last_at - seconds
         out: list[Sample] = []
         for sample in self._newest_first():
             if sample.at < cutoff:
@@ -168,10 +287,6 @@ class Series:
             out.append(sample)
         out.reverse()
         return out
-
-    @property
-    def latest(self) -> Sample | None:
-        return self._last
 
     def interval_deltas(self, indices: Sequence[int], last: int) -> list[int | None]:
         """Per-interval growth of the sum of ``indices`` over the last ``last`` intervals."""
@@ -207,26 +322,51 @@ class Series:
     ) -> float | None:
         """Growth per minute of the sum of ``indices`` over about the last ``window`` seconds.
 
-        Uses at least the last interval; divides by measured time. None when
-        there are fewer than two samples, a value in the span is unknown, or the
-        history covers less than ``min_span`` seconds.
+        The span starts at the newest sample at least ``window`` before the last
+        one (else the oldest held) and covers at least the last interval; it divides
+        by measured time. None when there are fewer than two samples, a value in
+        the span is unknown, or the span is shorter than ``min_span`` seconds.
         """
-        if len(self._items) < 2:
+        n = self._count
+        if n < 2:
             return None
-        newest = self._newest_first()
-        end = next(newest)
-        total = 0
-        start = end
-        for prev in newest:
-            for i in indices:
-                d = delta(prev.values[i], start.values[i])
-                if d is None:
-                    return None
-                total += d
-            start = prev
-            if end.at - start.at >= window:
-                break
-        span = end.at - start.at
+        if (
+            min_span <= 0
+            and self._last_at - self._changed_at >= window
+            and self._odd_seq != self._seq - 1
+        ):
+            return 0.0  # nothing has moved for the whole window (most configurations)
+        end = n - 1
+        end_at, end_cum = _HEAD.unpack_from(self._buf, self._slot(end) * _SIZE)
+        # The start: the newest sample before the last with end_at - at >= window.
+        first_seq = self._seq - n
+        k = self._hints.get(window, first_seq - 1) - first_seq
+        if 0 <= k < end and end_at - self._at(k) >= window:
+            while k + 1 < end and end_at - self._at(k + 1) >= window:
+                k += 1
+        else:
+            lo, hi = 0, end  # the answer is the last k in [0, end) that qualifies
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if end_at - self._at(mid) >= window:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            k = max(lo - 1, 0)
+        self._hints[window] = first_seq + k
+        start_at, start_cum = _HEAD.unpack_from(self._buf, self._slot(k) * _SIZE)
+        span: float = end_at - start_at
+        if tuple(indices) == _TOKEN_PAIR and self._odd_seq < first_seq + k:
+            total: int = (end_cum - start_cum) & _MASK
+        else:
+            total = 0
+            for j in range(k, end):
+                a, b = self._sample(j), self._sample(j + 1)
+                for i in indices:
+                    d = delta(a.values[i], b.values[i])
+                    if d is None:
+                        return None
+                    total += d
         if span <= 0 or span < min_span:
             return None
         return total * 60.0 / span
@@ -242,15 +382,27 @@ class History:
         self.forget_after = forget_after
         self.series: dict[str, Series] = {}
 
-    def record(self, stats: Iterable[LlmStats], at: float) -> Changes:
-        """Add one poll's values (taken at ``at``) and say what changed."""
-        changes = Changes()
+    def record(
+        self,
+        stats: Iterable[LlmStats],
+        at: float,
+        changes: Changes | None = None,
+        *,
+        forget: bool = True,
+    ) -> Changes:
+        """Add one poll's values (taken at ``at``) and say what changed.
+
+        A large poll can be recorded in parts: pass the same ``changes`` to each
+        part and ``forget=False`` to all but the last.
+        """
+        if changes is None:
+            changes = Changes()
         for s in stats:
             series = self.series.get(s.ai_llm_id)
             if series is None:
                 series = self.series[s.ai_llm_id] = Series(self.maxlen)
                 changes.new_ids.append(s.ai_llm_id)
-            changed, ups, resets = series.add(Sample(at, s.values))
+            changed, ups, resets = series.add_values(at, s.values)
             if changed:
                 changes.changed[s.ai_llm_id] = changed
             for i, d in ups:
@@ -258,7 +410,8 @@ class History:
                     series.last_event_at[i] = at
                     changes.events.append(Increase(s.ai_llm_id, COUNTERS[i], d))
             changes.resets.extend((s.ai_llm_id, COUNTERS[i]) for i in resets)
-        self.forget(at)
+        if forget:
+            self.forget(at)
         return changes
 
     def forget(self, now: float) -> None:

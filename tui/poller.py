@@ -84,7 +84,7 @@ class Poller(Generic[T]):
         fetch: Callable[[], Awaitable[T]],
         *,
         interval: float,
-        on_result: Callable[[T, float], None],
+        on_result: Callable[[T, float], Awaitable[None] | None],
         on_status: Callable[[PollStatus], None],
         rng: Callable[[], float] = random.random,
         backoff_cap: float = BACKOFF_CAP,
@@ -214,16 +214,24 @@ class Poller(Generic[T]):
                 await self._failed(f"internal error ({type(exc).__name__}); retrying", None)
                 continue
             now = self._clock()
+            error = None
+            try:
+                shown = self._on_result(result, now)
+                if shown is not None:
+                    await shown  # a large result is shown in parts, between key presses
+            except Exception as exc:  # showing one poll failed: keep monitoring
+                log.error("showing a poll raised %s", type(exc).__name__, exc_info=True)
+                error = f"internal error showing data ({type(exc).__name__})"
+            # Reported once the result is shown, so "polls" counts what is on screen.
             self._set(
                 state=ConnState.PAUSED if self._paused else ConnState.LIVE,
                 last_ok=now,
-                last_error=None,
+                last_error=error,
                 failures=0,
                 retry_at=None,
                 in_flight=False,
                 polls=self.status.polls + 1,
             )
-            self._on_result(result, now)
             await self._sleep_interval(started)
 
 

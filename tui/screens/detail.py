@@ -19,10 +19,10 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 from textual_plotext import PlotextPlot
 
-from tui.fmt import age, compact, exact, safe_text
+from tui.fmt import compact, exact, safe_text, updated
 from tui.history import IDX, Sample, Series, delta
 from tui.models import COUNTERS, StatsPage
-from tui.poller import Poller, PollStatus
+from tui.poller import ConnState, Poller, PollStatus
 from tui.widgets.status_bar import state_label
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ class DetailScreen(Screen[str]):
         self.vanished = False
         self.requests = 0
         self.poller: Poller[StatsPage] | None = None
+        self._status_text: Text | None = None
         self._worker: Worker[None] | None = None
 
     @property
@@ -171,8 +172,9 @@ class DetailScreen(Screen[str]):
             style="bold reverse",
         )
         text.append(f" ● {label}", style="bold")
-        updated = f"updated {age(now - status.last_ok)} ago" if status.last_ok else ""
-        text.append(f"  {updated}  every {interval:g} s  window {WINDOWS[self.window_index][0]}")
+        behind = label == "stale" or status.state in (ConnState.RETRYING, ConnState.LOGIN_NEEDED)
+        when = updated(status.last_ok, now, behind) if status.last_ok else ""
+        text.append(f"  {when}  every {interval:g} s  window {WINDOWS[self.window_index][0]}")
         if self.vanished:
             text.append("  no longer reported by the server: showing the last values", style="bold")
         if status.last_error:
@@ -181,7 +183,9 @@ class DetailScreen(Screen[str]):
         text.overflow = "ellipsis"
         widget = self.query_one("#detail-status", Static)
         widget.set_class(self.vanished or status.last_error is not None, "-stale")
-        widget.update(text)
+        if text != self._status_text:  # the once-a-second tick mostly changes nothing
+            self._status_text = text
+            widget.update(text, layout=False)  # one fixed line
 
     def render_all(self) -> None:
         if not self.is_mounted:

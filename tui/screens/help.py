@@ -53,6 +53,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(table, id="help-keys")
             yield Static(
                 "Numbers in the table are compact (45.7k); the detail screen shows exact values. "
+                "Bold underlined numbers changed in the last poll. "
                 "? marks a value the server sent that is not a decimal integer; - an absent one.",
                 id="help-notes",
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -34,8 +33,6 @@ from tui.widgets.theme_colors import Palette
 if TYPE_CHECKING:
     from tui.app import FlashtopApp
 
-#: How long a changed cell stays marked.
-MARK_SECONDS = 1.5
 #: Column key for each counter index, for marking changed cells.
 _COL_OF_INDEX = {i: key for key, i in COUNTER_COLUMNS.items()}
 _NAME_SORTS = ("name", "provider")
@@ -81,8 +78,9 @@ class OverviewScreen(Screen[None]):
         self._totals_text: Text | None = None
         self._name_order = NameOrder()
         self._row_of: Callable[[str], RowView] | None = None
-        #: id -> column key -> monotonic time until which the cell stays marked.
-        self.marks: dict[str, dict[str, float]] = {}
+        #: id -> column keys of the cells that changed in the last poll (shown marked
+        #: until the next one, like ``watch -d``).
+        self.marks: dict[str, frozenset[str]] = {}
 
     @property
     def fapp(self) -> FlashtopApp:
@@ -130,20 +128,25 @@ class OverviewScreen(Screen[None]):
 
     # ------------------------------------------------------------------ data in
 
-    def show_page(self, page: StatsPage, changes: Changes) -> None:
-        """A new poll result arrived: remember it and mark what changed."""
+    def show_page(
+        self, page: StatsPage, changes: Changes, rates: dict[str, float | None] | None = None
+    ) -> None:
+        """A new poll result arrived: remember it and mark what changed.
+
+        ``rates``: token rates already computed for this poll, by id.
+        """
         self.page = page
         self._by_id = page.by_id()
         self._invalid = page.invalid_cells
-        until = time.monotonic() + self.fapp.mark_seconds
-        for ident, indices in changes.changed.items():
-            cols = self.marks.setdefault(ident, {})
-            for i in indices:
-                if i in _COL_OF_INDEX:
-                    cols[_COL_OF_INDEX[i]] = until
-        self.render_rows()
+        self.marks = {}
+        if self.fapp.mark_changes:
+            for ident, indices in changes.changed.items():
+                cols = frozenset(_COL_OF_INDEX[i] for i in indices if i in _COL_OF_INDEX)
+                if cols:
+                    self.marks[ident] = cols
+        self.render_rows(rates)
 
-    def render_rows(self) -> None:
+    def render_rows(self, rates: dict[str, float | None] | None = None) -> None:
         """Filter and sort the last page, and show it; rows are built when visible."""
         app = self.fapp
         if self.page is None:
@@ -153,8 +156,9 @@ class OverviewScreen(Screen[None]):
         by_id = self._by_id
         self.status_bar.configs = len(by_id)
         self.status_bar.invalid = self._invalid
-        # Each configuration's token rate is computed once here, for sorting and totals.
-        rates: dict[str, float | None] = {}
+        # Each configuration's token rate is computed once, for sorting and totals.
+        if rates is None:
+            rates = {}
         chosen = order_ids(
             self.page.stats,
             app.names,
@@ -176,27 +180,13 @@ class OverviewScreen(Screen[None]):
             return row
 
         self._row_of = row_of
-        self.table.show([s.ai_llm_id for s in chosen], row_of, self._marked_now())
+        self.table.show([s.ai_llm_id for s in chosen], row_of, self.marks)
         self._render_totals(chosen, rates)
         self.status_bar.refresh_text()
 
-    def _marked_now(self) -> dict[str, frozenset[str]]:
-        now = time.monotonic()
-        out: dict[str, frozenset[str]] = {}
-        for ident, cols in list(self.marks.items()):
-            live = frozenset(k for k, until in cols.items() if until > now)
-            if live:
-                out[ident] = live
-            else:
-                del self.marks[ident]
-        return out
-
     def tick(self) -> None:
-        """Once a second: age in the status bar, and unmark cells whose time is up."""
-        had_marks = bool(self.marks)
+        """Once a second: the age in the status bar."""
         self.status_bar.refresh_text()
-        if had_marks and self._row_of is not None:
-            self.table.show(self.table.order, self._row_of, self._marked_now())
 
     def _render_totals(
         self, stats: Sequence[LlmStats], rates: dict[str, float | None] | None = None

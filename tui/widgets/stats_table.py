@@ -137,7 +137,7 @@ class StatsTable(ScrollView, can_focus=True):
         """Display ``order`` (ids); build rows with ``row_of`` as they become visible."""
         same_order = list(order) == self._order
         if same_order and row_of is self._row_of and marked == self._marked:
-            return  # nothing new (a tick with no mark expired): not even a comparison
+            return  # nothing new: not even a comparison of lines
         cursor_id = self.current_id()
         self._row_of = row_of
         self._marked = marked

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.fmt import age, safe_text
+from tui.fmt import safe_text, updated
 from tui.poller import ConnState, PollStatus
 
 _STATE_CLASS = {
@@ -18,6 +18,7 @@ _STATE_CLASS = {
     ConnState.LOGIN_NEEDED: "login-needed",
     ConnState.PAUSED: "paused",
 }
+_ALL_CLASSES = frozenset({"-stale", *(f"-{c}" for c in _STATE_CLASS.values())})
 
 
 def state_label(status: PollStatus, interval: float, now_mono: float, now: float) -> str:
@@ -55,6 +56,7 @@ class StatusBar(Static):
         self.notes: list[str] = []
         self.sort_label = ""
         self.filter_text = ""
+        self._shown: Text | None = None
 
     def set_state(self, status: PollStatus, interval: float) -> None:
         self.status = status
@@ -64,13 +66,13 @@ class StatusBar(Static):
     def refresh_text(self) -> None:
         now = self.clock()
         label = state_label(self.status, self.interval, time.monotonic(), now)
-        for cls in _STATE_CLASS.values():
-            self.remove_class(f"-{cls}")
-        stale = label in ("stale",) or (
+        stale = label == "stale" or (
             self.status.state is ConnState.RETRYING and self.status.last_ok is not None
         )
-        self.set_class(stale, "-stale")
-        self.add_class(f"-{_STATE_CLASS[self.status.state]}")
+        # Each class change re-applies the CSS: change them only when the state does.
+        wanted = {f"-{_STATE_CLASS[self.status.state]}", *(["-stale"] if stale else [])}
+        if wanted != self.classes & _ALL_CLASSES:
+            self.set_classes((self.classes - _ALL_CLASSES) | wanted)
 
         line1 = Text()
         line1.append(" flashtop ", style="bold reverse")
@@ -84,12 +86,8 @@ class StatusBar(Static):
 
         line2 = Text()
         line2.append(f" ● {label}", style="bold")
-        updated = (
-            f"updated {age(now - self.status.last_ok)} ago"
-            if self.status.last_ok
-            else "no data yet"
-        )
-        line2.append(f"  {updated}")
+        behind = stale or self.status.state is ConnState.LOGIN_NEEDED
+        line2.append(f"  {updated(self.status.last_ok, now, behind)}")
         line2.append(f"  {self.configs} configs")
         if self.invalid:
             line2.append(f"  {self.invalid} invalid", style="bold")
@@ -99,4 +97,8 @@ class StatusBar(Static):
             line2.append(f"  ✗ {safe_text(self.status.last_error, 160)}")
         line1.no_wrap = line2.no_wrap = True
         line1.overflow = line2.overflow = "ellipsis"
-        self.update(Text("\n").join([line1, line2]))
+        text = Text("\n").join([line1, line2])
+        if text == self._shown:
+            return  # e.g. a request going out: nothing new to show
+        self._shown = text
+        self.update(text, layout=False)  # two fixed lines: no layout of the screen
