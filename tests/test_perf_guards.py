@@ -9,6 +9,8 @@ poll repaints at most the visible lines (never the scrollbars).
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +21,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from ui_helpers import FakeClock, Harness, advance, poll, wait_for
 
-from tui.app import FlashtopApp
+from tui.app import POLL_PART, FlashtopApp
 from tui.demo_server import DemoServer
 from tui.settings import Settings
 from tui.tokens import AuthSession, TokenSet
@@ -157,6 +159,39 @@ async def test_refreshes_per_poll_are_bounded_by_the_visible_rows() -> None:
             changed_lines = table.line_refreshes - lines
             assert table.region_refreshes - regions <= changed_lines * len(table.columns_shown)
         assert bars[0] == 0, "a poll does not repaint the scrollbars"
+
+
+async def test_a_poll_of_10000_is_recorded_in_parts_with_the_event_loop_running_between() -> None:
+    """A key pressed during a big poll does not wait for all of it: the poll is
+    recorded in parts, and other tasks (key handling, frames) run between them."""
+    async with big_app(BIG, changing=BIG // 10) as h:
+        app = h.app
+        turns = [0]
+
+        async def other_work() -> None:
+            while True:
+                turns[0] += 1
+                await asyncio.sleep(0)
+
+        seen: list[int] = []
+        record = app.history.record
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            seen.append(turns[0])
+            return record(*args, **kwargs)
+
+        app.history.record = counted  # type: ignore[method-assign]
+        held = {ident: len(s) for ident, s in app.history.series.items()}
+        task = asyncio.create_task(other_work())
+        try:
+            await advance(h, 2)
+        finally:
+            task.cancel()
+        assert len(seen) == BIG // POLL_PART
+        assert all(b > a for a, b in itertools.pairwise(seen)), "other tasks ran between parts"
+        # Recorded in parts, the poll is still whole: every configuration has its sample.
+        assert len(held) == BIG
+        assert all(len(app.history.series[i]) == n + 1 for i, n in held.items())
 
 
 def strip(*parts: tuple[str, str]) -> Strip:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -40,6 +41,8 @@ NAMES_MIN_GAP = 60.0
 #: A poll with more configurations than this is recorded in parts of this size,
 #: with a pause between (about 2 ms each), so keys are answered meanwhile.
 POLL_PART = 1000
+#: Seconds a thread may hold the interpreter lock while another waits (Python: 0.005).
+SWITCH_INTERVAL = 0.001
 
 
 def styles_dir() -> Path:
@@ -102,12 +105,18 @@ class FlashtopApp(App[int]):
         self._poll_worker: Worker[None] | None = None
         self._demo_server: Any = None
         self._gc_frozen = False
+        self._switch_interval = sys.getswitchinterval()
         if settings.theme:
             self.theme = readable_theme(settings.theme, os.environ)
 
     # ------------------------------------------------------------------ lifecycle
 
     def on_mount(self) -> None:
+        # Worker threads (parsing a large page, the history writer) hold the
+        # interpreter lock for up to 5 ms at a time by default; hand it back to the
+        # event loop sooner, so keys and frames do not queue behind them.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.push_screen(self.overview)
         self.set_interval(1.0, self._tick)
         self.theme_changed_signal.subscribe(self, lambda _theme: self.overview.on_theme_changed())
@@ -120,6 +129,7 @@ class FlashtopApp(App[int]):
             self.open_login()
 
     async def on_unmount(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
         if self._gc_frozen:
             gc.unfreeze()
             self._gc_frozen = False
