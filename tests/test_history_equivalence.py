@@ -67,6 +67,17 @@ class Reference:
             return None
         return total * 60.0 / span
 
+    def rates(self, indices: tuple[int, ...], last: int) -> list[int | None]:
+        out: list[int | None] = []
+        for a, b in itertools.pairwise(self.items[-(last + 1) :]):
+            parts = [delta(a.values[i], b.values[i]) for i in indices]
+            span = b.at - a.at
+            if span <= 0 or None in parts:
+                out.append(None)
+            else:
+                out.append(round(sum(p for p in parts if p) * 60.0 / span))
+        return out
+
     def deltas(self, indices: tuple[int, ...], last: int) -> list[int | None]:
         out: list[int | None] = []
         for a, b in itertools.pairwise(self.items[-(last + 1) :]):
@@ -122,6 +133,9 @@ def play(maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None
         assert fast.interval_deltas((TOKENS_IN, TOKENS_OUT), 12) == ref.deltas(
             (TOKENS_IN, TOKENS_OUT), 12
         )
+        for indices in INDEX_SETS:
+            for last in (1, 12, 60):
+                assert fast.interval_rates(indices, last) == ref.rates(indices, last)
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -305,6 +305,16 @@ class Series:
         was, so a gap (a restart, an outage, a drill-down polling faster) does not
         draw as a spike.
         """
+        n = self._count
+        first = max(n - last - 1, 0)
+        if tuple(indices) == _TOKEN_PAIR and self._odd_seq < self._seq - n + first:
+            # From the running sums: no sample unpacked (each visible row, each poll).
+            buf = self._buf
+            heads = [_HEAD.unpack_from(buf, self._slot(k) * _SIZE) for k in range(first, n)]
+            return [
+                round(((b_cum - a_cum) & _MASK) * 60.0 / (b_at - a_at))
+                for (a_at, a_cum), (b_at, b_cum) in itertools.pairwise(heads)
+            ]
         pts = list(itertools.islice(self._newest_first(), last + 1))
         pts.reverse()
         out: list[int | None] = []
