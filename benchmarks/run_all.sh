@@ -29,7 +29,7 @@ for arg in "$@"; do
     esac
 done
 
-POLLS=20
+POLLS=30
 IDLE=60
 if [ "$QUICK" = 1 ]; then POLLS=8; IDLE=30; fi
 

@@ -519,6 +519,24 @@ def test_corrupt_file_is_moved_aside_and_a_fresh_one_started() -> None:
         assert s.counts()[TIER_RAW] == 1
 
 
+def test_a_write_delay_holds_polls_back_but_flush_and_close_write_them_at_once() -> None:
+    history = History()
+    writer = start_history(Settings(), history, T0)
+    writer.write_delay = 3600.0  # far longer than any wait below
+    try:
+        writer.submit(T0, stats_page(0, ["a"]))
+        time.sleep(0.2)
+        assert writer.written == 0, "held back by the delay"
+        assert writer.flush(timeout=5.0) and writer.written == 1  # flush cuts the wait
+        writer.submit(T0 + 5, stats_page(1, ["a"]))
+    finally:
+        started = time.monotonic()
+        writer.close(timeout=5.0)
+        assert time.monotonic() - started < 5.0, "close does not wait out the delay"
+    with HistoryStore.open(store_path("default")) as s:
+        assert s.counts()[TIER_RAW] == 2
+
+
 def test_damage_found_while_loading_moves_the_file_aside_and_monitoring_goes_on() -> None:
     path = store_path("default")
     path.parent.mkdir(parents=True)

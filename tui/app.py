@@ -43,6 +43,8 @@ NAMES_MIN_GAP = 60.0
 POLL_PART = 1000
 #: Seconds a thread may hold the interpreter lock while another waits (Python: 0.005).
 SWITCH_INTERVAL = 0.001
+#: Seconds the history writer waits before writing a poll (the frame goes first).
+WRITE_DELAY = 0.25
 
 
 def styles_dir() -> Path:
@@ -168,6 +170,7 @@ class FlashtopApp(App[int]):
         except Exception:  # the history file never stops monitoring
             self.history_writer = StoreWriter(None, note="history in memory only")
             return
+        self.history_writer.write_delay = WRITE_DELAY
         self.history = history
 
     async def _fetch_overview(self) -> StatsPage:
@@ -233,8 +236,7 @@ class FlashtopApp(App[int]):
         self.overview.status_bar.notes = notes
         self.overview.show_page(page, changes, rates)
         if self.history_writer is not None:
-            # After the table: the writer thread shares the interpreter lock.
-            self.history_writer.submit(at, stats)
+            self.history_writer.submit(at, stats)  # written on its own thread, a moment later
         if not self._gc_frozen:
             # Everything alive now (Textual, the history's series) lives as long as
             # the app: take it out of the collector's full walks (at 10,000

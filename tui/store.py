@@ -659,6 +659,11 @@ class StoreWriter:
         self._cond = threading.Condition()
         self._busy = False
         self._closed = False
+        self._hurry = False
+        #: Seconds to wait before writing a poll, so that the frame showing it (and a
+        #: key pressed then) is not slowed by this thread holding the interpreter
+        #: lock; closing or :meth:`flush` cut the wait short.
+        self.write_delay = 0.0
         self._last_prune: float | None = None
         self._thread: threading.Thread | None = None
         if store is not None and not store.readonly:
@@ -690,11 +695,16 @@ class StoreWriter:
         """Wait until everything submitted so far is written (or failed)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while (self._pending or self._busy) and self._thread is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
-                    return False
-                self._cond.wait(left)
+            self._hurry = True
+            self._cond.notify_all()
+            try:
+                while (self._pending or self._busy) and self._thread is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._thread.is_alive():
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._hurry = False
         return True
 
     def close(self, timeout: float = 5.0) -> None:
@@ -716,6 +726,10 @@ class StoreWriter:
             with self._cond:
                 while not self._pending and not self._closed:
                     self._cond.wait()
+                if not self._pending:
+                    return
+                if self.write_delay > 0:
+                    self._cond.wait_for(lambda: self._closed or self._hurry, self.write_delay)
                 if not self._pending:
                     return
                 at, items = self._pending.popleft()
