@@ -13,10 +13,13 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
+import pytest
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 from ui_helpers import FakeClock, Harness, advance, poll, wait_for
@@ -26,7 +29,7 @@ from tui.demo_server import DemoServer
 from tui.settings import Settings
 from tui.tokens import AuthSession, TokenSet
 from tui.view import COUNTER_COLUMNS
-from tui.widgets.stats_table import StatsTable, changed_spans
+from tui.widgets.stats_table import StatsTable, _cells, changed_spans
 
 BIG = 10_000
 
@@ -225,3 +228,53 @@ def test_changed_spans_never_cut_a_wide_character() -> None:
     before = strip(("a", ""), ("名", ""), ("b", ""))
     after = strip(("a", ""), ("名", "bold"), ("b", ""))
     assert changed_spans(before, after) == [(1, 3)]
+
+
+def text_path_strip(table: StatsTable, row: Any, marked: frozenset[str], style: Style) -> Strip:
+    """A row as Rich ``Text`` renders it, each cell's style on its text only (not on
+    the padding: a marked number is underlined, not the spaces before it). This is
+    the definition the direct segments must match."""
+    line = Text(no_wrap=True, overflow="crop")
+    for col in table.columns_shown:
+        cell = table.render_cell(row, col, col.key in marked)
+        text = Text(no_wrap=True, overflow=cell.overflow, justify=cell.justify)
+        text.append(cell.plain, style=cell.style or None)
+        line.append(" ")
+        line.append_text(table._fit(text, col.width))
+        line.append(" ")
+    strip = Strip(list(line.render(table.app.console))).apply_style(style)
+    return strip.adjust_cell_length(table.size.width, style).simplify()
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_rows_built_from_segments_equal_rows_rendered_through_rich_text(
+    size: tuple[int, int],
+) -> None:
+    """The table draws changed rows from segments directly; it must draw exactly what
+    Rich ``Text`` would, for long, wide and hostile names, unknown values, marks,
+    event colours and the cursor's style."""
+    async with big_app(100, changing=10, size=size) as h:
+        table = h.app.overview.table
+        await advance(h, 2)
+        rows = [table._row(ident) for ident in table.order[:20]]
+        keys = [c.key for c in table.columns_shown]
+        odd_values = tuple(None if i % 3 == 0 else 10**i for i in range(len(rows[0].values)))
+        variants = [
+            *rows,
+            replace(rows[0], name="名前" * 30, provider="プロバイダ" * 5),
+            replace(rows[1], name="x" * 200, provider=""),
+            replace(rows[2], name="[bold]x[/] \x1b[31mred", values=odd_values, rate=None),
+            replace(rows[3], hot=frozenset({"viol", "alrt", "blk"}), trend=(None, 5, 0, 10**20)),
+            replace(rows[4], rate=123456789.0, trend=()),
+        ]
+        styles = [table.rich_style, table.rich_style + Style(bold=True, bgcolor="blue")]
+        checked = 0
+        for k, row in enumerate(variants):
+            for marked in (frozenset(), frozenset(keys[k % len(keys) :]), frozenset(keys)):
+                for style in styles:
+                    direct = Strip(table._line_segments(row, marked)).apply_style(style)
+                    direct = direct.adjust_cell_length(table.size.width, style).simplify()
+                    # Cell by cell (segments may be cut at other places, drawn the same).
+                    assert _cells(direct) == _cells(text_path_strip(table, row, marked, style))
+                    checked += 1
+        assert checked == len(variants) * 6

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from rich.cells import cell_len
 from rich.console import Console
 from rich.control import Control
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -34,6 +35,7 @@ NAME_MIN, NAME_MAX = 10, 40
 PAD = 2
 #: Changed runs of a line this close together are repainted as one.
 SPAN_GAP = 4
+_SPACE = Segment(" ")
 
 RowSource = Callable[[str], RowView]
 
@@ -200,18 +202,40 @@ class StatsTable(ScrollView, can_focus=True):
                 style = p.muted
         return Text(text, style=style, justify="right")
 
-    def _line_text(self, row: RowView, marked: frozenset[str]) -> Text:
-        line = Text(no_wrap=True, overflow="crop")
+    def _line_segments(self, row: RowView, marked: frozenset[str]) -> list[Segment]:
+        """The segments of one row: each cell between two spaces, cut or padded to its
+        column. Built directly for the common cell that fits (a poll redraws every
+        changed row), through Rich ``Text`` for the rest (a long or wide name)."""
+        segments: list[Segment] = []
+        console = self.app.console
         for col in self.columns_shown:
             cell = self.render_cell(row, col, col.key in marked)
-            cell.truncate(col.width, overflow="ellipsis", pad=True)
+            text, width = cell.plain, col.width
             if cell.justify == "right":
-                cell.rstrip()
-                cell.pad_left(col.width - cell.cell_len)
-            line.append(" ")
-            line.append_text(cell)
-            line.append(" ")
-        return line
+                text = text.rstrip()
+            used = cell_len(text)
+            if cell.spans or used > width or "\n" in text:
+                one = Text(" ", no_wrap=True, overflow="crop")
+                one.append_text(self._fit(cell, width))
+                one.append(" ")
+                segments.extend(one.render(console))
+                continue
+            style = Style.parse(cell.style) if isinstance(cell.style, str) else cell.style
+            pad = " " * (width - used)
+            if cell.justify == "right":
+                segments += [Segment(" " + pad), Segment(text, style or None), _SPACE]
+            else:
+                segments += [_SPACE, Segment(text, style or None), Segment(pad + " ")]
+        return segments
+
+    @staticmethod
+    def _fit(cell: Text, width: int) -> Text:
+        """A cell cut or padded to its column's width (ellipsis; right cells right)."""
+        cell.truncate(width, overflow="ellipsis", pad=True)
+        if cell.justify == "right":
+            cell.rstrip()
+            cell.pad_left(width - cell.cell_len)
+        return cell
 
     def _header_text(self) -> Text:
         line = Text(no_wrap=True, overflow="crop")
@@ -234,12 +258,12 @@ class StatsTable(ScrollView, can_focus=True):
         if index >= len(self._order) or self._row_of is None:
             strip = Strip.blank(width, base)
         else:
-            strip = self._line_for(self._order[index], index, width)[1]
+            strip = self._line_for(self._order[index], index, width, base)[1]
         self._painted[y] = strip
         return strip
 
     def _line_for(
-        self, ident: str, index: int, width: int, focused: bool | None = None
+        self, ident: str, index: int, width: int, base: Style, focused: bool | None = None
     ) -> tuple[object, Strip]:
         row = self._row(ident)
         marked = self._marked.get(ident, frozenset())
@@ -250,11 +274,12 @@ class StatsTable(ScrollView, can_focus=True):
         cached = self._lines.get(ident)
         if cached is not None and cached[0] == key:
             return cached
-        style = self.rich_style
+        style = base
         if is_cursor:
             component = "stats-table--cursor" if focused else "stats-table--cursor-blurred"
             style = style + self.get_component_rich_style(component)
-        entry = (key, self._strip(self._line_text(row, marked), style, width))
+        strip = Strip(self._line_segments(row, marked)).apply_style(style)
+        entry = (key, strip.adjust_cell_length(width, style).simplify())
         self._lines[ident] = entry
         return entry
 
@@ -275,10 +300,11 @@ class StatsTable(ScrollView, can_focus=True):
         width = self.size.width
         top = self.scroll_offset.y
         focused = self.has_focus
+        base = self.rich_style
         keep: dict[str, tuple[object, Strip]] = {}
         for index in self._visible_range():
             ident = self._order[index]
-            entry = self._line_for(ident, index, width, focused)
+            entry = self._line_for(ident, index, width, base, focused)
             keep[ident] = entry
             y = index - top + 1
             strip = entry[1]
