@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", type=int, default=100)
     ap.add_argument("--changing", type=int, default=10)
     ap.add_argument(
-        "--proto", default="", help="also run flashtop with these prototype patches, alongside"
+        "--proto",
+        default="",
+        help="also run flashtop with these variants (see proto_patches.py), alongside",
     )
     args = ap.parse_args(argv)
 
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     # Each flashtop gets its own demo server (to count its polls) and data dir.
     flashtops: dict[str, Flashtop] = {"flashtop": Flashtop("")}
     if args.proto:
-        flashtops[f"flashtop + prototypes ({args.proto})"] = Flashtop(args.proto)
+        flashtops[f"flashtop, variant {args.proto}"] = Flashtop(args.proto)
     runs: dict[str, PtyRun] = {}
     for i, (name, ft) in enumerate(flashtops.items()):
         ft.server = DemoServer(n_configs=args.configs, changing=args.changing).start()

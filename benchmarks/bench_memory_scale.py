@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", type=int, default=10_000)
     ap.add_argument("--polls", type=int, default=1000)
     ap.add_argument("--draw-every", type=int, default=25)
-    ap.add_argument("--proto", default="", help="prototype patches (see proto_patches.py)")
+    ap.add_argument("--proto", default="", help="variants (see proto_patches.py)")
     args = ap.parse_args(argv)
     applied = proto_patches.apply(args.proto)
     print(f"machine: {machine()}")
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"memory: {args.configs} configurations, {args.polls} polls 2 s apart (10% changing), "
         f"headless 120x40, table drawn every {args.draw_every}th poll, history file off; "
-        f"{r['seconds']:.0f} s" + (f"; PROTOTYPES: {', '.join(applied)}" if applied else "")
+        f"{r['seconds']:.0f} s" + (f"; VARIANT: {', '.join(applied)}" if applied else "")
     )
     print(
         f"RSS: {r['rss_start']:.0f} MB before the app, {r['rss_app']:.0f} MB with the app "

@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--polls", type=int, default=25, help="measured polls per size")
     ap.add_argument("--warmup", type=int, default=3, help="polls before measuring")
     ap.add_argument("--interval", type=float, default=2.0, help="poll interval, seconds")
-    ap.add_argument("--proto", default="", help="prototype patches (see proto_patches.py)")
+    ap.add_argument("--proto", default="", help="variants (see proto_patches.py)")
     args = ap.parse_args(argv)
     applied = proto_patches.apply(args.proto)
     tmp = tempfile.TemporaryDirectory(prefix="flashtop-scale-")
@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"poll to screen, headless 120x40, 10% changing per poll, interval {args.interval:g} s, "
         f"{args.polls} polls after {args.warmup} warm-up, history file on"
-        + (f"; PROTOTYPES: {', '.join(applied)}" if applied else "")
+        + (f"; VARIANT: {', '.join(applied)}" if applied else "")
     )
     results = [
         asyncio.run(run_size(int(s), args.polls, args.warmup, args.interval))
