@@ -152,6 +152,17 @@ class Series:
             record = _RECORD.pack(at, cum, *_ZEROS)
             odd = Sample(at, values)
             self._odd_seq = self._seq
+        slot = self._put(record)
+        if odd is not None:
+            self._odd[slot] = odd
+        self._cum = cum
+        if values != self._last_values:
+            self._changed_at = at
+        self._last_at = at
+        self._last_values = values
+
+    def _put(self, record: bytes) -> int:
+        """Store a record after the newest (over the oldest once full); return its slot."""
         n = self._count
         if n < self._maxlen:
             self._buf += record
@@ -163,14 +174,8 @@ class Series:
             self._buf[slot * _SIZE : (slot + 1) * _SIZE] = record
         if self._odd:
             self._odd.pop(slot, None)
-        if odd is not None:
-            self._odd[slot] = odd
         self._seq += 1
-        self._cum = cum
-        if values != self._last_values:
-            self._changed_at = at
-        self._last_at = at
-        self._last_values = values
+        return slot
 
     def _slot(self, k: int) -> int:
         """The slot of the ``k``-th sample held, oldest first."""
@@ -220,22 +225,10 @@ class Series:
             return _NOTHING  # out of order or duplicate time: ignore
         self.last_seen = at
         if values == prev and self._odd_seq != self._seq - 1:
-            # Nothing moved (most configurations, most polls): copy the last record
-            # and give it the new time.
-            n = self._count
-            src = self._slot(n - 1) * _SIZE
-            if n < self._maxlen:
-                slot = n
-                self._buf += self._buf[src : src + _SIZE]
-                self._count = n + 1
-            else:
-                slot = self._start
-                self._start = (slot + 1) % self._maxlen
-                self._buf[slot * _SIZE : (slot + 1) * _SIZE] = self._buf[src : src + _SIZE]
-                if self._odd:
-                    self._odd.pop(slot, None)
-            _AT.pack_into(self._buf, slot * _SIZE, at)
-            self._seq += 1
+            # Nothing moved (most configurations, most polls): the last record again,
+            # with the new time.
+            src = self._slot(self._count - 1) * _SIZE
+            self._put(_AT.pack(at) + self._buf[src + _AT.size : src + _SIZE])
             self._last_at = at
             return _NOTHING
         self._append(at, values, (self._cum + _token_growth(prev, values)) & _MASK)

@@ -22,8 +22,8 @@ from textual_plotext import PlotextPlot
 from tui.fmt import compact, exact, safe_text, updated
 from tui.history import IDX, Sample, Series, delta
 from tui.models import COUNTERS, StatsPage
-from tui.poller import ConnState, Poller, PollStatus
-from tui.widgets.status_bar import state_label
+from tui.poller import Poller, PollStatus
+from tui.widgets.status_bar import is_behind, state_label
 
 if TYPE_CHECKING:
     from tui.app import FlashtopApp
@@ -172,8 +172,7 @@ class DetailScreen(Screen[str]):
             style="bold reverse",
         )
         text.append(f" ● {label}", style="bold")
-        behind = label == "stale" or status.state in (ConnState.RETRYING, ConnState.LOGIN_NEEDED)
-        when = updated(status.last_ok, now, behind) if status.last_ok else ""
+        when = updated(status.last_ok, now, is_behind(status, label)) if status.last_ok else ""
         text.append(f"  {when}  every {interval:g} s  window {WINDOWS[self.window_index][0]}")
         if self.vanished:
             text.append("  no longer reported by the server: showing the last values", style="bold")

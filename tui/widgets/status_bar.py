@@ -35,6 +35,13 @@ def state_label(status: PollStatus, interval: float, now_mono: float, now: float
     return status.state.value
 
 
+def is_behind(status: PollStatus, label: str) -> bool:
+    """The data shown is not the server's latest: stale, retrying or login needed."""
+    return label == "stale" or (
+        status.last_ok is not None and status.state in (ConnState.RETRYING, ConnState.LOGIN_NEEDED)
+    )
+
+
 class StatusBar(Static):
     """Two lines: identity (profile, URL) and state (connection, age, counts, error)."""
 
@@ -86,8 +93,7 @@ class StatusBar(Static):
 
         line2 = Text()
         line2.append(f" ● {label}", style="bold")
-        behind = stale or self.status.state is ConnState.LOGIN_NEEDED
-        line2.append(f"  {updated(self.status.last_ok, now, behind)}")
+        line2.append(f"  {updated(self.status.last_ok, now, is_behind(self.status, label))}")
         line2.append(f"  {self.configs} configs")
         if self.invalid:
             line2.append(f"  {self.invalid} invalid", style="bold")
