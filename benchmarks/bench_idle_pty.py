@@ -91,7 +91,9 @@ def flashtop_frame(base_url: str, token: str) -> int:
 
     session = AuthSession(TokenSet(token, None, obtained_at=time.time()), source="env")
     app = FlashtopApp(Settings(profile="frame", base_url=base_url, interval=2.0), session)
-    return full_frame_bytes(app, lambda: bool(app.names) and len(app.overview.table.order) > 0)
+    return full_frame_bytes(
+        app, lambda: bool(app.monitor.names) and len(app.overview.table.order) > 0
+    )
 
 
 def table_frame() -> int:

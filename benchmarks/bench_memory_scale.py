@@ -47,8 +47,8 @@ async def run(configs: int, polls: int, every: int) -> dict[str, Any]:
     app = FlashtopApp(settings, AuthSession(None, source="bench"), clock=lambda: now[0])
     out: dict[str, Any] = {"rss_start": rss0}
     async with app.run_test(size=(120, 40)) as pilot:
-        app.poller.pause()
-        app.names = names
+        app.monitor.poller.pause()
+        app.monitor.names = names
         await pilot.pause()
         out["rss_app"] = rss_mb()
         t0 = time.perf_counter()
@@ -58,17 +58,17 @@ async def run(configs: int, polls: int, every: int) -> dict[str, Any]:
             now[0] = START + 2.0 * i
             page = parse_stats_response({"success": True, "stats": server.snapshot()})
             if i % every == 0 or i == polls - 1:
-                await app._on_overview(page, now[0])
+                await app.monitor._overview_result(page, now[0])
                 await pilot.pause()
             else:
                 app.overview.show_page = lambda *args: None  # type: ignore[method-assign]
-                await app._on_overview(page, now[0])
+                await app.monitor._overview_result(page, now[0])
                 app.overview.show_page = show  # type: ignore[method-assign]
             if i in (99, 499, 719, polls - 1):
                 marks.append(rss_mb())
         out["seconds"] = time.perf_counter() - t0
         out["rss_marks"] = marks
-        out["samples"] = sum(len(s) for s in app.history.series.values())
+        out["samples"] = sum(len(s) for s in app.monitor.history.series.values())
         out["rows"] = len(app.overview.table.order)
         gc.unfreeze()  # the app froze what was alive after its first poll
         gc.collect()

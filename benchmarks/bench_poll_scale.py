@@ -122,7 +122,7 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
     app = app_module.FlashtopApp(settings, session, keep_history=True)
 
     # -- probes (benchmark only: wrappers around the app's own code) ---------------
-    client = app.client
+    client = app.monitor.client
     interpret = client._interpret
 
     def on_interpret(
@@ -163,7 +163,7 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
             probe.current.result_end = time.perf_counter()
 
     OverviewScreen.render_rows = rendered  # type: ignore[method-assign]
-    on_result = app.poller._on_result
+    on_result = app.monitor.poller._on_result
 
     async def on_overview(page: Any, at: float) -> None:
         t0 = time.perf_counter()
@@ -175,7 +175,7 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
         if probe.current is not None:
             probe.current.result_ms = (time.perf_counter() - t0) * 1000
 
-    app.poller._on_result = on_overview
+    app.monitor.poller._on_result = on_overview
 
     async def ticker() -> None:
         # The longest stretch the event loop ran without a break during each poll:

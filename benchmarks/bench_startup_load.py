@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tui.history import TOKENS_IN, TOKENS_OUT, History
+from tui.counters import TOKENS_IN, TOKENS_OUT
+from tui.history import History
 from tui.models import COUNTERS
 from tui.settings import Settings
 

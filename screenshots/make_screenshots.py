@@ -64,12 +64,12 @@ async def shoot(
         async with app.run_test(size=size) as pilot:
             # Twelve polls, 5 simulated seconds apart, so rates and trends have data.
             for i in range(12):
-                target = app.poller.status.polls + 1
+                target = app.monitor.poller.status.polls + 1
                 if i:
                     clock.now += 5.0
-                    app.poll_now()
-                await wait_until(pilot, lambda t=target: app.poller.status.polls >= t)
-            await wait_until(pilot, lambda: bool(app.names))
+                    app.monitor.poll_now()
+                await wait_until(pilot, lambda t=target: app.monitor.poller.status.polls >= t)
+            await wait_until(pilot, lambda: bool(app.monitor.names))
             app.overview.render_rows()
             app.overview.status_bar.base_url = SHOWN_URL
             app.overview.status_bar.refresh_text()

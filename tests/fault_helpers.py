@@ -102,7 +102,7 @@ def rows_of(app: FlashtopApp) -> tuple[tuple[str, tuple[int | None, ...]], ...]:
 def record_statuses(app: FlashtopApp) -> list[Seen]:
     """Log what the screen shows at every status change of the overview poller."""
     seen: list[Seen] = []
-    original = app.poller._on_status
+    original = app.monitor.poller._on_status
     bar = app.overview.status_bar
 
     def on_status(status: PollStatus) -> None:
@@ -117,22 +117,24 @@ def record_statuses(app: FlashtopApp) -> list[Seen]:
             )
         )
 
-    app.poller._on_status = on_status
+    app.monitor.poller._on_status = on_status
     return seen
 
 
 def fast_backoff(app: FlashtopApp, cap: float = 0.2) -> None:
     """Make the overview retry after cap/2 seconds (growth is tested at unit level)."""
-    app.poller._backoff_cap = cap
-    app.poller._rng = lambda: 0.0
+    app.monitor.poller._backoff_cap = cap
+    app.monitor.poller._rng = lambda: 0.0
 
 
 async def swap_client(
     app: FlashtopApp, base_url: str | None = None, *, timeouts: Timeouts | None = None
 ) -> None:
     """Give the running app a new client (other timeouts or another URL, same session)."""
-    old = app.client
-    app.client = FlashbackClient(base_url or app.settings.base_url, app.session, timeouts=timeouts)
+    old = app.monitor.client
+    app.monitor.client = FlashbackClient(
+        base_url or app.monitor.settings.base_url, app.monitor.session, timeouts=timeouts
+    )
     await old.aclose()
 
 
@@ -141,7 +143,7 @@ def failing(seen: list[Seen]) -> list[Seen]:
 
 
 def h_status(h: Harness) -> PollStatus:
-    return h.app.poller.status
+    return h.app.monitor.poller.status
 
 
 # ---------------------------------------------------------------------------- rendering

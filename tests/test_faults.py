@@ -74,11 +74,11 @@ async def survives(
     assert pilot is not None
     fast_backoff(app)
     before = rows_of(app)
-    assert before and app.poller.status.state is ConnState.LIVE
-    ok_polls = app.poller.status.polls
+    assert before and app.monitor.poller.status.state is ConnState.LIVE
+    ok_polls = app.monitor.poller.status.polls
     seen = record_statuses(app)
     provoke()
-    app.poll_now()
+    app.monitor.poll_now()
     repaired_at = float("inf")
     if recover is not None:
         await wait_for(
@@ -88,7 +88,7 @@ async def survives(
         result = recover()
         if asyncio.iscoroutine(result):
             await result
-    status = app.poller
+    status = app.monitor.poller
     await wait_for(
         pilot,
         lambda: status.status.state is ConnState.LIVE and status.status.polls > ok_polls,
@@ -108,7 +108,7 @@ async def survives(
         assert s.rows == before, "the last good rows changed or disappeared"
         assert s.status.retry_at is not None and s.status.retry_at - s.at > 0.05  # backs off
     # Live again, by itself.
-    final = app.poller.status
+    final = app.monitor.poller.status
     assert final.last_error is None and final.failures == 0
     text = str(app.overview.status_bar.content)
     assert "retrying" not in text and "✗" not in text
@@ -181,15 +181,15 @@ async def test_401_is_survived_by_one_refresh_without_a_visible_failure() -> Non
     async with running() as h:
         app = h.app
         seen = record_statuses(app)
-        assert app.session.tokens is not None
-        old = app.session.tokens.access_token
+        assert app.monitor.session.tokens is not None
+        old = app.monitor.session.tokens.access_token
         before = rows_of(app)
         h.server.set_fault("expired", count=1)
         await advance(h, 5)
-        assert app.session.refresh_count == 1
-        assert app.session.tokens.access_token != old
+        assert app.monitor.session.refresh_count == 1
+        assert app.monitor.session.tokens.access_token != old
         assert h.server.request_count("/user/refresh") == 1
-        assert not failing(seen) and app.poller.status.state is ConnState.LIVE
+        assert not failing(seen) and app.monitor.poller.status.state is ConnState.LIVE
         assert rows_of(app) != before  # new data arrived through the new token
 
 
@@ -200,9 +200,11 @@ async def test_401_with_failing_refresh_needs_login_without_a_retry_loop() -> No
         fast_backoff(app)
         before = rows_of(app)
         h.server.set_fault("expired", paths=(STATS, "/user/refresh"))
-        app.poll_now()
+        app.monitor.poll_now()
         await wait_for(
-            pilot, lambda: app.poller.status.state is ConnState.LOGIN_NEEDED, message="login"
+            pilot,
+            lambda: app.monitor.poller.status.state is ConnState.LOGIN_NEEDED,
+            message="login",
         )
         stats, refreshes = h.stats_requests(), h.server.request_count("/user/refresh")
         await settle(pilot, 1.0)  # a retry loop at 0.1 s would make ~10 requests here
@@ -214,9 +216,11 @@ async def test_401_with_failing_refresh_needs_login_without_a_retry_loop() -> No
         # Logging in again (what the login screen does) resumes polling.
         h.server.set_fault(None)
         access, refresh = h.server.issue_tokens()
-        app.session.replace(TokenSet(access, refresh, obtained_at=h.clock.now))
-        app.poll_now()
-        await wait_for(pilot, lambda: app.poller.status.state is ConnState.LIVE, message="live")
+        app.monitor.session.replace(TokenSet(access, refresh, obtained_at=h.clock.now))
+        app.monitor.poll_now()
+        await wait_for(
+            pilot, lambda: app.monitor.poller.status.state is ConnState.LIVE, message="live"
+        )
 
 
 # ---------------------------------------------------------------------------- network faults
@@ -550,13 +554,13 @@ async def test_flapping_server_in_the_app_keeps_rows_and_alternates_states() -> 
         app, pilot = h.app, h.pilot
         assert pilot is not None
         fast_backoff(app, cap=0.04)
-        app.poller._interval = 0.02  # below the 1 s floor, to flap fast
+        app.monitor.poller._interval = 0.02  # below the 1 s floor, to flap fast
         before = {i for i, _ in rows_of(app)}
         seen = record_statuses(app)
-        polls = app.poller.status.polls
+        polls = app.monitor.poller.status.polls
         h.server.set_fault("flap")
-        app.poll_now()
-        await wait_for(pilot, lambda: app.poller.status.polls >= polls + 25, timeout=20)
+        app.monitor.poll_now()
+        await wait_for(pilot, lambda: app.monitor.poller.status.polls >= polls + 25, timeout=20)
         settled = [s for s in seen if not s.status.in_flight]
         states = [s.status.state for s in settled]
         assert states.count(ConnState.RETRYING) >= 24
@@ -566,5 +570,5 @@ async def test_flapping_server_in_the_app_keeps_rows_and_alternates_states() -> 
             if s.status.state is ConnState.RETRYING:
                 assert s.stale and "Failed to retrieve statistics" in s.text
         h.server.set_fault(None)
-        app.poller._interval = 60.0
+        app.monitor.poller._interval = 60.0
         assert app.is_running

@@ -15,7 +15,8 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui.history import TOKENS_IN, TOKENS_OUT, Sample, Series, delta
+from tui.counters import TOKENS_IN, TOKENS_OUT
+from tui.history import Sample, Series, delta
 from tui.models import COUNTERS
 
 N = len(COUNTERS)

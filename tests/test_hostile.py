@@ -150,11 +150,11 @@ async def test_hostile_server_text_never_reaches_the_terminal_and_counters_stay_
             table = app.overview.table
             await wait_for(
                 pilot,
-                lambda: app.poller.status.polls >= 1 and "name-csi" in app.names,
+                lambda: app.monitor.poller.status.polls >= 1 and "name-csi" in app.monitor.names,
                 message="hostile data on screen",
             )
             await pilot.pause(0.1)
-            assert app.is_running and app.poller.status.state is ConnState.LIVE
+            assert app.is_running and app.monitor.poller.status.state is ConnState.LIVE
             assert sorted(table.order) == sorted([*(i for i, _ in h.server.sims), *SHOWN_IDS])
 
             # Every rendered cell is plain, printable text; markup was not interpreted.
@@ -197,8 +197,10 @@ async def test_hostile_server_text_never_reaches_the_terminal_and_counters_stay_
             # Filtering and sorting over hostile rows, and a second poll, change nothing.
             await pilot.press("s", "s", "S")
             h.clock.now += 5
-            app.poll_now()
-            await wait_for(pilot, lambda: app.poller.status.polls >= 2, message="second poll")
+            app.monitor.poll_now()
+            await wait_for(
+                pilot, lambda: app.monitor.poller.status.polls >= 2, message="second poll"
+            )
             await pilot.press("slash", *"copy", "enter")
             await pilot.pause(0.1)
             osc52 = HOSTILE_TEXT["osc52"]
@@ -226,7 +228,7 @@ async def test_ten_thousand_configurations_render_without_crashing() -> None:
                 message="10,000 rows",
             )
             elapsed = time.monotonic() - started
-            assert app.is_running and app.poller.status.state is ConnState.LIVE
+            assert app.is_running and app.monitor.poller.status.state is ConnState.LIVE
             assert len(app.overview.rows) == 10_000 + len(SHOWN_IDS)
             assert foreign_controls(terminal_output(app)) == []
             await pilot.press("end", "home")

@@ -24,8 +24,9 @@ from textual.strip import Strip
 from textual.widget import Widget
 from ui_helpers import FakeClock, Harness, advance, poll, wait_for
 
-from tui.app import POLL_PART, FlashtopApp
+from tui.app import FlashtopApp
 from tui.demo_server import DemoServer
+from tui.monitor import POLL_PART
 from tui.settings import Settings
 from tui.tokens import AuthSession, TokenSet
 from tui.view import COUNTER_COLUMNS
@@ -54,7 +55,7 @@ async def big_app(
             h.pilot = pilot
             await wait_for(
                 pilot,
-                lambda: len(app.overview.table.order) == n and bool(app.names),
+                lambda: len(app.overview.table.order) == n and bool(app.monitor.names),
                 timeout=60,
                 message=f"{n} rows with names",
             )
@@ -121,7 +122,7 @@ async def test_a_poll_that_changes_nothing_repaints_nothing_at_10000() -> None:
         lines, regions = table.line_refreshes, table.region_refreshes
         await poll(h)  # same fake time: the server answers exactly what it answered before
         await poll(h)
-        assert h.app.poller.status.polls >= 3
+        assert h.app.monitor.poller.status.polls >= 3
         assert (table.line_refreshes, table.region_refreshes) == (lines, regions)
         assert repaints[0] == 0, "no refresh of the table at all"
         assert bars[0] == 0
@@ -177,14 +178,14 @@ async def test_a_poll_of_10000_is_recorded_in_parts_with_the_event_loop_running_
                 await asyncio.sleep(0)
 
         seen: list[int] = []
-        record = app.history.record
+        record = app.monitor.history.record
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             seen.append(turns[0])
             return record(*args, **kwargs)
 
-        app.history.record = counted  # type: ignore[method-assign]
-        held = {ident: len(s) for ident, s in app.history.series.items()}
+        app.monitor.history.record = counted  # type: ignore[method-assign]
+        held = {ident: len(s) for ident, s in app.monitor.history.series.items()}
         task = asyncio.create_task(other_work())
         try:
             await advance(h, 2)
@@ -194,7 +195,7 @@ async def test_a_poll_of_10000_is_recorded_in_parts_with_the_event_loop_running_
         assert all(b > a for a, b in itertools.pairwise(seen)), "other tasks ran between parts"
         # Recorded in parts, the poll is still whole: every configuration has its sample.
         assert len(held) == BIG
-        assert all(len(app.history.series[i]) == n + 1 for i, n in held.items())
+        assert all(len(app.monitor.history.series[i]) == n + 1 for i, n in held.items())
 
 
 def strip(*parts: tuple[str, str]) -> Strip:

@@ -228,38 +228,46 @@ async def test_tui_session_with_faults_and_refresh_never_shows_or_logs_a_secret(
     texts: list[str] = []
     try:
         async with h.app.run_test(size=(120, 40)) as pilot:
-            app.poller._backoff_cap = 0.2
-            app.poller._rng = lambda: 0.0
+            app.monitor.poller._backoff_cap = 0.2
+            app.monitor.poller._rng = lambda: 0.0
 
             def snap() -> None:
                 texts.append(terminal_output(app))
                 texts.append(str(app.overview.status_bar.content))
-                texts.append(repr(app.poller.status))
+                texts.append(repr(app.monitor.poller.status))
 
-            await wait_for(pilot, lambda: app.poller.status.polls >= 1, message="first poll")
+            await wait_for(
+                pilot, lambda: app.monitor.poller.status.polls >= 1, message="first poll"
+            )
             snap()
             for fault in ("server_error", "forbidden", "malformed", "reset"):
                 server.set_fault(fault, count=1)
-                polls = app.poller.status.polls
-                app.poll_now()
-                await wait_for(pilot, lambda p=polls: app.poller.status.polls > p, message=fault)
+                polls = app.monitor.poller.status.polls
+                app.monitor.poll_now()
+                await wait_for(
+                    pilot, lambda p=polls: app.monitor.poller.status.polls > p, message=fault
+                )
                 snap()
             # 401 -> refresh -> new tokens; then a refresh that fails -> login needed.
             server.expire_all_access_tokens()
-            polls = app.poller.status.polls
-            app.poll_now()
-            await wait_for(pilot, lambda: app.poller.status.polls > polls, message="refresh")
+            polls = app.monitor.poller.status.polls
+            app.monitor.poll_now()
+            await wait_for(
+                pilot, lambda: app.monitor.poller.status.polls > polls, message="refresh"
+            )
             assert session.refresh_count == 1
             snap()
             server.set_fault("expired", paths=(STATS, "/user/refresh"))
-            app.poll_now()
+            app.monitor.poll_now()
             await wait_for(
-                pilot, lambda: app.poller.status.state is ConnState.LOGIN_NEEDED, message="login"
+                pilot,
+                lambda: app.monitor.poller.status.state is ConnState.LOGIN_NEEDED,
+                message="login",
             )
             snap()
             shot = app.save_screenshot(path=str(tmp_path), filename="shot.svg")
             texts += [f"{n.title} {n.message}" for n in app._notifications]
-            texts += [repr(session), repr(session.tokens), repr(app.client.session)]
+            texts += [repr(session), repr(session.tokens), repr(app.monitor.client.session)]
     finally:
         server.stop()
     for handler in logging.getLogger("flashtop").handlers:

@@ -159,23 +159,26 @@ async def test_app_soak_of_1000_flapping_polls_leaks_no_fds_workers_or_tasks() -
         async with h.app.run_test(size=(120, 40)) as pilot:
             app = h.app
             await wait_for(pilot, lambda: has_data(h), message="first poll")
-            inner = app.poller._fetch
+            inner = app.monitor.poller._fetch
 
             async def fetch() -> StatsPage:
                 h.clock.now += 5  # new counters every poll, so cells really change
                 return await inner()
 
-            app.poller._fetch = fetch
-            app.poller._backoff_cap = 0.0
-            app.poller._interval = 0.0
+            app.monitor.poller._fetch = fetch
+            app.monitor.poller._backoff_cap = 0.0
+            app.monitor.poller._interval = 0.0
             h.server.set_fault("flap")
             rows = len(app.overview.rows)
 
             async def run_polls(n: int) -> tuple[int, int, int, int]:
-                target = app.poller.status.polls + n // 2
-                app.poll_now()
+                target = app.monitor.poller.status.polls + n // 2
+                app.monitor.poll_now()
                 await wait_for(
-                    pilot, lambda: app.poller.status.polls >= target, timeout=60, message="polls"
+                    pilot,
+                    lambda: app.monitor.poller.status.polls >= target,
+                    timeout=60,
+                    message="polls",
                 )
                 assert len(app.overview.rows) == rows
                 gc.collect()
@@ -190,8 +193,8 @@ async def test_app_soak_of_1000_flapping_polls_leaks_no_fds_workers_or_tasks() -
             assert second[2] <= first[2] + 1, "asyncio tasks grew"
             assert second[3] <= first[3], "Textual workers piled up"
             assert second[0] - first[0] < 8 * 1024, "RSS grew by more than 8 MiB"
-            assert app.poller.status.state in (ConnState.LIVE, ConnState.RETRYING)
-            app.poller._interval = 60.0
+            assert app.monitor.poller.status.state in (ConnState.LIVE, ConnState.RETRYING)
+            app.monitor.poller._interval = 60.0
             h.server.set_fault(None)
     finally:
         h.server.stop()
@@ -204,16 +207,16 @@ async def test_quitting_while_a_request_hangs_takes_under_a_second() -> None:
             app = h.app
             await wait_for(pilot, lambda: has_data(h), message="first poll")
             h.server.set_fault("slow", delay=30.0)  # the server holds the next request
-            app.poll_now()
-            await wait_for(pilot, lambda: app.poller.status.in_flight, message="in flight")
+            app.monitor.poll_now()
+            await wait_for(pilot, lambda: app.monitor.poller.status.in_flight, message="in flight")
             await pilot.pause(0.2)
-            assert app.poller.status.in_flight
+            assert app.monitor.poller.status.in_flight
             started = time.monotonic()
             await pilot.press("q")
         elapsed = time.monotonic() - started
         worker = app._poll_worker
         assert worker is not None and worker.state is WorkerState.CANCELLED
-        assert app.client._http.is_closed
+        assert app.monitor.client._http.is_closed
         assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
         assert elapsed < 1.0, f"quitting took {elapsed:.2f} s"
     finally:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from tui.cli import main
-from tui.history import TOKENS_IN, TOKENS_OUT, History
+from tui.counters import TOKENS_IN, TOKENS_OUT
+from tui.history import History
 from tui.models import COUNTERS, LlmStats
 from tui.settings import Settings
 from tui.store import (
@@ -292,14 +293,16 @@ async def test_app_restart_keeps_the_sparklines() -> None:
         ident = str(server.llms[0]["id"])
         first = history_app(server, clock, "restart")
         async with first.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: first.poller.status.polls >= 1, message="first poll")
+            await wait_for(
+                pilot, lambda: first.monitor.poller.status.polls >= 1, message="first poll"
+            )
             for _ in range(14):
-                await wait_for(pilot, lambda: not first.poller.status.in_flight)
-                before = first.poller.status.polls
+                await wait_for(pilot, lambda: not first.monitor.poller.status.in_flight)
+                before = first.monitor.poller.status.polls
                 clock.now += 5
-                first.poll_now()
-                await wait_for(pilot, lambda n=before: first.poller.status.polls > n)
-            series = first.history.get(ident)
+                first.monitor.poll_now()
+                await wait_for(pilot, lambda n=before: first.monitor.poller.status.polls > n)
+            series = first.monitor.history.get(ident)
             assert series is not None
             trend_before = series.interval_rates((TOKENS_IN, TOKENS_OUT), 12)
             latest_before = series.latest
@@ -308,8 +311,10 @@ async def test_app_restart_keeps_the_sparklines() -> None:
         clock.now += 5
         second = history_app(server, clock, "restart")
         async with second.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: second.poller.status.polls >= 1, message="first poll")
-            series = second.history.get(ident)
+            await wait_for(
+                pilot, lambda: second.monitor.poller.status.polls >= 1, message="first poll"
+            )
+            series = second.monitor.history.get(ident)
             assert series is not None
             assert latest_before in series.since(3600.0)  # the samples from before the restart
             trend = series.interval_rates((TOKENS_IN, TOKENS_OUT), 13)
@@ -343,13 +348,17 @@ async def test_app_with_a_locked_history_file_says_so_and_keeps_monitoring(
         with DemoServer(clock=clock) as server:
             app = history_app(server, clock, "locked")
             async with app.run_test(size=(120, 40)) as pilot:
-                await wait_for(pilot, lambda: app.poller.status.polls >= 1, message="first poll")
+                await wait_for(
+                    pilot, lambda: app.monitor.poller.status.polls >= 1, message="first poll"
+                )
                 clock.now += 5
-                app.poll_now()
-                await wait_for(pilot, lambda: app.poller.status.polls >= 2, message="next poll")
+                app.monitor.poll_now()
+                await wait_for(
+                    pilot, lambda: app.monitor.poller.status.polls >= 2, message="next poll"
+                )
                 assert len(app.overview.rows) == 12  # monitoring goes on, in memory
                 ident = app.overview.rows[0].id
-                series = app.history.get(ident)
+                series = app.monitor.history.get(ident)
                 assert series is not None and len(series) == 2
                 notes = app.overview.status_bar.notes
                 assert notes.count(NOTES["locked"]) == 1  # said once, not once per poll

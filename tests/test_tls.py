@@ -197,7 +197,7 @@ async def test_app_shows_the_tls_refusal_and_keeps_running(https_server: DemoSer
     h = Harness(app=app, server=https_server, clock=clock)
     async with h.app.run_test() as pilot:
         await wait_for(
-            pilot, lambda: app.poller.status.state is ConnState.RETRYING, message="retrying"
+            pilot, lambda: app.monitor.poller.status.state is ConnState.RETRYING, message="retrying"
         )
         text = str(app.overview.status_bar.content)
         assert "TLS certificate" in text and "--ca-bundle" in text

@@ -29,9 +29,9 @@ from ui_helpers import (
     wait_for,
 )
 
-from tui.app import INTERVAL_STEPS
+from tui.counters import IDX
 from tui.demo_server import CURATED, RESET_AT
-from tui.history import IDX
+from tui.monitor import INTERVAL_STEPS
 from tui.poller import MAX_INTERVAL, MIN_INTERVAL, ConnState
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
@@ -67,7 +67,7 @@ async def test_rows_appear_for_every_configuration_with_names() -> None:
         assert sorted(table.order) == sorted(llm["id"] for llm in h.server.llms)
         assert sorted(shown_names(h)) == CURATED_NAMES
         assert table.row_count == 12
-        assert h.app.poller.status.state is ConnState.LIVE
+        assert h.app.monitor.poller.status.state is ConnState.LIVE
         assert "12 configs" in h.status_text()
         # The provider column comes from /ai/llm as well.
         assert h.row(h.id_of("code-review")).provider == "ANTHROPIC"
@@ -154,7 +154,7 @@ async def test_filter_by_name_provider_and_id_and_escape_clears_it() -> None:
 
 async def test_pause_stops_requests_and_p_resumes() -> None:
     async with running(interval=1.0) as h:
-        pilot, status = h.pilot, h.app.poller
+        pilot, status = h.pilot, h.app.monitor.poller
         assert pilot is not None
         await pilot.press("p")
         await wait_for(
@@ -176,7 +176,7 @@ async def test_r_polls_at_once_even_with_a_long_interval() -> None:
     async with running(interval=60.0) as h:
         pilot = h.pilot
         assert pilot is not None
-        await wait_for(pilot, lambda: not h.app.poller.status.in_flight)
+        await wait_for(pilot, lambda: not h.app.monitor.poller.status.in_flight)
         before = h.stats_requests()
         await pilot.press("r")
         await wait_for(pilot, lambda: h.stats_requests() == before + 1, timeout=2.0)
@@ -189,22 +189,22 @@ async def test_plus_and_minus_step_the_interval_within_bounds() -> None:
         pilot, app = h.pilot, h.app
         assert pilot is not None
         await pilot.press("plus")  # faster than the fastest: stays at 1 s
-        assert app.poller.interval == MIN_INTERVAL == 1.0
-        seen = [app.poller.interval]
+        assert app.monitor.poller.interval == MIN_INTERVAL == 1.0
+        seen = [app.monitor.poller.interval]
         for _ in range(len(INTERVAL_STEPS)):
             await pilot.press("minus")
-            seen.append(app.poller.interval)
+            seen.append(app.monitor.poller.interval)
         assert seen[1:-1] == [float(s) for s in INTERVAL_STEPS[1:]]
         assert seen[-1] == MAX_INTERVAL == 3600.0
         assert app.overview.status_bar.interval == 3600.0
         assert "every 3600 s" in h.status_text()
 
         await pilot.press("plus")
-        assert app.poller.interval == 1800.0
+        assert app.monitor.poller.interval == 1800.0
         for _ in range(len(INTERVAL_STEPS) + 1):
             await pilot.press("plus")
-            assert MIN_INTERVAL <= app.poller.interval <= MAX_INTERVAL
-        assert app.poller.interval == 1.0
+            assert MIN_INTERVAL <= app.monitor.poller.interval <= MAX_INTERVAL
+        assert app.monitor.poller.interval == 1.0
 
 
 async def test_server_error_keeps_rows_and_recovers_after_r() -> None:
@@ -217,7 +217,7 @@ async def test_server_error_keeps_rows_and_recovers_after_r() -> None:
         h.server.set_fault("server_error")
         await pilot.press("r")
         await wait_for(
-            pilot, lambda: app.poller.status.state is ConnState.RETRYING, message="retrying"
+            pilot, lambda: app.monitor.poller.status.state is ConnState.RETRYING, message="retrying"
         )
         assert "retrying" in h.status_text()
         assert app.overview.status_bar.has_class("-stale")
@@ -227,7 +227,9 @@ async def test_server_error_keeps_rows_and_recovers_after_r() -> None:
 
         h.server.set_fault(None)
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.poller.status.state is ConnState.LIVE, message="live")
+        await wait_for(
+            pilot, lambda: app.monitor.poller.status.state is ConnState.LIVE, message="live"
+        )
         assert "retrying" not in h.status_text()
         assert sorted(app.overview.table.order) == ids
 
@@ -239,7 +241,7 @@ async def test_expired_token_without_refresh_token_means_login_needed_and_no_ret
         h.server.set_fault("expired")
         await wait_for(
             pilot,
-            lambda: app.poller.status.state is ConnState.LOGIN_NEEDED,
+            lambda: app.monitor.poller.status.state is ConnState.LOGIN_NEEDED,
             message="login needed",
         )
         assert "login needed" in h.status_text()

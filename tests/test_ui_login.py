@@ -52,10 +52,12 @@ async def test_without_credentials_the_login_screen_logs_in_stores_and_starts_po
             )
             assert isinstance(app.screen, LoginScreen) and not store.saved
             await pilot.press(*DEMO_PASSWORD, "enter")
-            await wait_for(pilot, lambda: app.poller.status.state is ConnState.LIVE, message="live")
+            await wait_for(
+                pilot, lambda: app.monitor.poller.status.state is ConnState.LIVE, message="live"
+            )
             assert not isinstance(app.screen, LoginScreen)
             assert len(store.saved) == 1 and store.saved[0].refresh_token
-            assert app.session.tokens is store.saved[0]
+            assert app.monitor.session.tokens is store.saved[0]
             assert len(app.overview.table.order) == 12
 
 
@@ -72,13 +74,13 @@ async def test_login_needed_after_a_failed_refresh_can_be_fixed_without_restarti
             mark_changes=False,
         )
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: app.poller.status.state is ConnState.LIVE)
+            await wait_for(pilot, lambda: app.monitor.poller.status.state is ConnState.LIVE)
             # Both tokens stop working: the refresh is refused, so login is needed.
             server.expire_all_access_tokens()
             async with FlashbackClient(server.base_url) as other:
                 await other.logout(refresh)
-            app.poll_now()
-            await wait_for(pilot, lambda: app.poller.status.state is ConnState.LOGIN_NEEDED)
+            app.monitor.poll_now()
+            await wait_for(pilot, lambda: app.monitor.poller.status.state is ConnState.LOGIN_NEEDED)
             assert "login needed" in str(app.overview.status_bar.content)
             before = server.request_count("/ai/llm/stats")
             await settle(pilot, 1.0)
@@ -86,7 +88,7 @@ async def test_login_needed_after_a_failed_refresh_can_be_fixed_without_restarti
             await pilot.press("l")
             await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen))
             await pilot.press(*DEMO_EMAIL, "enter", *DEMO_PASSWORD, "enter")
-            await wait_for(pilot, lambda: app.poller.status.state is ConnState.LIVE)
+            await wait_for(pilot, lambda: app.monitor.poller.status.state is ConnState.LIVE)
             assert len(store.saved) == 1
 
 
@@ -98,10 +100,10 @@ async def test_the_login_screen_offers_the_demo_instead() -> None:
             await pilot.click("#login-demo")
             await wait_for(
                 pilot,
-                lambda: app.settings.demo and len(app.overview.table.order) == 12,
+                lambda: app.monitor.settings.demo and len(app.overview.table.order) == 12,
                 timeout=10,
                 message="demo data",
             )
-            assert app.settings.base_url != server.base_url
-            assert app.poller.status.state is ConnState.LIVE
+            assert app.monitor.settings.base_url != server.base_url
+            assert app.monitor.poller.status.state is ConnState.LIVE
             assert server.request_count("/ai/llm/stats") == 0

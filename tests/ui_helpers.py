@@ -124,10 +124,10 @@ def has_data(h: Harness, count: int = 12) -> bool:
     """Rows for ``count`` configurations are on screen, with their names."""
     app = h.app
     return (
-        app.poller.status.polls >= 1
+        app.monitor.poller.status.polls >= 1
         and len(app.overview.table.order) >= count
-        and bool(app.names)
-        and all(r.name != r.id for r in app.overview.rows if r.id in app.names)
+        and bool(app.monitor.names)
+        and all(r.name != r.id for r in app.overview.rows if r.id in app.monitor.names)
     )
 
 
@@ -156,12 +156,15 @@ async def poll(h: Harness) -> None:
     """Force one overview poll at the current fake time and wait until it is shown."""
     assert h.pilot is not None
     app = h.app
-    await wait_for(h.pilot, lambda: not app.poller.status.in_flight, message="idle poller")
-    before = app.poller.status.polls
-    app.poll_now()
+    await wait_for(h.pilot, lambda: not app.monitor.poller.status.in_flight, message="idle poller")
+    before = app.monitor.poller.status.polls
+    app.monitor.poll_now()
     await wait_for(
         h.pilot,
-        lambda: app.poller.status.polls > before and app.poller.status.last_ok == h.clock.now,
+        lambda: (
+            app.monitor.poller.status.polls > before
+            and app.monitor.poller.status.last_ok == h.clock.now
+        ),
         message="a forced poll",
     )
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TextIO
 
 from tui import credentials
-from tui.client import FlashbackClient
+from tui.client import client_for
 from tui.credentials import (
     ENV_TOKEN,
     SERVICE,
@@ -152,7 +152,7 @@ def _read_tokens(stdin: TextIO, stderr: TextIO) -> TokenSet:
 
 async def _password_login(settings: Settings, email: str, password: str) -> TokenSet:
     session = AuthSession(None, source="login")
-    async with FlashbackClient(settings.base_url, session, ca_bundle=settings.ca_bundle) as client:
+    async with client_for(settings, session) as client:
         try:
             return await client.login(email, password)
         except UnsuccessfulError as exc:
@@ -217,9 +217,7 @@ def login_command(
 
 
 async def _revoke(settings: Settings, refresh_token: str) -> None:
-    async with FlashbackClient(
-        settings.base_url, AuthSession(None, source="logout"), ca_bundle=settings.ca_bundle
-    ) as client:
+    async with client_for(settings, AuthSession(None, source="logout")) as client:
         await client.logout(refresh_token)
 
 
@@ -269,9 +267,7 @@ def logout_command(
 async def _health(settings: Settings) -> str:
     started = time.monotonic()
     try:
-        async with FlashbackClient(
-            settings.base_url, AuthSession(None, source="status"), ca_bundle=settings.ca_bundle
-        ) as client:
+        async with client_for(settings, AuthSession(None, source="status")) as client:
             await client.health()
     except FlashtopError as exc:
         return f"not answering: {exc.message}"

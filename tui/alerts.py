@@ -5,14 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from tui.counters import BY_API
 from tui.fmt import compact, safe_text
 from tui.history import Changes
-
-_WORDS = {
-    "totalPolicyViolations": ("violation", "violations"),
-    "totalAlerts": ("alert", "alerts"),
-    "totalBlocks": ("block", "blocks"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +16,7 @@ class Alert:
 
     title: str
     message: str
-    severity: str  # "warning" or "error"
+    severity: str  # "information", "warning" or "error"
 
 
 def event_alerts(changes: Changes, name_of: Callable[[str], str]) -> list[Alert]:
@@ -29,11 +24,12 @@ def event_alerts(changes: Changes, name_of: Callable[[str], str]) -> list[Alert]
     per_id: dict[str, list[str]] = {}
     severe: set[str] = set()
     for inc in changes.events:
-        one, many = _WORDS[inc.counter]
+        counter = BY_API[inc.counter]
+        one, many = counter.words or (counter.short, counter.short)
         per_id.setdefault(inc.ai_llm_id, []).append(
             f"+{compact(inc.delta)} {one if inc.delta == 1 else many}"
         )
-        if inc.counter == "totalBlocks":
+        if counter.severe:
             severe.add(inc.ai_llm_id)
     return [
         Alert(
@@ -42,6 +38,22 @@ def event_alerts(changes: Changes, name_of: Callable[[str], str]) -> list[Alert]
             severity="error" if ident in severe else "warning",
         )
         for ident, parts in per_id.items()
+    ]
+
+
+def reset_alerts(changes: Changes, name_of: Callable[[str], str]) -> list[Alert]:
+    """One note per configuration whose counters went down (the server reset them):
+    the growth shown for that interval is what accumulated since the reset."""
+    per_id: dict[str, list[str]] = {}
+    for ident, counter in changes.resets:
+        per_id.setdefault(ident, []).append(BY_API[counter].long)
+    return [
+        Alert(
+            title=safe_text(name_of(ident), 40),
+            message=f"counters went down (reset on the server): {', '.join(names)}",
+            severity="information",
+        )
+        for ident, names in per_id.items()
     ]
 
 

@@ -13,8 +13,7 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 from tui import __version__
@@ -27,8 +26,10 @@ from tui.errors import (
     EXIT_SERVER,
     EXIT_USAGE,
     FlashtopError,
+    UsageError,
     one_line,
 )
+from tui.models import CellProblem
 from tui.settings import Settings, resolve
 
 EPILOG = f"""\
@@ -156,40 +157,26 @@ def _flags(ns: argparse.Namespace) -> dict[str, Any]:
     return flags
 
 
-@contextmanager
-def demo_backend(settings: Settings) -> Iterator[Settings]:
-    """Start the simulated backend in-process and point the settings at it."""
-    from dataclasses import replace
-
-    from tui.demo_server import DemoServer, day_epoch
-
-    server = DemoServer(epoch=day_epoch()).start()
-    try:
-        yield replace(settings, base_url=server.base_url, demo=True, profile="demo")
-    finally:
-        server.stop()
-
-
 # ---------------------------------------------------------------------------- stats
 
 
-def _fmt_int(value: int | None, problem: object) -> str:
+def _fmt_int(value: int | None, problem: CellProblem | None) -> str:
     if value is None:
-        return "?" if str(problem) == "invalid" else "-"
+        return "?" if problem is CellProblem.INVALID else "-"
     return f"{value:,}"
 
 
-def _stats_rows(settings: Settings, env: Mapping[str, str], ai_llm_id: str | None) -> Any:
-    from tui.client import FlashbackClient
+def _stats_rows(
+    settings: Settings, env: Mapping[str, str], ai_llm_id: str | None, session: Any = None
+) -> Any:
+    from tui.client import client_for
     from tui.errors import ApiError
 
     async def run() -> tuple[Any, dict[str, Any], str | None]:
-        session = await _session_for(settings, env)
-        async with FlashbackClient(settings.base_url, session, ca_bundle=settings.ca_bundle) as c:
-            if settings.demo:
-                from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD
-
-                session.replace(await c.login(DEMO_EMAIL, DEMO_PASSWORD))
+        nonlocal session
+        if session is None:
+            session = await _session_for(settings, env)
+        async with client_for(settings, session) as c:
             page = await c.get_stats(ai_llm_id)
             names_error = None
             try:
@@ -202,10 +189,6 @@ def _stats_rows(settings: Settings, env: Mapping[str, str], ai_llm_id: str | Non
 
 
 async def _session_for(settings: Settings, env: Mapping[str, str]) -> Any:
-    from tui.tokens import AuthSession
-
-    if settings.demo:
-        return AuthSession(None, source="demo")
     from tui.credentials import load_credentials
 
     creds = await asyncio.to_thread(
@@ -218,11 +201,17 @@ async def _session_for(settings: Settings, env: Mapping[str, str]) -> Any:
 
 
 def stats_command(
-    settings: Settings, env: Mapping[str, str], ai_llm_id: str | None, fmt: str | None, out: TextIO
+    settings: Settings,
+    env: Mapping[str, str],
+    ai_llm_id: str | None,
+    fmt: str | None,
+    out: TextIO,
+    session: Any = None,
 ) -> int:
+    """``session``: use this one (the demo's) instead of the profile's credentials."""
     from tui.models import COUNTER_LABELS, COUNTERS
 
-    page, configs, names_error = _stats_rows(settings, env, ai_llm_id)
+    page, configs, names_error = _stats_rows(settings, env, ai_llm_id, session)
 
     def warn(message: str) -> None:
         print(f"flashtop: warning: {message}", file=sys.stderr)
@@ -305,8 +294,12 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     if command == "stats":
         if settings.demo:
-            with demo_backend(settings) as s:
-                return stats_command(s, env, ns.ai_llm_id, ns.fmt, sys.stdout)
+            from tui.demo import demo_backend
+
+            with demo_backend(settings) as demo:
+                return stats_command(
+                    demo.settings, env, ns.ai_llm_id, ns.fmt, sys.stdout, demo.session
+                )
         return stats_command(settings, env, ns.ai_llm_id, ns.fmt, sys.stdout)
     if command == "export":
         # Reads the local history file only: no network, no credentials, no Textual.
@@ -319,7 +312,7 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
         from tui import account
 
         if settings.demo:
-            raise FlashtopError("--demo needs no login; run `flashtop --demo`")
+            raise UsageError(f"--demo needs no {command}; run `flashtop --demo`")
         if command == "login":
             return account.login_command(
                 settings,
@@ -341,8 +334,10 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     from tui.app import run_app
 
     if settings.demo:
-        with demo_backend(settings) as s:
-            return run_app(s, env)
+        from tui.demo import demo_backend
+
+        with demo_backend(settings) as demo:
+            return run_app(demo.settings, env, demo)
     return run_app(settings, env)
 
 

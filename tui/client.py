@@ -20,7 +20,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -141,6 +141,24 @@ def _server_message(body: bytes) -> str | None:
         if isinstance(msg, str) and msg.strip():
             return one_line(msg)
     return None
+
+
+class ClientSettings(Protocol):
+    """What building a client needs of the resolved settings (tui.settings.Settings)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def ca_bundle(self) -> str | None: ...
+
+
+def client_for(
+    settings: ClientSettings, session: AuthSession | None = None, **options: Any
+) -> FlashbackClient:
+    """The one way flashtop builds a client: from the resolved settings and a session
+    (``options``: timeouts, max_body, transport, for tests)."""
+    return FlashbackClient(settings.base_url, session, ca_bundle=settings.ca_bundle, **options)
 
 
 class FlashbackClient:

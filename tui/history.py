@@ -16,20 +16,15 @@ from __future__ import annotations
 
 import itertools
 import struct
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tui.models import COUNTERS, LlmStats
-
-IDX = {name: i for i, name in enumerate(COUNTERS)}
-TOKENS_IN = IDX["totalTokensIn"]
-TOKENS_OUT = IDX["totalTokensOut"]
-EVENT_COUNTERS = ("totalPolicyViolations", "totalAlerts", "totalBlocks")
+from tui.counters import COUNTERS, EVENT_INDICES, TOKENS_IN, TOKENS_OUT
+from tui.models import LlmStats
 
 DEFAULT_MAXLEN = 720  # one hour at 5 s
 DEFAULT_FORGET_AFTER = 3600.0
-_EVENT_IDX = tuple(IDX[name] for name in EVENT_COUNTERS)
+_EVENT_IDX = EVENT_INDICES
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +52,8 @@ class Changes:
     changed: dict[str, frozenset[int]] = field(default_factory=dict)
     #: New violations, alerts and blocks.
     events: list[Increase] = field(default_factory=list)
-    #: (id, counter) pairs that went down in this poll.
+    #: (id, counter) pairs that went down in this poll (told to the user once).
     resets: list[tuple[str, str]] = field(default_factory=list)
-    #: Ids seen for the first time.
-    new_ids: list[str] = field(default_factory=list)
 
 
 #: One held sample: its time, the running sum of token growth (in + out, modulo
@@ -118,7 +111,6 @@ class Series:
         "_start",
         "last_event_at",
         "last_seen",
-        "resets",
     )
 
     def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
@@ -134,7 +126,6 @@ class Series:
         self._changed_at = 0.0  # when the values last differed from the sample before
         self._last_at = 0.0
         self._last_values: tuple[int | None, ...] | None = None
-        self.resets: deque[tuple[float, str]] = deque(maxlen=32)
         self.last_seen = 0.0
         #: counter index -> when it last went up (for colouring event counters).
         self.last_event_at: dict[int, float] = {}
@@ -241,7 +232,6 @@ class Series:
             if old is not None and new is not None:
                 if new < old:
                     resets.append(i)
-                    self.resets.append((at, COUNTERS[i]))
                 elif new > old:
                     ups.append((i, new - old))
         return frozenset(changed), ups, resets
@@ -404,12 +394,11 @@ class History:
             series = self.series.get(s.ai_llm_id)
             if series is None:
                 series = self.series[s.ai_llm_id] = Series(self.maxlen)
-                changes.new_ids.append(s.ai_llm_id)
             changed, ups, resets = series.add_values(at, s.values)
             if changed:
                 changes.changed[s.ai_llm_id] = changed
             for i, d in ups:
-                if COUNTERS[i] in EVENT_COUNTERS:
+                if i in _EVENT_IDX:
                     series.last_event_at[i] = at
                     changes.events.append(Increase(s.ai_llm_id, COUNTERS[i], d))
             changes.resets.extend((s.ai_llm_id, COUNTERS[i]) for i in resets)

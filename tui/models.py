@@ -15,31 +15,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from tui.counters import COUNTERS as _COUNTERS
+from tui.counters import IDX, REGISTRY
 from tui.errors import BadResponseError, UnsuccessfulError, one_line
 
-#: The eight counters, in the API's field names and the order the UI shows them.
-COUNTERS: tuple[str, ...] = (
-    "totalApiCalls",
-    "totalTokensIn",
-    "totalTokensOut",
-    "totalLlmTokensIn",
-    "totalLlmTokensOut",
-    "totalPolicyViolations",
-    "totalAlerts",
-    "totalBlocks",
-)
-
-#: Short labels for tables and CSV headers, same order as COUNTERS.
-COUNTER_LABELS: dict[str, str] = {
-    "totalApiCalls": "calls",
-    "totalTokensIn": "tok_in",
-    "totalTokensOut": "tok_out",
-    "totalLlmTokensIn": "llm_in",
-    "totalLlmTokensOut": "llm_out",
-    "totalPolicyViolations": "violations",
-    "totalAlerts": "alerts",
-    "totalBlocks": "blocks",
-}
+#: The counters' API field names, from the one registry (tui/counters.py).
+COUNTERS: tuple[str, ...] = _COUNTERS
+#: Labels for `flashtop stats` headers, by API field name.
+COUNTER_LABELS: dict[str, str] = {c.api: c.label for c in REGISTRY}
 
 # Longer than any real counter (2**128 has 39 digits) but short enough that int()
 # stays cheap and Python's int-from-str digit limit is never reached.
@@ -82,7 +65,7 @@ class LlmStats:
 
     def get(self, name: str) -> int | None:
         """Value of one counter by its API field name."""
-        return self.values[COUNTERS.index(name)]
+        return self.values[IDX[name]]
 
     def __iter__(self) -> Iterator[int | None]:
         return iter(self.values)

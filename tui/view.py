@@ -5,68 +5,32 @@ Pure data (no UI toolkit) so that filtering, sorting and rates are testable alon
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import cast
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, cast
 
-from tui.history import IDX, TOKENS_IN, TOKENS_OUT, History
-from tui.models import COUNTERS, CellProblem, LlmConfig, LlmStats
+from tui.counters import COUNTERS, REGISTRY, TOKENS_IN, TOKENS_OUT, Counter
+from tui.fmt import compact, rate, safe_text, sparkline
+from tui.history import History
+from tui.models import CellProblem, LlmConfig, LlmStats
 
 #: How long an increase of violations, alerts or blocks keeps its colour.
 EVENT_HIGHLIGHT_SECONDS = 60.0
 TREND_POINTS = 12
 
 
+#: What a cell's style means; the table maps each role to a style of its theme.
+Role = Literal["", "changed", "warning", "error", "muted", "accent"]
+SortValue = float | int | str | None
+
+
 @dataclass(frozen=True, slots=True)
-class Column:
-    """One table column: its key, header, width and from what width it is shown."""
+class Cell:
+    """One rendered cell, free of any UI toolkit: its text, style role and alignment."""
 
-    key: str
-    label: str
-    width: int
-    min_screen: int = 0
-    numeric: bool = True
-
-
-COLUMNS: tuple[Column, ...] = (
-    Column("name", "NAME", 0, numeric=False),  # width 0: takes what is left
-    Column("provider", "PROVIDER", 9, 100, numeric=False),
-    Column("calls", "CALLS", 6, 100),
-    Column("tok_in", "TOK IN", 6),
-    Column("tok_out", "TOK OUT", 7),
-    Column("llm_in", "LLM IN", 6, 120),
-    Column("llm_out", "LLM OUT", 7, 120),
-    Column("viol", "VIOL", 4),
-    Column("alerts", "ALRT", 4, 100),
-    Column("blocks", "BLK", 4),
-    Column("rate", "TOK/MIN", 7),
-    Column("trend", "TREND", TREND_POINTS, numeric=False),
-)
-COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
-
-#: Column key -> index in COUNTERS for the counter columns.
-COUNTER_COLUMNS: dict[str, int] = {
-    "calls": IDX["totalApiCalls"],
-    "tok_in": IDX["totalTokensIn"],
-    "tok_out": IDX["totalTokensOut"],
-    "llm_in": IDX["totalLlmTokensIn"],
-    "llm_out": IDX["totalLlmTokensOut"],
-    "viol": IDX["totalPolicyViolations"],
-    "alerts": IDX["totalAlerts"],
-    "blocks": IDX["totalBlocks"],
-}
-EVENT_COLUMNS = ("viol", "alerts", "blocks")
-#: Sort keys in the order `s` cycles through them.
-SORT_KEYS: tuple[str, ...] = (
-    "rate", "name", "provider", "calls", "tok_in", "tok_out",
-    "llm_in", "llm_out", "viol", "alerts", "blocks",
-)  # fmt: skip
-SORT_LABELS = {c.key: c.label.lower() for c in COLUMNS}
-
-
-def columns_for_width(width: int) -> tuple[Column, ...]:
-    """The columns that fit a screen ``width`` columns wide, by priority."""
-    return tuple(c for c in COLUMNS if width >= c.min_screen)
+    text: str
+    role: Role = ""
+    right: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +52,125 @@ class RowView:
 
     def problem(self, key: str) -> CellProblem | None:
         return self.problems.get(COUNTERS[COUNTER_COLUMNS[key]])
+
+
+@dataclass(frozen=True, slots=True)
+class SortContext:
+    """What a column's sort function may look at besides the configuration's counters."""
+
+    configs: Mapping[str, LlmConfig]
+    history: History
+    #: Token rates by id, filled as they are computed (one walk per series per poll).
+    rates: dict[str, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One table column: key, header, width, from what screen width it is shown, and
+    how it renders a row's cell and what it sorts by (None: not sortable)."""
+
+    key: str
+    title: str
+    width: int
+    render: Callable[[RowView, int, bool], Cell]
+    sort: Callable[[LlmStats, SortContext], SortValue] | None = None
+    min_screen: int = 0
+    numeric: bool = True
+
+    def sized(self, width: int) -> Column:
+        return replace(self, width=width)
+
+
+def config_name(configs: Mapping[str, LlmConfig], ident: str) -> str:
+    cfg = configs.get(ident)
+    return cfg.name if cfg and cfg.name else ident
+
+
+def config_provider(configs: Mapping[str, LlmConfig], ident: str) -> str:
+    cfg = configs.get(ident)
+    return cfg.ai_type if cfg and cfg.ai_type else ""
+
+
+def _counter_column(counter: Counter, index: int) -> Column:
+    """The column of one registry counter: compact value, ``?`` invalid, ``-`` absent."""
+
+    def render(row: RowView, width: int, marked: bool) -> Cell:
+        value = row.values[index]
+        if value is not None:
+            text = compact(value)
+        else:
+            text = "-" if row.problems.get(counter.api) == CellProblem.MISSING else "?"
+        role: Role = ""
+        if counter.key in row.hot:
+            role = "error" if counter.severe else "warning"
+        elif marked:
+            role = "changed"
+        elif value is None:
+            role = "muted"
+        return Cell(text, role)
+
+    def sort(s: LlmStats, ctx: SortContext) -> SortValue:
+        return s.values[index]
+
+    return Column(counter.key, counter.title, counter.width, render, sort, counter.min_screen)
+
+
+def _name_cell(row: RowView, width: int, marked: bool) -> Cell:
+    return Cell(safe_text(row.name, width), right=False)
+
+
+def _provider_cell(row: RowView, width: int, marked: bool) -> Cell:
+    return Cell(safe_text(row.provider or "-", width), right=False)
+
+
+def _rate_cell(row: RowView, width: int, marked: bool) -> Cell:
+    return Cell(rate(row.rate, ""))
+
+
+def _trend_cell(row: RowView, width: int, marked: bool) -> Cell:
+    return Cell(sparkline(row.trend, width), "accent", right=False)
+
+
+def _rate_sort(s: LlmStats, ctx: SortContext) -> SortValue:
+    return token_rate(ctx.history, s.ai_llm_id, ctx.rates)
+
+
+_COUNTER_COLUMNS = {c.key: _counter_column(c, i) for i, c in enumerate(REGISTRY)}
+
+#: Every column, in screen order. A computed column is one entry here.
+COLUMNS: tuple[Column, ...] = (
+    # width 0: takes what is left
+    Column(
+        "name", "NAME", 0, _name_cell,
+        lambda s, ctx: config_name(ctx.configs, s.ai_llm_id).casefold(), numeric=False,
+    ),
+    Column(
+        "provider", "PROVIDER", 9, _provider_cell,
+        lambda s, ctx: config_provider(ctx.configs, s.ai_llm_id).casefold(), 100, numeric=False,
+    ),
+    *_COUNTER_COLUMNS.values(),
+    Column("rate", "TOK/MIN", 7, _rate_cell, _rate_sort),
+    Column("trend", "TREND", TREND_POINTS, _trend_cell, numeric=False),
+)  # fmt: skip
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+
+#: Column key -> index in COUNTERS for the counter columns.
+COUNTER_COLUMNS: dict[str, int] = {c.key: i for i, c in enumerate(REGISTRY)}
+#: Counter index -> its column key (for marking the cells a poll changed).
+COLUMN_OF_COUNTER: dict[int, str] = {i: c.key for i, c in enumerate(REGISTRY)}
+EVENT_COLUMNS = tuple(c.key for c in REGISTRY if c.is_event)
+#: The sort the monitor starts with; `s` cycles from it through the sortable columns.
+DEFAULT_SORT = "rate"
+SORT_KEYS: tuple[str, ...] = (
+    DEFAULT_SORT,
+    *(c.key for c in COLUMNS if c.sort is not None and c.key != DEFAULT_SORT),
+)
+SORT_LABELS = {c.key: c.title.lower() for c in COLUMNS}
+
+
+def columns_for_width(width: int) -> tuple[Column, ...]:
+    """The columns that fit a screen ``width`` columns wide, by priority."""
+    return tuple(c for c in COLUMNS if width >= c.min_screen)
 
 
 def make_row(
@@ -171,12 +254,10 @@ def order_ids(
     """
 
     def name_of(s: LlmStats) -> str:
-        cfg = configs.get(s.ai_llm_id)
-        return cfg.name if cfg and cfg.name else s.ai_llm_id
+        return config_name(configs, s.ai_llm_id)
 
     def provider_of(s: LlmStats) -> str:
-        cfg = configs.get(s.ai_llm_id)
-        return cfg.ai_type if cfg and cfg.ai_type else ""
+        return config_provider(configs, s.ai_llm_id)
 
     ids = [s.ai_llm_id for s in stats]
     if (
@@ -199,43 +280,18 @@ def order_ids(
             cache.ids, cache.configs, cache.needle = ids, configs, needle
             cache.positions = positions
     by_name = [stats[i] for i in positions]
-    if key == "name":
-        return by_name[::-1] if desc else by_name
-    if key == "provider":
-        return sorted(by_name, key=lambda s: provider_of(s).casefold(), reverse=desc)
-    metric: list[float | int | None]
-    if key == "rate":
-        memo: dict[str, float | None] = {} if rates is None else rates
-        metric = [
-            memo[s.ai_llm_id] if s.ai_llm_id in memo else token_rate(history, s.ai_llm_id, memo)
-            for s in by_name
-        ]
-    else:
-        idx = COUNTER_COLUMNS[key]
-        metric = [s.values[idx] for s in by_name]
+    sort = COLUMN_BY_KEY[key].sort
+    if sort is None:
+        return by_name
+    ctx = SortContext(configs, history, {} if rates is None else rates)
+    metric = [sort(s, ctx) for s in by_name]
     known = [i for i, m in enumerate(metric) if m is not None]
     unknown = [by_name[i] for i, m in enumerate(metric) if m is None]
     # Python's sort is stable, so equal metrics keep name order either way. The
-    # positions in ``known`` all hold numbers, and a C-level key sorts 10,000 fast.
+    # positions in ``known`` all hold values of one type, and a C-level key sorts
+    # 10,000 fast.
     known.sort(key=cast("list[float]", metric).__getitem__, reverse=desc)
     return [by_name[i] for i in known] + unknown
-
-
-def sort_rows(rows: Sequence[RowView], key: str, reverse: bool) -> list[RowView]:
-    """Sort built rows by ``key`` (same rules as :func:`order_ids`)."""
-    by_name = sorted(rows, key=lambda r: (r.name.casefold(), r.id))
-    if key == "name":
-        return by_name[::-1] if reverse else by_name
-    if key == "provider":
-        return sorted(by_name, key=lambda r: r.provider.casefold(), reverse=reverse)
-
-    def metric(r: RowView) -> float | int | None:
-        return r.rate if key == "rate" else r.value(key)
-
-    known = [r for r in by_name if metric(r) is not None]
-    unknown = [r for r in by_name if metric(r) is None]
-    known.sort(key=lambda r: metric(r) or 0, reverse=reverse)
-    return known + unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import itertools
 import math
 import os
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from rich.console import Group
 from rich.table import Table
@@ -19,25 +19,17 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 from textual_plotext import PlotextPlot
 
+from tui.counters import IDX, REGISTRY
 from tui.fmt import compact, exact, safe_text, updated
-from tui.history import IDX, Sample, Series, delta
-from tui.models import COUNTERS, StatsPage
+from tui.history import Sample, Series, delta
+from tui.models import StatsPage
+from tui.monitor import Monitor
 from tui.poller import Poller, PollStatus
+from tui.screens.messages import RaiseAlerts, SelectConfig
 from tui.widgets.status_bar import is_behind, state_label
 
-if TYPE_CHECKING:
-    from tui.app import FlashtopApp
-
-LABELS = {
-    "totalApiCalls": "API calls",
-    "totalTokensIn": "Tokens in",
-    "totalTokensOut": "Tokens out",
-    "totalLlmTokensIn": "LLM tokens in",
-    "totalLlmTokensOut": "LLM tokens out",
-    "totalPolicyViolations": "Policy violations",
-    "totalAlerts": "Alerts",
-    "totalBlocks": "Blocks",
-}
+#: The drill-down's display order of configurations (the overview's, at the moment).
+Order = Callable[[], Sequence[str]]
 #: Chart windows cycled by `w`: (label, seconds).
 WINDOWS: tuple[tuple[str, float], ...] = (
     ("5 min", 300.0),
@@ -71,9 +63,12 @@ class DetailScreen(Screen[str]):
         Binding("r", "refresh", "Refresh", id="detail-refresh"),
     ]
 
-    def __init__(self, ai_llm_id: str) -> None:
+    def __init__(self, monitor: Monitor, ai_llm_id: str, order: Order = tuple) -> None:
         super().__init__()
+        self.monitor = monitor
         self.ai_llm_id = ai_llm_id
+        #: Where up/down go: the overview's order of configurations.
+        self.order = order
         self.window_index = 0
         self.opened: Sample | None = None
         self.previous: Sample | None = None
@@ -82,10 +77,6 @@ class DetailScreen(Screen[str]):
         self.poller: Poller[StatsPage] | None = None
         self._status_text: Text | None = None
         self._worker: Worker[None] | None = None
-
-    @property
-    def fapp(self) -> FlashtopApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-status")
@@ -111,15 +102,15 @@ class DetailScreen(Screen[str]):
             self._worker.cancel()
         self.opened = self.previous = None
         self.vanished = False
-        series = self.fapp.history.get(self.ai_llm_id)
+        series = self.monitor.history.get(self.ai_llm_id)
         if series is not None and series.latest is not None:
             self.opened = series.latest
         self.poller = Poller(
             self._fetch,
-            interval=self.fapp.settings.detail_interval,
+            interval=self.monitor.settings.detail_interval,
             on_result=self._on_result,
             on_status=self._on_status,
-            clock=self.fapp.clock,
+            clock=self.monitor.clock,
         )
         self._worker = self.run_worker(
             self.poller.run(), name="detail-poll", group="detail-poll", exit_on_error=False
@@ -132,18 +123,21 @@ class DetailScreen(Screen[str]):
 
     async def _fetch(self) -> StatsPage:
         self.requests += 1
-        return await self.fapp.client.get_stats(self.ai_llm_id)
+        return await self.monitor.fetch_one(self.ai_llm_id)
 
-    def _on_result(self, page: StatsPage, at: float) -> None:
+    async def _on_result(self, page: StatsPage, at: float) -> None:
         mine = page.by_id().get(self.ai_llm_id)
         if mine is None:
             self.vanished = True
         else:
             self.vanished = False
-            series = self.fapp.history.get(self.ai_llm_id)
+            history = self.monitor.history
+            series = history.get(self.ai_llm_id)
             self.previous = series.latest if series is not None else None
-            self.fapp.ingest(page, at)
-            series = self.fapp.history.get(self.ai_llm_id)
+            update = await self.monitor.ingest(page, at)
+            if update.alerts:
+                self.app.post_message(RaiseAlerts(update.alerts))
+            series = history.get(self.ai_llm_id)
             if self.opened is None and series is not None:
                 self.opened = series.latest
         self.render_all()
@@ -159,14 +153,14 @@ class DetailScreen(Screen[str]):
     # ------------------------------------------------------------------ rendering
 
     def _series(self) -> Series | None:
-        return self.fapp.history.get(self.ai_llm_id)
+        return self.monitor.history.get(self.ai_llm_id)
 
     def _render_status(self, status: PollStatus) -> None:
         interval = self.poller.interval if self.poller else 0.0
-        now = self.fapp.clock()
+        now = self.monitor.clock()
         label = state_label(status, interval, time.monotonic(), now)
         text = Text()
-        cfg = self.fapp.names.get(self.ai_llm_id)
+        cfg = self.monitor.names.get(self.ai_llm_id)
         text.append(
             f" {safe_text(cfg.name if cfg and cfg.name else self.ai_llm_id, 40)} ",
             style="bold reverse",
@@ -196,10 +190,10 @@ class DetailScreen(Screen[str]):
             self._render_status(self.poller.status)
 
     def _render_identity(self) -> None:
-        app = self.fapp
-        cfg = app.names.get(self.ai_llm_id)
+        monitor = self.monitor
+        cfg = monitor.names.get(self.ai_llm_id)
         ws_id = cfg.workspace_id if cfg else None
-        ws = app.workspaces.get(ws_id, ws_id) if ws_id else None
+        ws = monitor.workspaces.get(ws_id, ws_id) if ws_id else None
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold")
         t.add_column()
@@ -207,9 +201,7 @@ class DetailScreen(Screen[str]):
         t.add_row("Name", Text(safe_text(cfg.name if cfg and cfg.name else "(unknown)", 80)))
         t.add_row("Provider", Text(safe_text(cfg.ai_type if cfg and cfg.ai_type else "-", 40)))
         t.add_row("Workspace", Text(safe_text(ws or "-", 80)))
-        t.add_row(
-            "Created", Text(safe_text(cfg.created_at if cfg and cfg.created_at else "-", 40))
-        )
+        t.add_row("Created", Text(safe_text(cfg.created_at if cfg and cfg.created_at else "-", 40)))
         t.add_row("aiLlmId", Text(safe_text(self.ai_llm_id, 200) + "   (c copies)"))
         self.query_one("#detail-identity", Static).update(t)
 
@@ -230,7 +222,7 @@ class DetailScreen(Screen[str]):
         for label, _ in RATE_WINDOWS:
             rates.add_column(f"/min {label}", justify="right", no_wrap=True)
         rates.add_column("/hour 1 h", justify="right", no_wrap=True)
-        for i, name in enumerate(COUNTERS):
+        for i, counter in enumerate(REGISTRY):
             value = latest.values[i] if latest else None
             since = _fmt_delta(self.opened.values[i] if self.opened else None, value)
             last = _fmt_delta(self.previous.values[i] if self.previous else None, value)
@@ -244,10 +236,10 @@ class DetailScreen(Screen[str]):
             hourly = series.rate_per_minute((i,), 3600.0, min_span=3240.0) if series else None
             cells.append(compact(round(hourly * 60)) if hourly is not None else "-")
             if wide:
-                figures.add_row(LABELS[name], exact(value), since, last, *cells)
+                figures.add_row(counter.long, exact(value), since, last, *cells)
             else:
-                figures.add_row(LABELS[name], exact(value), since, last)
-                rates.add_row(LABELS[name], *cells)
+                figures.add_row(counter.long, exact(value), since, last)
+                rates.add_row(counter.long, *cells)
         content = figures if wide else Group(figures, Text(""), rates)
         self.query_one("#detail-figures", Static).update(content)
 
@@ -280,7 +272,7 @@ class DetailScreen(Screen[str]):
             "alerts": ([], []),
             "blocks": ([], []),
         }
-        end = samples[-1].at if samples else self.fapp.clock()
+        end = samples[-1].at if samples else self.monitor.clock()
 
         def per_minute(a: Sample, b: Sample, counter: str) -> float:
             # Samples come from two pollers at different cadences, so the chart
@@ -351,11 +343,11 @@ class DetailScreen(Screen[str]):
     # ------------------------------------------------------------------ actions
 
     def action_back(self) -> None:
-        self.fapp.overview.table.select_id(self.ai_llm_id)
+        self.app.post_message(SelectConfig(self.ai_llm_id))
         self.dismiss(self.ai_llm_id)
 
     def action_step(self, direction: int) -> None:
-        order = self.fapp.overview.ordered_ids()
+        order = list(self.order())
         if not order:
             return
         idx = order.index(self.ai_llm_id) if self.ai_llm_id in order else -1
@@ -363,7 +355,7 @@ class DetailScreen(Screen[str]):
         if new == self.ai_llm_id:
             return
         self.ai_llm_id = new
-        self.fapp.overview.table.select_id(new)
+        self.app.post_message(SelectConfig(new))
         self._start()
 
     def action_window(self) -> None:

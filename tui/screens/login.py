@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from textual import on
@@ -11,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.errors import FlashtopError
 from tui.fmt import safe_text
 
 
@@ -23,15 +25,20 @@ class LoginRequest:
     demo: bool = False
 
 
+#: Logs in with (email, password); raises FlashtopError with a one-line reason.
+LoginFunction = Callable[[str, str], Awaitable[None]]
+
+
 class LoginScreen(ModalScreen[LoginRequest | None]):
-    """Asks for email and password; the app performs the login and reports back."""
+    """Asks for email and password and logs in with ``login`` (the monitor's)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, base_url: str, reason: str | None = None) -> None:
+    def __init__(self, base_url: str, reason: str | None, login: LoginFunction) -> None:
         super().__init__()
         self.base_url = base_url
         self.reason = reason
+        self._login = login
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box"):
@@ -67,16 +74,20 @@ class LoginScreen(ModalScreen[LoginRequest | None]):
         if not email or not password:
             self.show_error("enter an email and a password")
             return
-        self.app.call_later(self._request, LoginRequest(email=email, password=password))
+        self.run_worker(self._attempt(email, password), group="login", exit_on_error=False)
 
     @on(Button.Pressed, "#login-demo")
     def _demo(self) -> None:
         self.dismiss(LoginRequest(demo=True))
 
-    def _request(self, req: LoginRequest) -> None:
-        handler = getattr(self.app, "attempt_login", None)
-        if handler is not None:
-            handler(self, req)
+    async def _attempt(self, email: str, password: str) -> None:
+        try:
+            await self._login(email, password)
+        except FlashtopError as exc:
+            self.show_error(exc.message)
+            return
+        self.notify("logged in", timeout=3)
+        self.dismiss(LoginRequest(email=email))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

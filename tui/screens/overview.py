@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -13,11 +12,18 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from tui.counters import REGISTRY
 from tui.fmt import compact, rate
 from tui.history import Changes
-from tui.models import COUNTERS, LlmStats, StatsPage
+from tui.models import LlmStats, StatsPage
+from tui.monitor import Monitor
+from tui.poller import PollStatus
+from tui.screens.detail import DetailScreen
+from tui.screens.messages import LoginWanted, Polled
 from tui.view import (
-    COUNTER_COLUMNS,
+    COLUMN_BY_KEY,
+    COLUMN_OF_COUNTER,
+    DEFAULT_SORT,
     SORT_KEYS,
     SORT_LABELS,
     NameOrder,
@@ -29,23 +35,6 @@ from tui.view import (
 from tui.widgets.stats_table import CroppingCompositor, StatsTable
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.theme_colors import Palette
-
-if TYPE_CHECKING:
-    from tui.app import FlashtopApp
-
-#: Column key for each counter index, for marking changed cells.
-_COL_OF_INDEX = {i: key for key, i in COUNTER_COLUMNS.items()}
-_NAME_SORTS = ("name", "provider")
-_TOTAL_LABELS = {
-    "totalApiCalls": "calls",
-    "totalTokensIn": "in",
-    "totalTokensOut": "out",
-    "totalLlmTokensIn": "llm in",
-    "totalLlmTokensOut": "llm out",
-    "totalPolicyViolations": "viol",
-    "totalAlerts": "alrt",
-    "totalBlocks": "blk",
-}
 
 
 class OverviewScreen(Screen[None]):
@@ -64,12 +53,15 @@ class OverviewScreen(Screen[None]):
         Binding("l", "login", "Log in", id="login", show=False),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, monitor: Monitor, *, mark_changes: bool = True) -> None:
         super().__init__()
+        self.monitor = monitor
+        #: Show the cells that changed in the last poll marked (bold, underlined).
+        self.mark_changes = mark_changes
         # Partial repaints cropped to the changed cells (see CroppingCompositor).
         self._compositor = CroppingCompositor()
-        self.sort_key = "rate"
-        self.sort_desc = True
+        self.sort_key = DEFAULT_SORT
+        self.sort_desc = COLUMN_BY_KEY[DEFAULT_SORT].numeric
         self.filter_text = ""
         self.page: StatsPage | None = None
         #: The last page by id, and its count of invalid cells (computed once a page).
@@ -82,13 +74,9 @@ class OverviewScreen(Screen[None]):
         #: until the next one, like ``watch -d``).
         self.marks: dict[str, frozenset[str]] = {}
 
-    @property
-    def fapp(self) -> FlashtopApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
-        settings = self.fapp.settings
-        yield StatusBar(settings.profile, settings.base_url, self.fapp.clock, id="status")
+        settings = self.monitor.settings
+        yield StatusBar(settings.profile, settings.base_url, self.monitor.clock, id="status")
         yield StatsTable(id="table")
         yield Static("", id="totals")
         yield Input(placeholder="filter by name, id or provider", id="filter")
@@ -104,7 +92,7 @@ class OverviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.table.palette = Palette.from_app(self.fapp)
+        self.table.palette = Palette.from_app(self.app)
         self.table.layout_for(self.size.width or self.app.size.width)
         self.table.focus()
         self._update_sort_label()
@@ -114,7 +102,7 @@ class OverviewScreen(Screen[None]):
             self.render_rows()
 
     def on_theme_changed(self) -> None:
-        self.table.palette = Palette.from_app(self.fapp)
+        self.table.palette = Palette.from_app(self.app)
         self.table.columns_shown = ()
         self.table.layout_for(self.size.width)
         self.render_rows()
@@ -128,6 +116,24 @@ class OverviewScreen(Screen[None]):
 
     # ------------------------------------------------------------------ data in
 
+    def use_monitor(self, monitor: Monitor) -> None:
+        """Show another monitor's data from its next poll on (the demo backend)."""
+        self.monitor = monitor
+        bar = self.status_bar
+        bar.profile, bar.base_url = monitor.settings.profile, monitor.settings.base_url
+        bar.refresh_text()
+
+    async def on_polled(self, message: Polled) -> None:
+        try:
+            update = message.update
+            self.status_bar.notes = update.notes
+            self.show_page(update.page, update.changes, update.rates)
+        finally:
+            message.done()
+
+    def show_status(self, status: PollStatus) -> None:
+        self.status_bar.set_state(status, self.monitor.poller.interval)
+
     def show_page(
         self, page: StatsPage, changes: Changes, rates: dict[str, float | None] | None = None
     ) -> None:
@@ -139,20 +145,20 @@ class OverviewScreen(Screen[None]):
         self._by_id = page.by_id()
         self._invalid = page.invalid_cells
         self.marks = {}
-        if self.fapp.mark_changes:
+        if self.mark_changes:
             for ident, indices in changes.changed.items():
-                cols = frozenset(_COL_OF_INDEX[i] for i in indices if i in _COL_OF_INDEX)
+                cols = frozenset(COLUMN_OF_COUNTER[i] for i in indices if i in COLUMN_OF_COUNTER)
                 if cols:
                     self.marks[ident] = cols
         self.render_rows(rates)
 
     def render_rows(self, rates: dict[str, float | None] | None = None) -> None:
         """Filter and sort the last page, and show it; rows are built when visible."""
-        app = self.fapp
+        monitor = self.monitor
         if self.page is None:
             self._render_totals([])
             return
-        now = app.clock()
+        now = monitor.clock()
         by_id = self._by_id
         self.status_bar.configs = len(by_id)
         self.status_bar.invalid = self._invalid
@@ -161,8 +167,8 @@ class OverviewScreen(Screen[None]):
             rates = {}
         chosen = order_ids(
             self.page.stats,
-            app.names,
-            app.history,
+            monitor.names,
+            monitor.history,
             self.filter_text,
             self.sort_key,
             self.sort_desc,
@@ -175,7 +181,7 @@ class OverviewScreen(Screen[None]):
             row = built.get(ident)
             if row is None:
                 row = built[ident] = make_row(
-                    by_id[ident], app.names.get(ident), app.history, now, rates
+                    by_id[ident], monitor.names.get(ident), monitor.history, now, rates
                 )
             return row
 
@@ -191,17 +197,17 @@ class OverviewScreen(Screen[None]):
     def _render_totals(
         self, stats: Sequence[LlmStats], rates: dict[str, float | None] | None = None
     ) -> None:
-        t = totals(stats, self.fapp.history, rates)
+        t = totals(stats, self.monitor.history, rates)
         muted = self.table.palette.muted if self.table.palette else ""
         text = Text()
         text.append(" TOTAL ", style="bold reverse")
         text.append(f" {t.count} shown ")
         text.append(" tok/min ", style=muted)
         text.append(rate(t.rate, ""), style="bold")
-        for i, name in enumerate(COUNTERS):
+        for i, counter in enumerate(REGISTRY):
             # "+" marks a sum that leaves out values the server sent unreadable.
             value = compact(t.values[i]) + ("+" if t.partial[i] else "")
-            text.append(f" {_TOTAL_LABELS[name]} ", style=muted)
+            text.append(f" {counter.short} ", style=muted)
             text.append(value, style="bold")
         text.no_wrap = True
         text.overflow = "ellipsis"
@@ -223,7 +229,7 @@ class OverviewScreen(Screen[None]):
         keys = [k for k in SORT_KEYS if k in shown]
         idx = keys.index(self.sort_key) if self.sort_key in keys else -1
         self.sort_key = keys[(idx + 1) % len(keys)]
-        self.sort_desc = self.sort_key not in _NAME_SORTS
+        self.sort_desc = COLUMN_BY_KEY[self.sort_key].numeric
         self._update_sort_label()
         self.render_rows()
 
@@ -260,25 +266,31 @@ class OverviewScreen(Screen[None]):
             self.render_rows()
 
     def action_refresh(self) -> None:
-        self.fapp.poll_now()
+        self.monitor.poll_now()
 
     def action_pause(self) -> None:
-        paused = self.fapp.toggle_pause()
+        paused = self.monitor.toggle_pause()
         self.notify("polling paused (p resumes)" if paused else "polling resumed", timeout=2)
 
+    def _step_interval(self, direction: int) -> None:
+        new = self.monitor.step_interval(direction)
+        self.status_bar.interval = new
+        self.status_bar.refresh_text()
+        self.notify(f"polling every {new:g} s", timeout=2)
+
     def action_faster(self) -> None:
-        self.fapp.step_interval(-1)
+        self._step_interval(-1)
 
     def action_slower(self) -> None:
-        self.fapp.step_interval(+1)
+        self._step_interval(+1)
 
     def action_login(self) -> None:
-        self.fapp.open_login()
+        self.post_message(LoginWanted())
 
     def action_open_detail(self) -> None:
         ident = self.table.current_id()
         if ident is not None:
-            self.fapp.open_detail(ident)
+            self.app.push_screen(DetailScreen(self.monitor, ident, self.ordered_ids))
 
     @on(StatsTable.RowSelected)
     def _row_selected(self) -> None:

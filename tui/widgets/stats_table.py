@@ -13,21 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from rich.cells import cell_len
-from rich.console import Console
-from rich.control import Control
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual._compositor import ChopsUpdate, Compositor
 from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.fmt import compact, rate, safe_text, sparkline
 from tui.view import Column, RowView, columns_for_width
+
+# Transitional re-export: remove once overview.py calls install_cropping_compositor.
+from tui.widgets._textual_compat import CroppingCompositor as CroppingCompositor
+from tui.widgets._textual_compat import ScrollbarSkipMixin
 from tui.widgets.theme_colors import Palette
 
 NAME_MIN, NAME_MAX = 10, 40
@@ -40,8 +40,12 @@ _SPACE = Segment(" ")
 RowSource = Callable[[str], RowView]
 
 
-class StatsTable(ScrollView, can_focus=True):
-    """Rows of configurations under a header line, with a row cursor."""
+class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
+    """Rows of configurations under a header line, with a row cursor.
+
+    :class:`ScrollbarSkipMixin` skips scrollbar repaints when nothing moved, on the
+    Textual versions its private override was checked with (stock behaviour otherwise).
+    """
 
     COMPONENT_CLASSES = {
         "stats-table--header",
@@ -95,8 +99,6 @@ class StatsTable(ScrollView, can_focus=True):
         self._lines: dict[str, tuple[object, Strip]] = {}
         #: Screen line (0 = header) -> the strip last drawn or asked to be drawn there.
         self._painted: dict[int, Strip] = {}
-        #: (size, container size, virtual size) when the scrollbars were last updated.
-        self._sized: tuple[Size, Size, Size] | None = None
         #: Lines refreshed since the counter was last reset (for tests and benchmarks).
         self.line_refreshes = 0
         #: Regions (runs of changed cells) those refreshes asked Textual to repaint.
@@ -109,10 +111,7 @@ class StatsTable(ScrollView, can_focus=True):
         cols = columns_for_width(width)
         fixed = sum(c.width + PAD for c in cols if c.key != "name")
         name_w = max(NAME_MIN, min(NAME_MAX, width - fixed - PAD - 1))
-        sized = tuple(
-            Column(c.key, c.label, name_w, c.min_screen, c.numeric) if c.key == "name" else c
-            for c in cols
-        )
+        sized = tuple(c.sized(name_w) if c.key == "name" else c for c in cols)
         if sized == self.columns_shown:
             return False
         self.columns_shown = sized
@@ -179,28 +178,13 @@ class StatsTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ cells
 
     def render_cell(self, row: RowView, col: Column, marked: bool) -> Text:
+        """One cell as the column renders it, styled from the theme by its role."""
+        cell = col.render(row, col.width, marked)
         p = self.palette
-        if col.key == "name":
-            return Text(safe_text(row.name, col.width), no_wrap=True, overflow="ellipsis")
-        if col.key == "provider":
-            return Text(safe_text(row.provider or "-", col.width), no_wrap=True)
-        if col.key == "rate":
-            return Text(rate(row.rate, ""), justify="right")
-        if col.key == "trend":
-            return Text(sparkline(row.trend, col.width), style=p.accent if p else "")
-        value = row.value(col.key)
-        text = compact(value) if value is not None else "?"
-        if value is None and row.problem(col.key) == "missing":
-            text = "-"
-        style: Style | str = ""
-        if p is not None:
-            if col.key in row.hot:
-                style = p.error if col.key == "blocks" else p.warning
-            elif marked:
-                style = p.changed
-            elif value is None:
-                style = p.muted
-        return Text(text, style=style, justify="right")
+        style = p.for_role(cell.role) if p is not None else ""
+        if cell.right:
+            return Text(cell.text, style=style, justify="right")
+        return Text(cell.text, style=style, no_wrap=True, overflow="ellipsis")
 
     def _line_segments(self, row: RowView, marked: frozenset[str]) -> list[Segment]:
         """The segments of one row: each cell between two spaces, cut or padded to its
@@ -240,7 +224,7 @@ class StatsTable(ScrollView, can_focus=True):
     def _header_text(self) -> Text:
         line = Text(no_wrap=True, overflow="crop")
         for col in self.columns_shown:
-            label = col.label[: col.width]
+            label = col.title[: col.width]
             line.append(" ")
             line.append(label.rjust(col.width) if col.numeric else label.ljust(col.width))
             line.append(" ")
@@ -324,18 +308,6 @@ class StatsTable(ScrollView, can_focus=True):
         self._lines.clear()
         self._painted.clear()
         self.refresh()
-
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-    ) -> bool:
-        # Textual hands a ScrollView its viewport as ``virtual_size``, which never
-        # equals the table's own, so every layout of the screen (a status bar update,
-        # say) would repaint both scrollbars: skip the update when nothing moved.
-        sized = (size, container_size, self.virtual_size)
-        if sized == self._sized:
-            return False
-        self._sized = sized
-        return super()._size_updated(size, virtual_size, container_size, layout)
 
     # ------------------------------------------------------------------ cursor
 
@@ -459,63 +431,3 @@ def changed_spans(before: Strip, after: Strip) -> list[tuple[int, int]]:
         return 0 < x < len(new) and (new[x][0] == "" or old[x][0] == "")
 
     return [(x0 - cut(x0), x1 + cut(x1)) for x0, x1 in spans]
-
-
-class CroppingCompositor(Compositor):
-    """Textual's compositor, but a partial update writes only the cells it must.
-
-    Textual 8 writes each dirty span from the start of the widget's piece of the
-    line ("TODO: crop to x extents" in ``ChopsUpdate``), so repainting three
-    changed cells of a table line rewrites the line up to the last of them, once
-    per cell. The screen that shows the table uses this compositor instead.
-    """
-
-    def render_partial_update(self) -> ChopsUpdate | None:
-        update = super().render_partial_update()
-        if update is None:
-            return None
-        return CroppedChopsUpdate(update.chops, update.spans, update.chop_ends)
-
-
-class CroppedChopsUpdate(ChopsUpdate):
-    """A partial update whose spans are cropped to their own columns."""
-
-    def render_segments(self, console: Console) -> str:
-        out: list[str] = []
-        append = out.append
-        move_to = Control.move_to
-        last_y = self.spans[-1][0]
-        for y, x1, x2 in self.spans:
-            for end, (x, strip) in zip(self.chop_ends[y], self.chops[y].items(), strict=False):
-                if strip is None or x > x2 or end <= x1:
-                    continue
-                start = _whole_cell(strip, max(x1 - x, 0), -1)
-                stop = _whole_cell(strip, min(end, x2) - x, +1)
-                if start > 0 or stop < strip.cell_length:
-                    strip = strip.crop(start, stop)
-                append(move_to(x + start, y).segment.text)
-                append(strip.render(console))
-            if y != last_y:
-                append("\n")
-        return "".join(out)
-
-
-def _whole_cell(strip: Strip, at: int, step: int) -> int:
-    """``at``, moved by ``step`` if it falls inside a double-width character."""
-    if at <= 0 or at >= strip.cell_length:
-        return at
-    pos = 0
-    for text, _style, _control in strip:
-        width = cell_len(text)
-        if pos + width <= at:
-            pos += width
-            continue
-        if text.isascii():
-            return at
-        for ch in text:
-            w = cell_len(ch)
-            if pos + w > at:
-                return at if pos == at else (pos if step < 0 else pos + w)
-            pos += w
-        return at
-    return at

@@ -21,6 +21,12 @@ class Palette:
     accent: Style
     muted: Style
 
+    def for_role(self, role: str) -> Style | str:
+        """The style of a cell's role (see ``tui.view.Cell``: the roles are these
+        fields' names); "" for none."""
+        style: Style | None = getattr(self, role) if role else None
+        return style or ""
+
     @classmethod
     def from_app(cls, app: App[Any]) -> Palette:
         variables = app.theme_variables

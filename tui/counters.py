@@ -1,0 +1,75 @@
+"""The one registry of counters: every per-counter table in flashtop is derived from it.
+
+A counter's API field name, its table column, its labels (short for the totals line
+and CSV-like headers, long for the drill-down) and, for event counters, the words
+an alert uses, all live in one :class:`Counter`. Adding a counter is one entry here
+(plus, because the history file keeps one SQL column per counter, a store migration).
+
+Standard library only: the wire layer (``models``) imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """One counter of ``GET /ai/llm/stats``."""
+
+    #: The API's field name, e.g. ``totalApiCalls``.
+    api: str
+    #: Key of its column and sort order in the overview, e.g. ``calls``.
+    key: str
+    #: Column title in the overview table.
+    title: str
+    #: Column width in cells, and from what screen width the column is shown.
+    width: int
+    min_screen: int
+    #: Label in the overview's totals line.
+    short: str
+    #: Label in `flashtop stats` headers (upper-cased there).
+    label: str
+    #: Label in the drill-down's figures.
+    long: str
+    #: Singular and plural for alerts; set only for event counters (violations,
+    #: alerts, blocks), whose every increase is worth telling someone about.
+    words: tuple[str, str] | None = None
+    #: An increase is an error rather than a warning (blocks).
+    severe: bool = False
+
+    @property
+    def is_event(self) -> bool:
+        return self.words is not None
+
+
+_C = Counter
+# fmt: off
+REGISTRY: tuple[Counter, ...] = (
+    # api                     key        title     width screen short     label        long
+    _C("totalApiCalls",       "calls",   "CALLS",   6, 100, "calls",   "calls",   "API calls"),
+    _C("totalTokensIn",       "tok_in",  "TOK IN",  6, 0,   "in",      "tok_in",  "Tokens in"),
+    _C("totalTokensOut",      "tok_out", "TOK OUT", 7, 0,   "out",     "tok_out", "Tokens out"),
+    _C("totalLlmTokensIn",    "llm_in",  "LLM IN",  6, 120, "llm in",  "llm_in",  "LLM tokens in"),
+    _C("totalLlmTokensOut",   "llm_out", "LLM OUT", 7, 120, "llm out", "llm_out", "LLM tokens out"),
+    _C("totalPolicyViolations", "viol", "VIOL",   4, 0,   "viol", "violations", "Policy violations",
+       words=("violation", "violations")),
+    _C("totalAlerts",         "alerts",  "ALRT",    4, 100, "alrt",    "alerts",  "Alerts",
+       words=("alert", "alerts")),
+    _C("totalBlocks",         "blocks",  "BLK",     4, 0,   "blk",     "blocks",  "Blocks",
+       words=("block", "blocks"), severe=True),
+)
+# fmt: on
+
+#: The API field names, in the order the UI shows them and samples hold them.
+COUNTERS: tuple[str, ...] = tuple(c.api for c in REGISTRY)
+#: API field name -> index in COUNTERS (and in every values tuple).
+IDX: dict[str, int] = {c.api: i for i, c in enumerate(REGISTRY)}
+#: API field name -> its Counter.
+BY_API: dict[str, Counter] = {c.api: c for c in REGISTRY}
+#: Indices of the event counters.
+EVENT_INDICES: tuple[int, ...] = tuple(i for i, c in enumerate(REGISTRY) if c.is_event)
+EVENT_COUNTERS: tuple[str, ...] = tuple(REGISTRY[i].api for i in EVENT_INDICES)
+TOKENS_IN = IDX["totalTokensIn"]
+TOKENS_OUT = IDX["totalTokensOut"]
+CALLS = IDX["totalApiCalls"]

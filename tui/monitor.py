@@ -1,0 +1,275 @@
+"""The monitor core: one per profile, with no UI toolkit, behind every face.
+
+A :class:`Monitor` owns what watching one Flashback account takes: the client and
+its auth session, the history and its writer (the profile's SQLite file), the
+configuration names and workspaces, and the alert watch. It polls
+``/ai/llm/stats`` in one long-lived loop, and :meth:`Monitor.ingest` records a poll
+and *returns* what it changed as a :class:`PollUpdate`: the faces (the TUI, a
+daemon, a script) decide how to show it. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tui.alerts import Alert, RateWatch, event_alerts, reset_alerts
+from tui.client import FlashbackClient, client_for
+from tui.counters import CALLS
+from tui.errors import ApiError
+from tui.history import Changes, History
+from tui.models import LlmConfig, StatsPage
+from tui.poller import MAX_INTERVAL, MIN_INTERVAL, Poller, PollStatus
+from tui.settings import Settings
+from tui.store import StoreWriter, start_history
+from tui.tokens import AuthSession, TokenSet
+from tui.view import token_rate
+
+#: Steps for making polls more or less frequent (seconds).
+INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
+#: How often configuration names are fetched again, and at most how often an
+#: unknown id triggers a fetch.
+NAMES_EVERY = 600.0
+NAMES_MIN_GAP = 60.0
+#: A poll with more configurations than this is recorded in parts of this size,
+#: with a pause between (about 2 ms each), so a UI answers keys meanwhile.
+POLL_PART = 1000
+#: Seconds the history writer waits before writing a poll (a frame goes first).
+WRITE_DELAY = 0.25
+
+
+class TokenStore(Protocol):
+    """Where a login's tokens are kept (tui.credentials' stores)."""
+
+    def save(self, tokens: TokenSet) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollUpdate:
+    """What one recorded poll changed, for a face to show."""
+
+    page: StatsPage
+    #: Wall-clock time of the poll (epoch seconds).
+    at: float
+    changes: Changes
+    #: Token rate (tokens in + out per minute) by id, for this poll's configurations.
+    rates: dict[str, float | None]
+    #: Things worth telling someone (new events, thresholds crossed, resets).
+    alerts: list[Alert] = field(default_factory=list)
+    #: One-line notes for a status line (names or history problems); empty when fine.
+    notes: list[str] = field(default_factory=list)
+
+
+Listener = Callable[[PollUpdate], Awaitable[None] | None]
+
+
+class Monitor:
+    """Everything that watches one profile, with no screen."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session: AuthSession,
+        *,
+        token_store: TokenStore | None = None,
+        clock: Callable[[], float] = time.time,
+        keep_history: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        #: Where a login from inside the monitor saves its tokens (None: not saved).
+        self.token_store = token_store
+        #: Wall clock for sample times and ages; tests pass a fake one.
+        self.clock = clock
+        self.client: FlashbackClient = client_for(settings, session)
+        self.history = History()
+        #: Keep history in the profile's SQLite file (load it at start, write each poll).
+        self.keep_history = keep_history
+        self.history_writer: StoreWriter | None = None
+        self.names: dict[str, LlmConfig] = {}
+        self.workspaces: dict[str, str] = {}
+        self.names_error: str | None = None
+        self._names_at = 0.0
+        self._names_unknown_at = 0.0
+        self.rate_watch = RateWatch(settings.thresholds)
+        #: Told of each overview poll once recorded (the face shows it).
+        self.on_update: Listener | None = None
+        #: Told of each change of the overview poller's connection state.
+        self.on_status: Callable[[PollStatus], None] | None = None
+        self.poller: Poller[StatsPage] = Poller(
+            self.fetch_overview,
+            interval=settings.interval,
+            on_result=self._overview_result,
+            on_status=self._status,
+            clock=clock,
+        )
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self) -> None:
+        """Load the history (when kept), then poll until cancelled."""
+        if self.keep_history:
+            await self.attach_history()
+        await self.poller.run()
+
+    async def attach_history(self) -> None:
+        """Open the profile's history file off the event loop, load it, start its writer."""
+        old, self.history_writer = self.history_writer, None
+        if old is not None:
+            await asyncio.to_thread(old.close)
+        history = History(self.history.maxlen, self.history.forget_after)
+        try:
+            self.history_writer = await asyncio.to_thread(
+                start_history, self.settings, history, self.clock()
+            )
+        except Exception:  # the history file never stops monitoring
+            self.history_writer = StoreWriter(None, note="history in memory only")
+            return
+        self.history_writer.write_delay = WRITE_DELAY
+        self.history = history
+
+    async def aclose(self) -> None:
+        """Flush and close the history file and the client's connections."""
+        if self.history_writer is not None:
+            await asyncio.to_thread(self.history_writer.close)
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------ fetching
+
+    async def fetch_overview(self) -> StatsPage:
+        page = await self.client.get_stats()
+        await self._maybe_fetch_names(page)
+        return page
+
+    async def fetch_one(self, ai_llm_id: str) -> StatsPage:
+        """``/ai/llm/stats`` of one configuration (a drill-down's poll)."""
+        return await self.client.get_stats(ai_llm_id)
+
+    async def _maybe_fetch_names(self, page: StatsPage) -> None:
+        now = time.monotonic()
+        unknown = any(s.ai_llm_id not in self.names for s in page.stats)
+        due = now - self._names_at > NAMES_EVERY or self._names_at == 0.0
+        if not due and not (unknown and now - self._names_unknown_at > NAMES_MIN_GAP):
+            return
+        self._names_unknown_at = now
+        try:
+            configs = await self.client.get_llms()
+        except ApiError as exc:
+            # Names are a nicety: show ids and say why, but keep the stats flowing.
+            self.names_error = f"names unavailable: {exc.message}"
+            return
+        self.names = {c.id: c for c in configs}
+        self.names_error = None
+        self._names_at = now
+        # Without workspace names the drill-down shows the workspace id instead.
+        with contextlib.suppress(ApiError):
+            self.workspaces = {
+                w.id: w.name for w in await self.client.get_workspaces() if w.name is not None
+            }
+
+    # ------------------------------------------------------------------ recording
+
+    async def ingest(self, page: StatsPage, at: float) -> PollUpdate:
+        """Record a poll (the overview's or a drill-down's) taken at ``at``; return
+        what it changed, its token rates, the alerts it raises and the notes to show.
+
+        A large poll is recorded, and its rates computed, in parts with a pause
+        between, so the event loop answers keys meanwhile.
+        """
+        stats = page.stats
+        parts = [stats[i : i + POLL_PART] for i in range(0, len(stats), POLL_PART)]
+        changes = Changes()
+        for part in parts:
+            self.history.record(part, at, changes, forget=False)
+            if len(parts) > 1:
+                await asyncio.sleep(0)
+        self.history.forget(at)
+        rates: dict[str, float | None] = {}
+        for part in parts:
+            for s in part:
+                token_rate(self.history, s.ai_llm_id, rates)
+            if len(parts) > 1:
+                await asyncio.sleep(0)
+        if self.history_writer is not None:
+            self.history_writer.submit(at, stats)  # written on its own thread, a moment later
+        alerts = event_alerts(changes, self.name_of) + reset_alerts(changes, self.name_of)
+        alerts += self._rate_alerts(page, rates)
+        return PollUpdate(page, at, changes, rates, alerts, self.notes())
+
+    def _rate_alerts(self, page: StatsPage, rates: dict[str, float | None]) -> list[Alert]:
+        watch = self.rate_watch
+        if not (watch.tokens_per_minute or watch.calls_per_minute):
+            return []
+        watched = []
+        for s in page.stats:
+            series = self.history.get(s.ai_llm_id)
+            if series is not None:
+                calls = series.rate_per_minute((CALLS,))
+                watched.append((s.ai_llm_id, rates.get(s.ai_llm_id), calls))
+        return watch.check(watched, self.name_of)
+
+    def notes(self) -> list[str]:
+        """What is wrong besides the connection (names, the history file), one line each."""
+        notes = [self.names_error] if self.names_error else []
+        if self.history_writer is not None and self.history_writer.problem:
+            notes.append(self.history_writer.problem)
+        return notes
+
+    async def _overview_result(self, page: StatsPage, at: float) -> None:
+        update = await self.ingest(page, at)
+        if self.on_update is not None:
+            shown = self.on_update(update)
+            if shown is not None:
+                await shown  # the poll counts once the face has shown it
+
+    def _status(self, status: PollStatus) -> None:
+        if self.on_status is not None:
+            self.on_status(status)
+
+    # ------------------------------------------------------------------ asking
+
+    def name_of(self, ai_llm_id: str) -> str:
+        cfg = self.names.get(ai_llm_id)
+        return cfg.name if cfg and cfg.name else ai_llm_id
+
+    def login_reason(self) -> str | None:
+        """Why a login is needed now, or None."""
+        if self.session.tokens is None:
+            return f"No saved login for profile '{self.settings.profile}'."
+        return self.session.login_needed
+
+    # ------------------------------------------------------------------ steering
+
+    def poll_now(self) -> None:
+        self.poller.poll_now()
+
+    def toggle_pause(self) -> bool:
+        """Pause or resume polling; True when now paused."""
+        return self.poller.toggle_pause()
+
+    def step_interval(self, direction: int) -> float:
+        """Poll more often (``direction`` < 0) or less often; return the new interval."""
+        current = self.poller.interval
+        if direction < 0:
+            smaller = [s for s in INTERVAL_STEPS if s < current]
+            new = float(smaller[-1]) if smaller else MIN_INTERVAL
+        else:
+            larger = [s for s in INTERVAL_STEPS if s > current]
+            new = float(larger[0]) if larger else MAX_INTERVAL
+        self.poller.interval = new
+        return new
+
+    async def login(self, email: str, password: str) -> None:
+        """Log in, keep the tokens (when there is a store) and poll at once.
+
+        Raises :class:`~tui.errors.FlashtopError` with a one-line reason on failure.
+        """
+        tokens = await self.client.login(email, password)
+        if self.token_store is not None:
+            await asyncio.to_thread(self.token_store.save, tokens)
+        self.session.replace(tokens)
+        self.poller.poll_now()
