@@ -102,6 +102,14 @@ def seed_history(profile: str, n: int, changing: int, interval: float) -> None:
             store.write_poll(now - k * interval, page)
 
 
+async def demo_login(base_url: str) -> Any:
+    from tui.client import FlashbackClient
+    from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD
+
+    async with FlashbackClient(base_url) as client:
+        return await client.login(DEMO_EMAIL, DEMO_PASSWORD)
+
+
 async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str, Any]:
     from textual import events
 
@@ -117,8 +125,8 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
     server = DemoProcess(n, changing)
     probe = Probe()
     settings = Settings(profile=f"bench{n}", base_url=server.base_url, interval=interval, demo=True)
-    session = AuthSession(None, source="demo")
-    session.login_needed = None
+    # The demo server runs in its own process: log in to it as a user would.
+    session = AuthSession(await demo_login(server.base_url), source="demo")
     app = app_module.FlashtopApp(settings, session, keep_history=True)
 
     # -- probes (benchmark only: wrappers around the app's own code) ---------------

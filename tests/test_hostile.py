@@ -19,7 +19,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -220,19 +219,21 @@ async def test_ten_thousand_configurations_render_without_crashing() -> None:
     try:
         async with h.app.run_test(size=(160, 50)) as pilot:
             app = h.app
-            started = time.monotonic()
+            # Generous for a slow machine: how fast it is belongs to the benchmarks.
             await wait_for(
                 pilot,
                 lambda: len(app.overview.table.order) >= 10_000,
                 timeout=60,
                 message="10,000 rows",
             )
-            elapsed = time.monotonic() - started
             assert app.is_running and app.monitor.poller.status.state is ConnState.LIVE
             assert len(app.overview.rows) == 10_000 + len(SHOWN_IDS)
             assert foreign_controls(terminal_output(app)) == []
-            await pilot.press("end", "home")
-            assert elapsed < 60
+            table = app.overview.table
+            await pilot.press("end")
+            assert table.cursor_row == table.row_count - 1
+            await pilot.press("home")
+            assert table.cursor_row == 0
     finally:
         h.server.stop()
 
@@ -453,16 +454,13 @@ def test_one_hundred_thousand_configurations_parse_exactly_and_completely() -> N
         }
         for i in range(100_000)
     ]
-    started = time.monotonic()
     page = parse_stats_response({"success": True, "stats": items})
-    elapsed = time.monotonic() - started
     assert len(page.stats) == 100_000 and page.skipped == 0 and not page.duplicate_ids
     for i, s in enumerate(page.stats):
         assert s.ai_llm_id == f"cfg-{i:06d}"
         assert s.values == tuple(
             int(str(i * 7 + k) + ("0" * 30 if i % 1000 == 0 else "")) for k in range(8)
         )
-    assert elapsed < 10
 
 
 async def test_one_hundred_thousand_configurations_over_loopback_arrive_complete() -> None:

@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 from textual_plotext import PlotextPlot
 
-from tui.counters import IDX, REGISTRY
+from tui.counters import EVENT_INDICES, IDX, REGISTRY
 from tui.fmt import compact, exact, safe_text, updated
 from tui.history import Sample, Series, delta
 from tui.models import StatsPage
@@ -267,10 +267,9 @@ class DetailScreen(Screen[str]):
         tin: list[float] = []
         tout: list[float] = []
         calls: list[float] = []
+        # Each event counter's increases, named by its plural (legend of the chart).
         events: dict[str, tuple[list[float], list[float]]] = {
-            "violations": ([], []),
-            "alerts": ([], []),
-            "blocks": ([], []),
+            c.words[1]: ([], []) for c in REGISTRY if c.words is not None
         }
         end = samples[-1].at if samples else self.monitor.clock()
 
@@ -286,15 +285,12 @@ class DetailScreen(Screen[str]):
             tin.append(per_minute(a, b, "totalTokensIn"))
             tout.append(per_minute(a, b, "totalTokensOut"))
             calls.append(per_minute(a, b, "totalApiCalls"))
-            for key, counter in (
-                ("violations", "totalPolicyViolations"),
-                ("alerts", "totalAlerts"),
-                ("blocks", "totalBlocks"),
-            ):
-                d = delta(a.values[IDX[counter]], b.values[IDX[counter]])
+            for i in EVENT_INDICES:
+                d = delta(a.values[i], b.values[i])
                 if d:
-                    events[key][0].append(x)
-                    events[key][1].append(float(d))
+                    ex, ey = events[REGISTRY[i].words[1]]  # type: ignore[index]
+                    ex.append(x)
+                    ey.append(float(d))
 
         self._draw(
             "#chart-tokens",

@@ -1,0 +1,206 @@
+"""The monitor core without a screen: polls a real loopback server, returns PollUpdates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from tui.counters import COUNTERS, IDX
+from tui.demo import demo_backend
+from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD, DemoServer
+from tui.errors import AuthError
+from tui.models import LlmStats, StatsPage
+from tui.monitor import INTERVAL_STEPS, Monitor, PollUpdate
+from tui.poller import ConnState
+from tui.settings import Settings
+from tui.tokens import AuthSession, TokenSet
+
+START = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@asynccontextmanager
+async def monitor_on_demo(**settings: object) -> AsyncIterator[tuple[Monitor, DemoServer, Clock]]:
+    clock = Clock()
+    server = DemoServer(clock=clock).start()
+    access, refresh = server.issue_tokens()
+    session = AuthSession(TokenSet(access, refresh, obtained_at=clock.now), source="test")
+    monitor = Monitor(
+        Settings(profile="t", base_url=server.base_url, **settings),  # type: ignore[arg-type]
+        session,
+        clock=clock,
+    )
+    try:
+        yield monitor, server, clock
+    finally:
+        await monitor.aclose()
+        server.stop()
+
+
+def page_of(*stats: LlmStats) -> StatsPage:
+    return StatsPage(tuple(stats))
+
+
+def values(**changes: int) -> tuple[int | None, ...]:
+    out = [100] * len(COUNTERS)
+    for name, v in changes.items():
+        out[IDX[name]] = v
+    return tuple(out)
+
+
+async def test_ingest_records_a_poll_and_returns_changes_and_rates() -> None:
+    async with monitor_on_demo() as (monitor, _server, clock):
+        first = await monitor.ingest(await monitor.fetch_overview(), clock.now)
+        assert isinstance(first, PollUpdate) and first.at == START
+        assert len(first.page.stats) == 12
+        assert set(first.rates) == {s.ai_llm_id for s in first.page.stats}
+        assert all(r is None for r in first.rates.values())  # one sample: no rate yet
+        assert first.changes.changed == {} and first.alerts == [] and first.notes == []
+        assert monitor.names and all(monitor.name_of(i) != i for i in monitor.names)
+
+        clock.now += 60
+        second = await monitor.ingest(await monitor.fetch_overview(), clock.now)
+        moved = [i for i, r in second.rates.items() if r]
+        assert moved and set(moved) <= set(second.changes.changed)
+        ident = moved[0]
+        series = monitor.history.get(ident)
+        assert series is not None and len(series) == 2
+        a, b = first.page.by_id()[ident], second.page.by_id()[ident]
+        grown = sum(
+            b.values[i] - a.values[i] for i in (IDX["totalTokensIn"], IDX["totalTokensOut"])
+        )  # type: ignore[operator]
+        assert second.rates[ident] == pytest.approx(grown)  # per minute, 60 s apart
+
+
+async def test_event_increases_become_alerts_with_the_registry_words() -> None:
+    async with monitor_on_demo() as (monitor, _server, _clock):
+        await monitor.ingest(page_of(LlmStats("a", values()), LlmStats("b", values())), 10.0)
+        update = await monitor.ingest(
+            page_of(
+                LlmStats("a", values(totalPolicyViolations=101, totalAlerts=103)),
+                LlmStats("b", values(totalBlocks=101)),
+            ),
+            20.0,
+        )
+        by_title = {a.title: a for a in update.alerts}
+        assert by_title["a"].message == "+1 violation, +3 alerts"
+        assert by_title["a"].severity == "warning"
+        assert by_title["b"].message == "+1 block" and by_title["b"].severity == "error"
+
+
+async def test_a_counter_going_down_is_told_once_as_a_reset() -> None:
+    async with monitor_on_demo() as (monitor, _server, _clock):
+        await monitor.ingest(page_of(LlmStats("a", values())), 10.0)
+        update = await monitor.ingest(page_of(LlmStats("a", values(totalTokensIn=5))), 20.0)
+        [alert] = update.alerts
+        assert alert.severity == "information" and "Tokens in" in alert.message
+        again = await monitor.ingest(page_of(LlmStats("a", values(totalTokensIn=6))), 30.0)
+        assert again.alerts == []
+
+
+async def test_rate_thresholds_alert_once_per_crossing() -> None:
+    async with monitor_on_demo(thresholds={"tokens_per_minute": 1000.0}) as (monitor, _s, _c):
+        await monitor.ingest(page_of(LlmStats("a", values())), 0.0)
+        fast = await monitor.ingest(page_of(LlmStats("a", values(totalTokensIn=10_000))), 60.0)
+        assert [a.message for a in fast.alerts] == ["9.9k tokens/min (threshold 1.0k)"]
+        still = await monitor.ingest(page_of(LlmStats("a", values(totalTokensIn=20_000))), 120.0)
+        assert still.alerts == []
+
+
+async def test_run_hands_each_poll_to_the_face_and_counts_it_once_shown() -> None:
+    async with monitor_on_demo(interval=60.0) as (monitor, _server, _clock):
+        seen: list[tuple[PollUpdate, int]] = []
+        shown = asyncio.Event()
+
+        async def face(update: PollUpdate) -> None:
+            # While the face shows the poll, it is not counted yet.
+            seen.append((update, monitor.poller.status.polls))
+            shown.set()
+
+        states: list[ConnState] = []
+        monitor.on_update = face
+        monitor.on_status = lambda status: states.append(status.state)
+        task = asyncio.create_task(monitor.run())
+        try:
+            await asyncio.wait_for(shown.wait(), 10)
+            for _ in range(100):
+                if monitor.poller.status.polls == 1:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        [(update, polls_then)] = seen
+        assert polls_then == 0 and monitor.poller.status.polls == 1
+        assert len(update.page.stats) == 12
+        assert ConnState.LIVE in states
+
+
+async def test_names_problems_reach_the_update_as_notes() -> None:
+    async with monitor_on_demo() as (monitor, server, clock):
+        server.set_fault("server_error", paths=("/ai/llm",))
+        update = await monitor.ingest(await monitor.fetch_overview(), clock.now)
+        assert len(update.page.stats) == 12  # the stats still flow
+        [note] = update.notes
+        assert note.startswith("names unavailable:")
+
+
+async def test_step_interval_walks_the_steps_and_stops_at_the_ends() -> None:
+    async with monitor_on_demo(interval=5.0) as (monitor, _server, _clock):
+        assert monitor.step_interval(-1) == 3.0
+        assert monitor.step_interval(+1) == 5.0
+        for _ in INTERVAL_STEPS:
+            monitor.step_interval(+1)
+        assert monitor.poller.interval == 3600.0
+        for _ in INTERVAL_STEPS:
+            monitor.step_interval(-1)
+        assert monitor.poller.interval == 1.0
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.saved: list[TokenSet] = []
+
+    def save(self, tokens: TokenSet) -> None:
+        self.saved.append(tokens)
+
+
+async def test_login_saves_the_tokens_and_replaces_the_session() -> None:
+    with DemoServer() as server:
+        store = MemoryStore()
+        session = AuthSession(None, source="keyring")
+        monitor = Monitor(Settings(base_url=server.base_url), session, token_store=store)
+        try:
+            assert monitor.login_reason() == "No saved login for profile 'default'."
+            with pytest.raises(AuthError):
+                await monitor.login(DEMO_EMAIL, "wrong")
+            assert store.saved == [] and session.tokens is None
+            await monitor.login(DEMO_EMAIL, DEMO_PASSWORD)
+            assert len(store.saved) == 1 and session.tokens is store.saved[0]
+            assert monitor.login_reason() is None
+        finally:
+            await monitor.aclose()
+
+
+async def test_the_demo_helper_gives_a_logged_in_session_without_credentials() -> None:
+    with demo_backend(Settings(profile="work")) as demo:
+        assert demo.settings.demo and demo.settings.profile == "demo"
+        assert demo.settings.base_url == demo.server.base_url
+        monitor = Monitor(demo.settings, demo.session)
+        try:
+            page = await monitor.fetch_overview()
+            assert len(page.stats) == 12
+            assert demo.server.request_count("/user/login") == 0  # no password involved
+        finally:
+            await monitor.aclose()
