@@ -32,7 +32,8 @@ from tui.view import (
     order_ids,
     totals,
 )
-from tui.widgets.stats_table import CroppingCompositor, StatsTable
+from tui.widgets._textual_compat import install_cropping_compositor
+from tui.widgets.stats_table import StatsTable
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.theme_colors import Palette
 
@@ -58,8 +59,9 @@ class OverviewScreen(Screen[None]):
         self.monitor = monitor
         #: Show the cells that changed in the last poll marked (bold, underlined).
         self.mark_changes = mark_changes
-        # Partial repaints cropped to the changed cells (see CroppingCompositor).
-        self._compositor = CroppingCompositor()
+        # Partial repaints cropped to the changed cells, on the Textual versions
+        # that was checked with (see widgets/_textual_compat.py).
+        install_cropping_compositor(self)
         self.sort_key = DEFAULT_SORT
         self.sort_desc = COLUMN_BY_KEY[DEFAULT_SORT].numeric
         self.filter_text = ""

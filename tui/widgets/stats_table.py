@@ -24,9 +24,6 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.view import Column, RowView, columns_for_width
-
-# Transitional re-export: remove once overview.py calls install_cropping_compositor.
-from tui.widgets._textual_compat import CroppingCompositor as CroppingCompositor
 from tui.widgets._textual_compat import ScrollbarSkipMixin
 from tui.widgets.theme_colors import Palette
 

@@ -1,0 +1,89 @@
+"""The private-Textual overrides are fenced to the Textual versions they were checked with.
+
+``tui/widgets/_textual_compat.py`` holds every use of private Textual API. These tests
+fail loudly when Textual moves past the checked range, prove that an unchecked version
+gets the stock behaviour, and that the app still works that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from textual.screen import Screen
+from ui_helpers import running
+
+from tui.widgets import _textual_compat as compat
+
+#: The real (cached) decision, even while a test has monkeypatched it away.
+_ENABLED = compat.compat_enabled
+
+
+@pytest.fixture(autouse=True)
+def _fresh_decision() -> Iterator[None]:
+    """compat_enabled() decides once per process: forget that around each test."""
+    _ENABLED.cache_clear()
+    yield
+    _ENABLED.cache_clear()
+
+
+def test_installed_textual_is_within_the_checked_range() -> None:
+    version = compat.textual_version()
+    low, high = compat.CHECKED_TEXTUAL
+    shown = ".".join(map(str, version)) if version else "unknown"
+    assert compat.version_checked(version), (
+        f"Textual {shown} is outside CHECKED_TEXTUAL [{low}, {high}) in "
+        "tui/widgets/_textual_compat.py. Re-check CroppingCompositor / CroppedChopsUpdate "
+        "against textual/_compositor.py (Compositor.render_partial_update, "
+        "ChopsUpdate.render_segments) and ScrollbarSkipMixin against "
+        "ScrollView._size_updated, then widen the range deliberately. Until then the "
+        "stock compositor is used and partial repaints are not cropped."
+    )
+    assert compat.compat_enabled(), "checked version, but the private imports failed"
+
+
+def test_an_unchecked_version_disables_compat_and_keeps_the_stock_compositor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    high = compat.CHECKED_TEXTUAL[1]
+    monkeypatch.setattr(compat, "textual_version", lambda: high)
+    assert not compat.compat_enabled()
+    screen: Screen[None] = Screen()
+    stock = screen._compositor
+    assert not compat.install_cropping_compositor(screen)
+    assert screen._compositor is stock
+    assert not isinstance(screen._compositor, compat.CroppingCompositor)
+
+    # Unknown and older versions are unchecked too; a checked one installs it.
+    for version in (None, (8, 1, 9)):
+        _ENABLED.cache_clear()
+        monkeypatch.setattr(compat, "textual_version", lambda v=version: v)
+        assert not compat.compat_enabled()
+    _ENABLED.cache_clear()
+    monkeypatch.setattr(compat, "textual_version", lambda: compat.CHECKED_TEXTUAL[0])
+    assert compat.install_cropping_compositor(screen)
+    assert isinstance(screen._compositor, compat.CroppingCompositor)
+
+
+async def test_the_app_shows_rows_with_compat_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compat, "compat_enabled", lambda: False)
+    async with running(size=(100, 12)) as h:  # fewer lines than rows: it must scroll
+        assert h.pilot is not None
+        table = h.app.overview.table
+        assert len(table.order) >= 12
+        assert table.get_row_at(0), "the first row renders"
+        assert table._sized is None, "the scrollbar skip stayed off: stock _size_updated"
+        assert table.show_vertical_scrollbar, "the stock _size_updated sized the scrollbar"
+        await h.pilot.press("end")
+        await h.pilot.pause()
+        assert table.cursor_row == len(table.order) - 1
+        assert table.scroll_offset.y == table.max_scroll_y > 0, "scrolled to the last row"
+
+
+async def test_the_overview_keeps_the_stock_compositor_with_compat_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(compat, "compat_enabled", lambda: False)
+    async with running() as h:
+        assert h.app.overview.table.order
+        assert not isinstance(h.app.overview._compositor, compat.CroppingCompositor)
