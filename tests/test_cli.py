@@ -354,3 +354,21 @@ def test_invalid_interval_flag_exits_2() -> None:
     proc = run_cli("stats", "--demo", "--interval", "0.5")
     line = assert_one_line_failure(proc, EXIT_USAGE)
     assert "interval" in line
+
+
+def test_unknown_keymap_id_exits_2_naming_the_id_and_file_before_the_screen_starts(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[keymap]\nrefrsh = "f5"\n')
+    proc = run_cli("--demo", "--config", str(config))
+    line = assert_one_line_failure(proc, EXIT_USAGE)
+    assert "'refrsh'" in line and str(config) in line and "refresh" in line  # known ids listed
+    assert "\x1b[" not in proc.stdout + proc.stderr  # no screen was drawn
+
+
+def test_demo_login_and_logout_are_usage_errors() -> None:
+    for command in ("login", "logout"):
+        proc = run_cli(command, "--demo")
+        line = assert_one_line_failure(proc, EXIT_USAGE)
+        assert f"--demo needs no {command}" in line

@@ -315,3 +315,74 @@ def test_config_that_is_a_directory_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path)
     assert str(tmp_path) in str(info.value)
+
+
+# ---------------------------------------------------------------- [keymap]
+
+
+def test_keymap_table_is_read_for_every_profile(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[profiles.a]\ninterval = 3\n[profiles.b]\n\n[keymap]\nrefresh = "ctrl+r,f5"\n'
+        'detail-refresh = "f5"\n',
+    )
+    for profile in ("a", "b"):
+        s = run({"profile": profile}, {}, path)
+        assert dict(s.keymap) == {"refresh": "ctrl+r,f5", "detail-refresh": "f5"}
+
+
+def test_no_keymap_is_an_empty_one(config: Path) -> None:
+    assert dict(run({}, {}, config).keymap) == {}
+    assert dict(Settings().keymap) == {}
+
+
+def test_keymap_that_is_not_a_table_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, 'keymap = "refresh=f5"\n')
+    with pytest.raises(ConfigError, match=r"^'keymap' in .*conf\.toml must be a table$"):
+        run({}, {}, path)
+
+
+@pytest.mark.parametrize("value", ["5", "true", '""', '" "', '["f5"]', "{ key = 'f5' }"])
+def test_keymap_keys_must_be_a_non_empty_string(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"[keymap]\nrefresh = {value}\n")
+    with pytest.raises(ConfigError) as info:
+        run({}, {}, path)
+    message = str(info.value)
+    assert message.startswith(f"'keymap.refresh' in {path} must be a string of keys")
+    assert "\n" not in message
+
+
+# ---------------------------------------------------------------- environment fields
+
+
+def test_no_color_is_set_when_no_color_is_non_empty(config: Path) -> None:
+    assert run({}, {"NO_COLOR": "1"}, config).no_color is True
+    assert run({}, {"NO_COLOR": ""}, config).no_color is False
+    assert run({}, {}, config).no_color is False
+
+
+def test_term_is_taken_from_the_environment(config: Path) -> None:
+    assert run({}, {"TERM": "xterm-256color"}, config).term == "xterm-256color"
+    assert run({}, {}, config).term is None
+
+
+@pytest.mark.parametrize(
+    ("env", "marker"),
+    [
+        ({}, "braille"),
+        ({"TERM": "xterm-256color"}, "braille"),
+        ({"TERM": "linux"}, "hd"),
+        ({"TERM": "linux", "FLASHTOP_CHART_MARKER": "dot"}, "dot"),
+        ({"FLASHTOP_CHART_MARKER": "fhd"}, "fhd"),
+        ({"TERM": "linux", "FLASHTOP_CHART_MARKER": ""}, "hd"),
+    ],
+)
+def test_chart_marker_from_env_else_by_terminal(
+    config: Path, env: dict[str, str], marker: str
+) -> None:
+    assert run({}, env, config).chart_marker == marker
+
+
+def test_env_fields_default_without_resolve() -> None:
+    s = Settings()
+    assert (s.no_color, s.term, s.chart_marker) == (False, None, "braille")

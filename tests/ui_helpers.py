@@ -80,6 +80,7 @@ def make_harness(
     extra_stats: list[object] | None = None,
     extra_llms: list[object] | None = None,
     mark_changes: bool = False,
+    keymap: dict[str, str] | None = None,
 ) -> Harness:
     """Start a demo server on a fake clock and build (not run) an app against it.
 
@@ -99,6 +100,7 @@ def make_harness(
         base_url=server.base_url,
         interval=interval,
         detail_interval=detail_interval,
+        keymap=keymap or {},
     )
     app = FlashtopApp(settings, session, clock=clock, mark_changes=mark_changes)
     return Harness(app=app, server=server, clock=clock)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +21,7 @@ from tui.errors import FlashtopError, UsageError
 from tui.monitor import Monitor, PollUpdate, TokenStore
 from tui.poller import PollStatus
 from tui.screens.help import HelpScreen
+from tui.screens.keys import BindingGroup, all_binding_ids, check_keymap, palette_commands
 from tui.screens.login import LoginRequest, LoginScreen
 from tui.screens.messages import LoginWanted, Polled, RaiseAlerts, SelectConfig
 from tui.screens.overview import OverviewScreen
@@ -46,8 +46,19 @@ class FlashtopApp(App[int]):
 
     TITLE = "flashtop"
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="quit flashtop"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="this help: every key"),
+        # Stands in for Textual's own ctrl+p binding (same key, label, priority), so the
+        # help lists it and [keymap] can move it.
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "palette",
+            id="command-palette",
+            show=False,
+            priority=True,
+            tooltip="command palette (every action by name)",
+        ),
     ]
 
     def __init__(
@@ -63,6 +74,9 @@ class FlashtopApp(App[int]):
         demo: DemoBackend | None = None,
     ) -> None:
         super().__init__(css_path=[str(p) for p in sorted(styles_dir().glob("*.tcss"))])
+        #: Binding id -> keys, from the config file's [keymap] (checked by run_app).
+        self.keymap = dict(settings.keymap)
+        self.set_keymap(self.keymap)
         self.monitor = Monitor(
             settings, session, token_store=store, clock=clock, keep_history=keep_history
         )
@@ -74,7 +88,7 @@ class FlashtopApp(App[int]):
         self._gc_frozen = False
         self._switch_interval = sys.getswitchinterval()
         if settings.theme:
-            self.theme = readable_theme(settings.theme, os.environ)
+            self.theme = readable_theme(settings.theme, settings.no_color)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -162,7 +176,7 @@ class FlashtopApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(key_groups(), self.keymap))
 
     def open_login(self) -> None:
         if isinstance(self.screen, LoginScreen):
@@ -189,27 +203,25 @@ class FlashtopApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        ov = self.overview
-        yield SystemCommand("Refresh now", "Poll the API at once (r)", ov.action_refresh)
-        yield SystemCommand("Pause / resume", "Stop or restart polling (p)", ov.action_pause)
-        yield SystemCommand("Filter", "Filter by name, id or provider (/)", ov.action_filter)
-        yield SystemCommand("Clear filter", "Show every configuration (escape)", ov.action_back)
-        yield SystemCommand("Sort by next column", "Cycle the sort column (s)", ov.action_sort_next)
-        yield SystemCommand("Reverse sort", "Flip the sort direction (S)", ov.action_sort_reverse)
-        yield SystemCommand("Poll more often", "Shorter interval (+)", ov.action_faster)
-        yield SystemCommand("Poll less often", "Longer interval (-)", ov.action_slower)
-        yield SystemCommand(
-            "Open selected", "Drill down into the selection (enter)", ov.action_open_detail
-        )
-        yield SystemCommand("Log in", "Log in again (l)", self.open_login)
-        yield SystemCommand("Keys", "Every key binding (?)", self.action_help)
+        yield from palette_commands(screen)
 
 
-def readable_theme(name: str, env: Mapping[str, str]) -> str:
+def key_groups() -> list[BindingGroup]:
+    """What the `?` help lists, in order; their ids are what [keymap] may name."""
+    from tui.screens.detail import DetailScreen
+    from tui.widgets.stats_table import StatsTable
+
+    return [
+        ("Monitor", [*FlashtopApp.BINDINGS, *OverviewScreen.BINDINGS, *StatsTable.BINDINGS]),
+        ("Detail", list(DetailScreen.BINDINGS)),
+    ]
+
+
+def readable_theme(name: str, no_color: bool) -> str:
     """The theme to use: Textual's NO_COLOR filter turns the ANSI themes' "default"
     colours into black on black, so under NO_COLOR they give way to their
     full-colour twins (which that filter renders as readable greys)."""
-    if env.get("NO_COLOR") and name.startswith("ansi-"):
+    if no_color and name.startswith("ansi-"):
         return "textual-light" if name.endswith("light") else "textual-dark"
     return name
 
@@ -227,6 +239,7 @@ def check_theme(name: str | None) -> None:
 def run_app(settings: Settings, env: Mapping[str, str], demo: DemoBackend | None = None) -> int:
     """Resolve credentials (or use the demo's session), then run the TUI until the user quits."""
     check_theme(settings.theme)
+    check_keymap(settings.keymap, all_binding_ids(key_groups()), settings.config_path)
     warnings: list[str] = []
     store = None
     if demo is not None:

@@ -19,7 +19,20 @@ ca_bundle = "/etc/ssl/private-ca.pem"
 [profiles.test.thresholds]
 tokens_per_minute = 200000   # alert when a configuration goes faster than this
 calls_per_minute = 1000
+
+[keymap]                     # other keys for any key binding, by its id (all profiles)
+refresh = "ctrl+r,f5"        # comma-separated Textual key names or characters
+detail-refresh = "ctrl+r,f5"
 ```
+
+``[keymap]`` gives the bindings with that id these keys instead of their own (the
+`?` help and the command palette show the new keys). An unknown id is an error that
+lists the known ones, checked when the TUI starts.
+
+Settings also carries what the screens need from the environment, so they do not
+read it themselves: ``NO_COLOR`` (set and non-empty), ``TERM`` and the drill-down's
+chart marker (``FLASHTOP_CHART_MARKER``; by default quadrant blocks, ``hd``, on the
+Linux console and ``braille`` elsewhere).
 """
 
 from __future__ import annotations
@@ -43,7 +56,7 @@ DEFAULT_INTERVAL = 5.0
 DEFAULT_DETAIL_INTERVAL = 2.0
 DEFAULT_PROFILE = "default"
 
-_TOP_KEYS = {"default_profile", "profiles"}
+_TOP_KEYS = {"default_profile", "profiles", "keymap"}
 _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "base_url": str,
     "interval": (int, float),
@@ -55,6 +68,10 @@ _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "thresholds": dict,
 }
 _THRESHOLD_KEYS = {"tokens_per_minute", "calls_per_minute"}
+#: The drill-down's chart marker: braille where the terminal can show it, quadrant
+#: blocks on the Linux console (its font has no braille).
+DEFAULT_CHART_MARKER = "braille"
+LINUX_CONSOLE_CHART_MARKER = "hd"
 
 
 def config_dir() -> Path:
@@ -86,6 +103,14 @@ class Settings:
     demo: bool = False
     insecure_storage: bool = False
     log_file: str | None = None
+    #: Binding id -> keys (Textual's keymap format, "ctrl+r,f5"), from ``[keymap]``.
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    #: NO_COLOR is set and non-empty.
+    no_color: bool = False
+    #: $TERM, when set.
+    term: str | None = None
+    #: Marker of the drill-down's charts (FLASHTOP_CHART_MARKER, else by $TERM).
+    chart_marker: str = DEFAULT_CHART_MARKER
 
 
 def check_interval(value: float, what: str = "interval") -> float:
@@ -114,6 +139,14 @@ def load_config(path: Path) -> dict[str, Any]:
             raise ConfigError(f"unknown key '{key}' in config file {path}")
     if "default_profile" in data and not isinstance(data["default_profile"], str):
         raise ConfigError(f"'default_profile' in {path} must be a string")
+    keymap = data.get("keymap", {})
+    if not isinstance(keymap, dict):
+        raise ConfigError(f"'keymap' in {path} must be a table")
+    for binding_id, keys in keymap.items():
+        if not isinstance(keys, str) or not keys.strip():
+            raise ConfigError(
+                f"'keymap.{binding_id}' in {path} must be a string of keys, like \"ctrl+r,f5\""
+            )
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
         raise ConfigError(f"'profiles' in {path} must be a table")
@@ -142,6 +175,16 @@ def _env_bool(value: str | None) -> bool | None:
     if value is None or value == "":
         return None
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def chart_marker(env: Mapping[str, str]) -> str:
+    """FLASHTOP_CHART_MARKER when set; else quadrant blocks on the Linux console
+    (TERM=linux), braille elsewhere."""
+    if env.get("FLASHTOP_CHART_MARKER"):
+        return env["FLASHTOP_CHART_MARKER"]
+    if env.get("TERM") == "linux":
+        return LINUX_CONSOLE_CHART_MARKER
+    return DEFAULT_CHART_MARKER
 
 
 def resolve(
@@ -213,4 +256,8 @@ def resolve(
         insecure_storage=bool(flags.get("insecure_storage"))
         or bool(_env_bool(env.get("FLASHTOP_INSECURE_STORAGE"))),
         log_file=flags.get("log_file"),
+        keymap=dict(data.get("keymap", {})),
+        no_color=bool(env.get("NO_COLOR")),
+        term=env.get("TERM"),
+        chart_marker=chart_marker(env),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 
@@ -40,27 +39,46 @@ WINDOWS: tuple[tuple[str, float], ...] = (
 RATE_WINDOWS = (("1 min", 60.0), ("15 min", 900.0), ("1 h", 3600.0))
 
 
-def chart_marker() -> str:
-    """Braille where the terminal can show it; quadrant blocks on the Linux console."""
-    if os.environ.get("FLASHTOP_CHART_MARKER"):
-        return os.environ["FLASHTOP_CHART_MARKER"]
-    if os.environ.get("TERM") == "linux":
-        return "hd"
-    return "braille"
-
-
 class DetailScreen(Screen[str]):
     """Everything flashtop knows about one configuration; polls it on its own cadence."""
 
     BINDINGS = [
-        Binding("escape", "back", "Back", id="detail-back"),
+        Binding("escape", "back", "Back", id="detail-back", tooltip="back to the table"),
         # priority: the scrolling body would otherwise take the arrows for itself
         # (pgup/pgdn still scroll it).
-        Binding("down,j", "step(1)", "Next", id="detail-next", priority=True),
-        Binding("up,k", "step(-1)", "Previous", id="detail-prev", priority=True),
-        Binding("w", "window", "Window", id="detail-window"),
-        Binding("c", "copy_id", "Copy id", id="detail-copy"),
-        Binding("r", "refresh", "Refresh", id="detail-refresh"),
+        Binding(
+            "down,j",
+            "step(1)",
+            "Next",
+            id="detail-next",
+            priority=True,
+            tooltip="next configuration",
+        ),
+        Binding(
+            "up,k",
+            "step(-1)",
+            "Previous",
+            id="detail-prev",
+            priority=True,
+            tooltip="previous configuration",
+        ),
+        Binding(
+            "w",
+            "window",
+            "Window",
+            id="detail-window",
+            tooltip="chart window: 5 min, 1 h, 24 h, all",
+        ),
+        Binding(
+            "c",
+            "copy_id",
+            "Copy id",
+            id="detail-copy",
+            tooltip="copy the aiLlmId to the clipboard (OSC 52)",
+        ),
+        Binding(
+            "r", "refresh", "Refresh", id="detail-refresh", tooltip="poll this configuration now"
+        ),
     ]
 
     def __init__(self, monitor: Monitor, ai_llm_id: str, order: Order = tuple) -> None:
@@ -262,7 +280,7 @@ class DetailScreen(Screen[str]):
         series = self._series()
         label, seconds = WINDOWS[self.window_index]
         samples = series.since(seconds) if series else []
-        marker = chart_marker()
+        marker = self.monitor.settings.chart_marker
         xs: list[float] = []
         tin: list[float] = []
         tout: list[float] = []

@@ -1,6 +1,8 @@
-"""The `?` help screen: every key, in one place."""
+"""The `?` help screen: every key, in one place, generated from the screens' BINDINGS."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from rich.table import Table
 from rich.text import Text
@@ -10,26 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS: tuple[tuple[str, str, str], ...] = (
-    ("Monitor", "q", "quit"),
-    ("Monitor", "enter", "open the selected configuration"),
-    ("Monitor", "escape", "clear the filter / go back"),
-    ("Monitor", "r", "poll now (also while paused)"),
-    ("Monitor", "p", "pause / resume polling"),
-    ("Monitor", "/", "filter by name, id or provider"),
-    ("Monitor", "s", "sort by the next column"),
-    ("Monitor", "S", "reverse the sort direction"),
-    ("Monitor", "+ / -", "poll more / less often (1 s to 1 h)"),
-    ("Monitor", "l", "log in again (when login is needed)"),
-    ("Monitor", "up / down, j / k", "move the selection"),
-    ("Monitor", "pgup / pgdn, home / end", "move by page / to the ends"),
-    ("Monitor", "?", "this help"),
-    ("Monitor", "ctrl+p", "command palette (every action by name)"),
-    ("Detail", "up / down, j / k", "previous / next configuration"),
-    ("Detail", "w", "chart window: 5 min, 1 h, 24 h, all"),
-    ("Detail", "c", "copy the aiLlmId to the clipboard (OSC 52)"),
-    ("Detail", "escape", "back to the table"),
-)
+from tui.screens.keys import BindingGroup, help_rows
 
 
 class HelpScreen(ModalScreen[None]):
@@ -39,13 +22,22 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close", show=True),
     ]
 
+    def __init__(
+        self, groups: Sequence[BindingGroup], keymap: Mapping[str, str] | None = None
+    ) -> None:
+        """``groups``: (title, bindings) in the order shown; ``keymap``: the app's keymap
+        (binding id -> keys), so remapped bindings show their new keys."""
+        super().__init__()
+        self.groups = list(groups)
+        self.keymap = dict(keymap or {})
+
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=False)
         table.add_column(style="bold")
         table.add_column(no_wrap=True)
         table.add_column()
         last = ""
-        for group, key, what in KEYS:
+        for group, key, what in help_rows(self.groups, self.keymap):
             table.add_row(group if group != last else "", key, what)
             last = group
         with VerticalScroll(id="help-box"):

@@ -42,16 +42,58 @@ class OverviewScreen(Screen[None]):
     """Table of configurations, status bar on top, totals and keys at the bottom."""
 
     BINDINGS = [
-        Binding("enter", "open_detail", "Open", id="open-detail", show=False),
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("s", "sort_next", "Sort", id="sort-next"),
-        Binding("S", "sort_reverse", "Reverse", id="sort-reverse", show=False),
-        Binding("r", "refresh", "Refresh", id="refresh"),
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("plus,equals_sign", "faster", "Interval", id="faster", key_display="+/-"),
-        Binding("minus", "slower", "Slower", id="slower", show=False),
-        Binding("escape", "back", "Back", id="back", show=False),
-        Binding("l", "login", "Log in", id="login", show=False),
+        Binding(
+            "enter",
+            "open_detail",
+            "Open selected",
+            id="open-detail",
+            show=False,
+            tooltip="open the selected configuration",
+        ),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="filter by name, id or provider"),
+        Binding("s", "sort_next", "Sort", id="sort-next", tooltip="sort by the next column"),
+        Binding(
+            "S",
+            "sort_reverse",
+            "Reverse sort",
+            id="sort-reverse",
+            show=False,
+            tooltip="reverse the sort direction",
+        ),
+        Binding("r", "refresh", "Refresh", id="refresh", tooltip="poll now (also while paused)"),
+        Binding("p", "pause", "Pause", id="pause", tooltip="pause / resume polling"),
+        Binding(
+            "plus,equals_sign",
+            "faster",
+            "Interval",
+            id="faster",
+            key_display="+/-",
+            tooltip="poll more often (down to every 1 s)",
+        ),
+        Binding(
+            "minus",
+            "slower",
+            "Poll less often",
+            id="slower",
+            show=False,
+            tooltip="poll less often (up to every 1 h)",
+        ),
+        Binding(
+            "escape",
+            "back",
+            "Clear filter",
+            id="back",
+            show=False,
+            tooltip="clear the filter / go back",
+        ),
+        Binding(
+            "l",
+            "login",
+            "Log in",
+            id="login",
+            show=False,
+            tooltip="log in again (when login is needed)",
+        ),
     ]
 
     def __init__(self, monitor: Monitor, *, mark_changes: bool = True) -> None:

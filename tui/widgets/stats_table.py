@@ -67,13 +67,33 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
     }
     """
     BINDINGS = [
-        Binding("enter", "select", "Open", id="open-detail"),
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
+        Binding(
+            "enter", "select", "Open", id="open-detail", tooltip="open the selected configuration"
+        ),
+        Binding(
+            "up,k", "cursor_up", "Up", id="cursor-up", show=False, tooltip="move the selection up"
+        ),
+        Binding(
+            "down,j",
+            "cursor_down",
+            "Down",
+            id="cursor-down",
+            show=False,
+            tooltip="move the selection down",
+        ),
+        Binding("pageup", "page_up", "Page up", id="page-up", show=False, tooltip="move up a page"),
+        Binding(
+            "pagedown",
+            "page_down",
+            "Page down",
+            id="page-down",
+            show=False,
+            tooltip="move down a page",
+        ),
+        Binding(
+            "home", "first", "First", id="cursor-first", show=False, tooltip="to the first row"
+        ),
+        Binding("end", "last", "Last", id="cursor-last", show=False, tooltip="to the last row"),
     ]
 
     class RowSelected(Message):
