@@ -17,7 +17,6 @@ from tui.models import (
     LlmConfig,
     LlmStats,
     StatsPage,
-    join_names,
     parse_counter,
     parse_llms_response,
     parse_stats_response,
@@ -332,20 +331,6 @@ def test_llms_envelope_errors() -> None:
         parse_llms_response({"success": True})
     with pytest.raises(BadResponseError):
         parse_llms_response({"success": True, "aiLlms": {"id": "x"}})
-
-
-def test_join_names_maps_known_ids_and_gives_bare_records_to_unknown() -> None:
-    page = page_of(stats_obj("known"), stats_obj("orphan"))
-    configs = (
-        LlmConfig(id="known", name="support-bot", ai_type="OPENAI"),
-        LlmConfig(id="unused", name="other"),
-    )
-    joined = join_names(page.stats, configs)
-    assert list(joined) == ["known", "orphan"]
-    assert joined["known"].name == "support-bot"
-    assert joined["known"].ai_type == "OPENAI"
-    assert joined["orphan"] == LlmConfig(id="orphan")
-    assert joined["orphan"].name is None
 
 
 # ---------------------------------------------------------------- property: never a float

@@ -361,11 +361,6 @@ def test_no_color_is_set_when_no_color_is_non_empty(config: Path) -> None:
     assert run({}, {}, config).no_color is False
 
 
-def test_term_is_taken_from_the_environment(config: Path) -> None:
-    assert run({}, {"TERM": "xterm-256color"}, config).term == "xterm-256color"
-    assert run({}, {}, config).term is None
-
-
 @pytest.mark.parametrize(
     ("env", "marker"),
     [
@@ -385,4 +380,4 @@ def test_chart_marker_from_env_else_by_terminal(
 
 def test_env_fields_default_without_resolve() -> None:
     s = Settings()
-    assert (s.no_color, s.term, s.chart_marker) == (False, None, "braille")
+    assert (s.no_color, s.chart_marker) == (False, "braille")

@@ -69,7 +69,6 @@ IDX: dict[str, int] = {c.api: i for i, c in enumerate(REGISTRY)}
 BY_API: dict[str, Counter] = {c.api: c for c in REGISTRY}
 #: Indices of the event counters.
 EVENT_INDICES: tuple[int, ...] = tuple(i for i, c in enumerate(REGISTRY) if c.is_event)
-EVENT_COUNTERS: tuple[str, ...] = tuple(REGISTRY[i].api for i in EVENT_INDICES)
 TOKENS_IN = IDX["totalTokensIn"]
 TOKENS_OUT = IDX["totalTokensOut"]
 CALLS = IDX["totalApiCalls"]

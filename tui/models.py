@@ -10,7 +10,7 @@ reason is kept so that the screen can show ``?`` and count it.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -248,9 +248,3 @@ def parse_workspaces_response(body: object) -> tuple[Workspace, ...]:
         if isinstance(item, dict) and (ident := _usable_id(item.get("id"))) is not None:
             out.append(Workspace(id=ident, name=_opt_str(item.get("name"))))
     return tuple(out)
-
-
-def join_names(stats: Sequence[LlmStats], configs: Sequence[LlmConfig]) -> dict[str, LlmConfig]:
-    """Map each stats id to its configuration; ids without one get a bare record."""
-    known = {c.id: c for c in configs}
-    return {s.ai_llm_id: known.get(s.ai_llm_id, LlmConfig(id=s.ai_llm_id)) for s in stats}

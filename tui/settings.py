@@ -107,8 +107,6 @@ class Settings:
     keymap: Mapping[str, str] = field(default_factory=dict)
     #: NO_COLOR is set and non-empty.
     no_color: bool = False
-    #: $TERM, when set.
-    term: str | None = None
     #: Marker of the drill-down's charts (FLASHTOP_CHART_MARKER, else by $TERM).
     chart_marker: str = DEFAULT_CHART_MARKER
 
@@ -258,6 +256,5 @@ def resolve(
         log_file=flags.get("log_file"),
         keymap=dict(data.get("keymap", {})),
         no_color=bool(env.get("NO_COLOR")),
-        term=env.get("TERM"),
         chart_marker=chart_marker(env),
     )

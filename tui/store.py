@@ -174,10 +174,6 @@ def fault_kind(exc: BaseException) -> str:
     return "error"
 
 
-def note_for(exc: BaseException) -> str:
-    return NOTES.get(fault_kind(exc), NOTES["error"])
-
-
 # ---------------------------------------------------------------------------- paths
 
 
