@@ -2,7 +2,7 @@
 
 The real :class:`~tui.app.FlashtopApp` runs headless at 120x40; every poll's page is
 the demo server's answer (10 % of the configurations changing), parsed as the client
-parses it, and handed to the app exactly as its poller does (``_on_overview``), on a
+parses it, and handed to the app exactly as its poller does (``Monitor._overview_result``), on a
 fake clock 2 s apart. To finish in about two minutes the table is drawn for every 25th
 poll only (memory does not depend on it). The history file is off: its memory is
 SQLite's page cache (bounded), measured with the store by ``bench_history_memory.py``.

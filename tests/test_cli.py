@@ -371,4 +371,4 @@ def test_demo_login_and_logout_are_usage_errors() -> None:
     for command in ("login", "logout"):
         proc = run_cli(command, "--demo")
         line = assert_one_line_failure(proc, EXIT_USAGE)
-        assert f"--demo needs no {command}" in line
+        assert f"`{command}` does not apply to --demo" in line

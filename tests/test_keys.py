@@ -4,6 +4,7 @@ the screens' real BINDINGS, so removing a binding (or its text) shows up here.""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,11 @@ async def test_help_screen_shows_the_rows_and_escape_closes_it() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is not app.help
+
+
+def test_the_readme_lists_every_binding_id_the_keymap_accepts() -> None:
+    from tui.app import key_groups
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = readme[readme.index("Ids: ") :].split("\n\n", 1)[0]
+    assert set(re.findall(r"`([a-z-]+)`", listed)) == all_binding_ids(key_groups())

@@ -557,3 +557,29 @@ async def test_small_terminals_still_show_rows_and_open_details(size: tuple[int,
         assert h.app.overview.table.row_count == 12
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(h.app.screen, DetailScreen), message="detail")
+
+
+async def test_a_poll_that_fails_to_show_is_reported_and_polling_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with running() as h:
+        pilot, app = h.pilot, h.app
+        assert pilot is not None
+        show = OverviewScreen.show_page
+        calls = {"n": 0}
+
+        def broken_once(self: OverviewScreen, *args: Any, **kwargs: Any) -> None:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise KeyError("boom")
+            show(self, *args, **kwargs)
+
+        monkeypatch.setattr(OverviewScreen, "show_page", broken_once)
+        await advance(h, 5)
+        assert app.is_running
+        status = app.monitor.poller.status
+        assert status.last_error == "internal error showing data (KeyError)"
+        await wait_for(pilot, lambda: "internal error showing data" in h.status_text())
+        await advance(h, 5)  # the next poll shows, and the error is gone
+        assert app.monitor.poller.status.last_error is None
+        assert calls["n"] == 2

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -16,7 +16,6 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from tui.alerts import Alert
-from tui.demo import DemoBackend, start_demo
 from tui.errors import FlashtopError, UsageError
 from tui.monitor import Monitor, PollUpdate, TokenStore
 from tui.poller import PollStatus
@@ -27,6 +26,9 @@ from tui.screens.messages import LoginWanted, Polled, RaiseAlerts, SelectConfig
 from tui.screens.overview import OverviewScreen
 from tui.settings import Settings
 from tui.tokens import AuthSession
+
+if TYPE_CHECKING:
+    from tui.demo import DemoBackend
 
 #: Seconds a thread may hold the interpreter lock while another waits (Python: 0.005).
 SWITCH_INTERVAL = 0.001
@@ -133,7 +135,7 @@ class FlashtopApp(App[int]):
 
     async def _show_poll(self, update: PollUpdate) -> None:
         self._raise_alerts(update.alerts)
-        message = Polled(update)
+        message = Polled(self.monitor, update)
         if self.overview.post_message(message):
             await message.shown()
         if not self._gc_frozen:
@@ -150,7 +152,7 @@ class FlashtopApp(App[int]):
     def _raise_alerts(self, alerts: list[Alert]) -> None:
         for a in alerts:
             self.notify(a.message, title=a.title, severity=a.severity, timeout=8, markup=False)  # type: ignore[arg-type]
-        if alerts and self.monitor.settings.bell:
+        if self.monitor.settings.bell and any(a.severity != "information" for a in alerts):
             self.bell()
 
     def on_raise_alerts(self, message: RaiseAlerts) -> None:
@@ -167,6 +169,9 @@ class FlashtopApp(App[int]):
         old = self.monitor
         if self._poll_worker is not None:
             self._poll_worker.cancel()
+        # A drill-down holds the monitor it was opened with: back to the overview.
+        while len(self.screen_stack) > 1 and self.screen is not self.overview:
+            await self.pop_screen()
         self.monitor = monitor
         self.overview.use_monitor(monitor)
         self._start_polling()
@@ -190,6 +195,8 @@ class FlashtopApp(App[int]):
             self.run_worker(self._switch_to_demo(), group="login", exit_on_error=False)
 
     async def _switch_to_demo(self) -> None:
+        from tui.demo import start_demo
+
         old = self.monitor
         demo = await asyncio.to_thread(start_demo, old.settings)
         if self._demo is not None:

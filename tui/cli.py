@@ -312,7 +312,9 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
         from tui import account
 
         if settings.demo:
-            raise UsageError(f"--demo needs no {command}; run `flashtop --demo`")
+            raise UsageError(
+                f"`{command}` does not apply to --demo (no account); run `flashtop --demo`"
+            )
         if command == "login":
             return account.login_command(
                 settings,

@@ -36,7 +36,8 @@ def start_demo(settings: Settings) -> DemoBackend:
     now = server.clock()
     tokens = TokenSet(access, refresh, expires_at=now + server.token_lifetime, obtained_at=now)
     session = AuthSession(tokens, source="demo")
-    demo = replace(settings, base_url=server.base_url, demo=True, profile="demo")
+    # Loopback, plain http: a profile's private CA bundle has nothing to do here.
+    demo = replace(settings, base_url=server.base_url, demo=True, profile="demo", ca_bundle=None)
     return DemoBackend(server, demo, session)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ NAMES_MIN_GAP = 60.0
 POLL_PART = 1000
 #: Seconds the history writer waits before writing a poll (a frame goes first).
 WRITE_DELAY = 0.25
+
+
+def _close_opened(opening: asyncio.Future[StoreWriter]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        threading.Thread(target=opening.result().close, daemon=True).start()
 
 
 class TokenStore(Protocol):
@@ -122,10 +128,16 @@ class Monitor:
         if old is not None:
             await asyncio.to_thread(old.close)
         history = History(self.history.maxlen, self.history.forget_after)
+        opening = asyncio.ensure_future(
+            asyncio.to_thread(start_history, self.settings, history, self.clock())
+        )
         try:
-            self.history_writer = await asyncio.to_thread(
-                start_history, self.settings, history, self.clock()
-            )
+            self.history_writer = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # Stopped while the file was opening (the monitor was replaced): its
+            # writer thread and file handle must not outlive us.
+            opening.add_done_callback(_close_opened)
+            raise
         except Exception:  # the history file never stops monitoring
             self.history_writer = StoreWriter(None, note="history in memory only")
             return
@@ -173,12 +185,13 @@ class Monitor:
 
     # ------------------------------------------------------------------ recording
 
-    async def ingest(self, page: StatsPage, at: float) -> PollUpdate:
+    async def ingest(self, page: StatsPage, at: float, *, write: bool = True) -> PollUpdate:
         """Record a poll (the overview's or a drill-down's) taken at ``at``; return
         what it changed, its token rates, the alerts it raises and the notes to show.
 
         A large poll is recorded, and its rates computed, in parts with a pause
-        between, so the event loop answers keys meanwhile.
+        between, so the event loop answers keys meanwhile. ``write``: hand it to the
+        history file's writer now (else the caller does, with :meth:`write`).
         """
         stats = page.stats
         parts = [stats[i : i + POLL_PART] for i in range(0, len(stats), POLL_PART)]
@@ -194,11 +207,16 @@ class Monitor:
                 token_rate(self.history, s.ai_llm_id, rates)
             if len(parts) > 1:
                 await asyncio.sleep(0)
-        if self.history_writer is not None:
-            self.history_writer.submit(at, stats)  # written on its own thread, a moment later
+        if write:
+            self.write(page, at)
         alerts = event_alerts(changes, self.name_of) + reset_alerts(changes, self.name_of)
         alerts += self._rate_alerts(page, rates)
         return PollUpdate(page, at, changes, rates, alerts, self.notes())
+
+    def write(self, page: StatsPage, at: float) -> None:
+        """Hand a recorded poll to the history file's writer (its own thread)."""
+        if self.history_writer is not None:
+            self.history_writer.submit(at, page.stats)
 
     def _rate_alerts(self, page: StatsPage, rates: dict[str, float | None]) -> list[Alert]:
         watch = self.rate_watch
@@ -220,11 +238,16 @@ class Monitor:
         return notes
 
     async def _overview_result(self, page: StatsPage, at: float) -> None:
-        update = await self.ingest(page, at)
-        if self.on_update is not None:
-            shown = self.on_update(update)
-            if shown is not None:
-                await shown  # the poll counts once the face has shown it
+        update = await self.ingest(page, at, write=False)
+        try:
+            if self.on_update is not None:
+                shown = self.on_update(update)
+                if shown is not None:
+                    await shown  # the poll counts once the face has shown it
+        finally:
+            # Written once shown: the writer's thread shares the interpreter lock
+            # and would otherwise slow the frame that shows the poll.
+            self.write(page, at)
 
     def _status(self, status: PollStatus) -> None:
         if self.on_status is not None:

@@ -167,12 +167,17 @@ class OverviewScreen(Screen[None]):
         bar.profile, bar.base_url = monitor.settings.profile, monitor.settings.base_url
         bar.refresh_text()
 
-    async def on_polled(self, message: Polled) -> None:
+    def on_polled(self, message: Polled) -> None:
+        if message.monitor is not self.monitor:
+            message.done()  # a poll of the monitor this screen no longer shows
+            return
         try:
             update = message.update
             self.status_bar.notes = update.notes
             self.show_page(update.page, update.changes, update.rates)
-        finally:
+        except Exception as exc:  # reported by the poller in the status bar
+            message.done(exc)
+        else:
             message.done()
 
     def show_status(self, status: PollStatus) -> None:
