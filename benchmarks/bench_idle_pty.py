@@ -1,10 +1,13 @@
 """Idle cost and bytes to the terminal (issue 8, benchmarks 2 and 3), side by side.
 
-Four programs run at the same time, each on its own pseudo-terminal of 120x40
+Five programs run at the same time, each on its own pseudo-terminal of 120x40
 (TERM=xterm-256color), their output drained and counted by a thread:
 
 * ``flashtop --interval 2`` against a demo server in this process with 100
   configurations of which 10 change per poll (the rest stay idle), history file on;
+* the same with churn (issue 13): which 10 configurations are busy moves on every
+  poll (``DemoServer(rotate=2)``), and the table is sorted by TOK/MIN, so rates rise
+  and fall and rows would re-rank all the time (leave it out with ``--no-churn``);
 * ``htop -d 20`` (a refresh every 2 s);
 * a bare Textual app that only shows a static DataTable of 100 rows (the floor);
 * the same DataTable where 10 rows x 10 cells change by ``update_cell`` every 2 s.
@@ -16,7 +19,8 @@ Textual apps a complete 120x40 frame from their compositor, encoded in 256 colou
 as their driver does (Textual never repaints everything on its own, not even on a
 resize).
 
-Targets: flashtop <= 0.5 % of one core; <= 4 KiB per poll when 10 of 100 rows change.
+Targets: flashtop <= 0.5 % of one core; <= 4 KiB per poll when 10 of 100 rows change;
+the same under churn.
 
     python benchmarks/bench_idle_pty.py [--seconds 60] [--warmup 30]
 """
@@ -37,6 +41,7 @@ from typing import Any
 
 from perf_common import PYTHON, ROOT, PtyRun, base_env, machine
 
+CHURN = "flashtop, churn: busy set rotates each poll"
 CPU_TARGET = 0.5  # percent of one core
 BYTES_TARGET = 4096
 STATS = "/ai/llm/stats"
@@ -49,6 +54,8 @@ class Flashtop:
     """One flashtop under test, with its own demo server."""
 
     proto: str
+    #: Seconds between moves of the demo's active configurations (None: they stay).
+    rotate: float | None = None
     server: Any = None
     token: str = ""
     polls: list[float] = field(default_factory=list)
@@ -111,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", type=int, default=100)
     ap.add_argument("--changing", type=int, default=10)
     ap.add_argument(
+        "--no-churn",
+        action="store_true",
+        help="leave out the flashtop whose active configurations rotate every poll",
+    )
+    ap.add_argument(
         "--proto",
         default="",
         help="also run flashtop with these variants (see proto_patches.py), alongside",
@@ -125,11 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     table_app = str(ROOT / "benchmarks" / "static_table_app.py")
     # Each flashtop gets its own demo server (to count its polls) and data dir.
     flashtops: dict[str, Flashtop] = {"flashtop": Flashtop("")}
+    if not args.no_churn:
+        # Issue 13: which configurations are busy moves on every poll, and the table
+        # is sorted by TOK/MIN (flashtop's default), so rates and ranks keep changing.
+        flashtops[CHURN] = Flashtop("", rotate=2.0)
     if args.proto:
         flashtops[f"flashtop, variant {args.proto}"] = Flashtop(args.proto)
     runs: dict[str, PtyRun] = {}
     for i, (name, ft) in enumerate(flashtops.items()):
-        ft.server = DemoServer(n_configs=args.configs, changing=args.changing).start()
+        ft.server = DemoServer(
+            n_configs=args.configs, changing=args.changing, rotate=ft.rotate
+        ).start()
         access, _refresh = ft.server.issue_tokens()
         ft.token = access
         ft_env = {**base_env(tmp / f"flashtop{i}"), "FLASHBACK_TOKEN": access}  # never printed

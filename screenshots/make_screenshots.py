@@ -59,11 +59,12 @@ async def shoot(
     try:
         access, refresh = server.issue_tokens()
         session = AuthSession(TokenSet(access, refresh), source="screenshots")
-        settings = Settings(profile="demo", base_url=server.base_url, interval=3600.0)
+        settings = Settings(profile="demo", base_url=server.base_url, interval=5.0)
         app = FlashtopApp(settings, session, clock=clock, mark_changes=False)
+        app.monitor.poller.min_gap = 0.0  # polls as fast as the script asks
         async with app.run_test(size=size) as pilot:
-            # Twelve polls, 5 simulated seconds apart, so rates and trends have data.
-            for i in range(12):
+            # Five minutes of polls, 5 simulated seconds apart: the charts' whole window.
+            for i in range(61):
                 target = app.monitor.poller.status.polls + 1
                 if i:
                     clock.now += 5.0

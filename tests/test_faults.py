@@ -555,6 +555,7 @@ async def test_flapping_server_in_the_app_keeps_rows_and_alternates_states() -> 
         assert pilot is not None
         fast_backoff(app, cap=0.04)
         app.monitor.poller._interval = 0.02  # below the 1 s floor, to flap fast
+        app.monitor.poller.min_gap = 0.0
         before = {i for i, _ in rows_of(app)}
         seen = record_statuses(app)
         polls = app.monitor.poller.status.polls

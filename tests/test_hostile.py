@@ -135,6 +135,7 @@ def hostile_harness(n_configs: int = 12, **extra: Any) -> Harness:
     session = AuthSession(TokenSet(access, refresh, obtained_at=clock.now), source="test")
     settings_ = Settings(profile="test", base_url=server.base_url, interval=60.0, **extra)
     app = FlashtopApp(settings_, session, clock=clock, mark_changes=False)
+    app.monitor.poller.min_gap = 0.0  # polls on demand (see ui_helpers)
     return Harness(app=app, server=server, clock=clock)
 
 

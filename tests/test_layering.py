@@ -33,6 +33,7 @@ CORE_MODULES = (
     "tui.alerts",
     "tui.view",
     "tui.fmt",
+    "tui.charts",
     "tui.logsetup",
     "tui.counters",
     "tui.monitor",

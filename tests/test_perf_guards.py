@@ -49,6 +49,7 @@ async def big_app(
     )
     settings = Settings(profile="test", base_url=server.base_url, interval=3600.0)
     app = FlashtopApp(settings, session, clock=clock, mark_changes=False)
+    app.monitor.poller.min_gap = 0.0  # polls on demand (see ui_helpers)
     h = Harness(app=app, server=server, clock=clock)
     try:
         async with app.run_test(size=size) as pilot:

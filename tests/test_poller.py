@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tui.errors import LoginNeededError, ServerError
-from tui.poller import ConnState, Poller, PollStatus
+from tui.poller import MIN_GAP, ConnState, Poller, PollStatus
 
 
 class Recorder:
@@ -30,7 +30,10 @@ class Recorder:
             self.running -= 1
 
 
-def make(fetch: Recorder, interval: float = 1.0) -> tuple[Poller[int], list[PollStatus], list[int]]:
+def make(
+    fetch: Recorder, interval: float = 1.0, min_gap: float = 0.0
+) -> tuple[Poller[int], list[PollStatus], list[int]]:
+    """A poller on ``fetch``; without the 1 s floor between polls unless asked for."""
     statuses: list[PollStatus] = []
     results: list[int] = []
     poller: Poller[int] = Poller(
@@ -39,6 +42,7 @@ def make(fetch: Recorder, interval: float = 1.0) -> tuple[Poller[int], list[Poll
         on_result=lambda r, _at: results.append(r),
         on_status=statuses.append,
         rng=lambda: 0.0,
+        min_gap=min_gap,
     )
     return poller, statuses, results
 
@@ -137,7 +141,12 @@ async def test_a_poll_counts_once_shown_and_a_failure_to_show_it_is_survived() -
         shown.append(result)
 
     poller: Poller[int] = Poller(
-        fetch, interval=3600, on_result=show, on_status=statuses.append, rng=lambda: 0.0
+        fetch,
+        interval=3600,
+        on_result=show,
+        on_status=statuses.append,
+        rng=lambda: 0.0,
+        min_gap=0.0,
     )
     task = asyncio.create_task(poller.run())
     await settle()
@@ -153,3 +162,25 @@ async def test_a_poll_counts_once_shown_and_a_failure_to_show_it_is_survived() -
     await settle()
     task.cancel()
     assert shown == [1, 3] and poller.status.last_error is None
+
+
+async def test_r_held_down_polls_at_most_once_a_second_one_request_at_a_time() -> None:
+    fetch = Recorder()
+    poller, _, _ = make(fetch, interval=3600, min_gap=MIN_GAP)
+    assert MIN_GAP == 1.0
+    task = asyncio.create_task(poller.run())
+    await settle()
+    assert fetch.calls == 1
+    started = asyncio.get_running_loop().time()
+    # A key held down: 25 presses a second (terminal auto-repeat) for 1.5 s.
+    while asyncio.get_running_loop().time() - started < 1.5:
+        poller.poll_now()
+        await asyncio.sleep(0.04)
+    await settle(0.1)
+    task.cancel()
+    # The first press polls a second after the first poll, the presses meanwhile
+    # coalesce, and so do those of the next second: 1 + 1 polls, never two at once.
+    assert fetch.calls == 2, fetch.calls
+    assert fetch.max_running == 1
+    await asyncio.sleep(1.0)
+    assert fetch.calls == 2  # nothing was queued up behind the coalesced presses

@@ -168,6 +168,7 @@ async def test_app_soak_of_1000_flapping_polls_leaks_no_fds_workers_or_tasks() -
             app.monitor.poller._fetch = fetch
             app.monitor.poller._backoff_cap = 0.0
             app.monitor.poller._interval = 0.0
+            app.monitor.poller.min_gap = 0.0
             h.server.set_fault("flap")
             rows = len(app.overview.rows)
 

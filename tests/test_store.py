@@ -37,6 +37,7 @@ from tui.store import (
     start_history,
     store_path,
 )
+from tui.view import trend_points
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_003.0  # not on a minute boundary, so buckets are really exercised
@@ -281,7 +282,9 @@ def history_app(server: Any, clock: Any, profile: str) -> Any:
         TokenSet(access, refresh, obtained_at=clock.now), source="test", clock=clock
     )
     settings = Settings(profile=profile, base_url=server.base_url, interval=60.0)
-    return FlashtopApp(settings, session, clock=clock, mark_changes=False, keep_history=True)
+    app = FlashtopApp(settings, session, clock=clock, mark_changes=False, keep_history=True)
+    app.monitor.poller.min_gap = 0.0  # polls on demand, many a second (see ui_helpers)
+    return app
 
 
 async def test_app_restart_keeps_the_sparklines() -> None:
@@ -304,8 +307,11 @@ async def test_app_restart_keeps_the_sparklines() -> None:
                 await wait_for(pilot, lambda n=before: first.monitor.poller.status.polls > n)
             series = first.monitor.history.get(ident)
             assert series is not None
-            trend_before = series.interval_rates((TOKENS_IN, TOKENS_OUT), 12)
             latest_before = series.latest
+            assert latest_before is not None
+            # Sparkline points 5 s wide up to the last sample before the restart.
+            trend_before = trend_points(series, latest_before.at, 5.0)
+            assert sum(p is not None for p in trend_before) >= 10
         assert store_path("restart").exists()
 
         clock.now += 5
@@ -317,11 +323,13 @@ async def test_app_restart_keeps_the_sparklines() -> None:
             series = second.monitor.history.get(ident)
             assert series is not None
             assert latest_before in series.since(3600.0)  # the samples from before the restart
-            trend = series.interval_rates((TOKENS_IN, TOKENS_OUT), 13)
-            assert trend[:-1] == trend_before  # the sparkline carries on where it left off
-            assert trend[-1] is not None and trend[-1] >= 0
+            # The sparkline carries on where it left off: the same points up to then.
+            assert trend_points(series, latest_before.at, 5.0) == trend_before
+            latest = series.latest
+            assert latest is not None and latest.at > latest_before.at
             row = next(r for r in second.overview.rows if r.id == ident)
-            assert row.trend == tuple(trend[1:])  # and it is what the table draws
+            # ... and it is what the table draws (points one poll interval wide).
+            assert row.trend == trend_points(series, latest.at, second.monitor.poller.interval)
             assert row.rate is not None and row.rate > 0
             assert not any("history" in n for n in second.overview.status_bar.notes)
 

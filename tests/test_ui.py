@@ -583,3 +583,370 @@ async def test_a_poll_that_fails_to_show_is_reported_and_polling_goes_on(
         await advance(h, 5)  # the next poll shows, and the error is gone
         assert app.monitor.poller.status.last_error is None
         assert calls["n"] == 2
+
+
+# ---------------------------------------------------------------------------- sparklines
+
+
+async def test_sparkline_stays_on_the_true_rate_when_polls_come_at_uneven_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13: a poll 0.3 s after another (`r`) and a drill-down's 2 s poller record
+    into the same series as the overview's 5 s polls; the sparkline must not dip to 0
+    and spike. An outage draws as a gap: None points, neither 0 nor a spike."""
+    from tui.counters import TOKENS_IN, TOKENS_OUT
+    from tui.demo_server import _Sim
+
+    # Without per-second noise a steady configuration grows by exactly `rate` tokens
+    # in (and `rate * ratio` out) every simulated second: the true rate is known.
+    monkeypatch.setattr(_Sim, "JITTER", 0.0)
+    async with running(interval=5.0, detail_interval=2.0) as h:
+        monitor = h.app.monitor
+        ident = h.id_of("support-bot")
+        sim = next(sim for llm_id, sim in h.server.sims if llm_id == ident)
+        true_rate = 60.0 * sim.rate * (1.0 + sim.ratio)
+        assert monitor.poller.interval == 5.0
+
+        async def drill_down_poll(offset: float) -> None:
+            h.clock.now = edge + offset
+            await monitor.ingest(await monitor.fetch_one(ident), h.clock.now)
+
+        def near(point: int | None) -> bool:
+            return point is not None and abs(point - true_rate) <= 0.02 * true_rate
+
+        edge = h.clock.now  # the first poll, at a multiple of 5 s
+        assert edge % 5 == 0
+        for _ in range(16):  # more than the 12 points of the window
+            await drill_down_poll(2.0)
+            await drill_down_poll(4.0)
+            edge += 5.0
+            h.clock.now = edge
+            await poll(h)  # the overview's poll
+            await advance(h, 0.3)  # `r` pressed just after it
+            await drill_down_poll(1.3)
+        series = monitor.history.get(ident)
+        assert series is not None
+        per_interval = series.interval_rates((TOKENS_IN, TOKENS_OUT), 12)
+        assert 0 in per_interval  # per poll interval, the line would dip to 0 ...
+        assert max(p or 0 for p in per_interval) > 1.3 * true_rate  # ... and spike
+        trend = h.row(ident).trend
+        assert len(trend) == 12 and all(near(p) for p in trend), (true_rate, trend)
+
+        # Five minutes without a poll (a suspended laptop), then polls again.
+        h.clock.now = edge + 300.0
+        await poll(h)
+        assert h.row(ident).trend == (None,) * 12
+        for _ in range(3):
+            await advance(h, 5.0)
+        trend = h.row(ident).trend
+        assert trend[:9] == (None,) * 9 and all(near(p) for p in trend[9:]), trend
+
+
+# ---------------------------------------------------------------------------- figures that fit
+
+FIGURE_SIZES = [(60, 20), (80, 24), (120, 40)]
+
+
+def widget_lines(widget: Any) -> list[str]:
+    """The lines of a widget as the user sees them: rendered at its real width."""
+    return ["".join(s.text for s in widget.render_line(y)) for y in range(widget.size.height)]
+
+
+def value_beside(lines: list[str], label: str) -> str:
+    """The figure right of ``label`` (first table), joined across wrapped lines."""
+    row = next(i for i, line in enumerate(lines) if line.strip().startswith(label + " "))
+    value = lines[row].strip()[len(label) :].split()[0]
+    while value.endswith(","):  # wrapped after a thousands separator
+        row += 1
+        value += lines[row].split()[0]
+    return value
+
+
+def assert_figures_whole(lines: list[str]) -> None:
+    """No ellipsis; every label whole; every title whole or named as left out for width."""
+    from tui.counters import REGISTRY
+
+    text = "\n".join(lines)
+    assert "…" not in text, text
+    for counter in REGISTRY:
+        assert any(line.strip().startswith(counter.long + " ") for line in lines), text
+    hidden = "\n".join(line for line in lines if "wider screen" in line)
+    body = "\n".join(line for line in lines if "wider screen" not in line)
+    for title in ("Value", "Δ since open", "Δ last poll", "/min 1 min", "/min 15 min"):
+        assert title in body, (title, text)
+    for title in ("/min 1 h", "/hour 1 h"):  # the first to go on a narrow screen
+        assert (title in body) != (title in hidden), (title, text)
+
+
+@pytest.mark.parametrize("size", FIGURE_SIZES)
+async def test_detail_shows_every_40_digit_figure_and_label_whole(size: tuple[int, int]) -> None:
+    """Issue 13 item 3: at any width the drill-down shows full values, labels and titles."""
+    from tui.counters import REGISTRY
+
+    async with running(
+        size=size,
+        extra_stats=[stats_object("huge-1", HUGE)],
+        extra_llms=[{"id": "huge-1", "name": "huge-counter", "aiType": "OTHER"}],
+    ) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await wait_for(pilot, lambda: "huge-1" in h.app.overview.table.order)
+        screen = await open_detail_for(h, "huge-1")
+        figures = screen.query_one("#detail-figures", Static)
+        # (static_text renders 300 wide: the figures, laid out for the screen, may wrap)
+        await wait_for(pilot, lambda: HUGE_SHOWN[:12] in static_text(figures), message="figures")
+        await pilot.pause()
+        lines = widget_lines(figures)
+        assert max(len(line) for line in lines) <= size[0]
+        assert_figures_whole(lines)
+        for counter in REGISTRY:
+            assert value_beside(lines, counter.long) == HUGE_SHOWN, "\n".join(lines)
+
+
+@pytest.mark.parametrize("size", FIGURE_SIZES)
+async def test_detail_figures_of_a_demo_configuration_are_exact_and_whole(
+    size: tuple[int, int],
+) -> None:
+    from tui.counters import REGISTRY
+    from tui.fmt import exact
+
+    async with running(size=size) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        ident = h.id_of("support-bot")
+        screen = await open_detail_for(h, ident)
+        figures = screen.query_one("#detail-figures", Static)
+        assert screen.poller is not None
+        poller = screen.poller
+        await wait_for(pilot, lambda: poller.status.polls >= 1, message="a detail poll")
+        h.clock.now += 5
+        await pilot.press("r")
+        await wait_for(pilot, lambda: poller.status.polls >= 2, message="a second poll")
+        await wait_for(pilot, lambda: "+" in static_text(figures), message="deltas")
+        await pilot.pause()
+        lines = widget_lines(figures)
+        assert_figures_whole(lines)
+        series = h.app.monitor.history.get(ident)
+        assert series is not None and series.latest is not None
+        for i, counter in enumerate(REGISTRY):
+            assert value_beside(lines, counter.long) == exact(series.latest.values[i])
+        if size[0] >= 80:  # every rate window fits from 80 columns
+            assert not any("wider screen" in line for line in lines)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_event_counts_and_huge_figures_fit_their_overview_columns(
+    size: tuple[int, int],
+) -> None:
+    """Issue 13 item 6: 30,000 in a 4-cell column reads 30k, never 30.…"""
+    events = dict.fromkeys(("totalPolicyViolations", "totalAlerts", "totalBlocks"), "30000")
+    async with running(
+        size=size,
+        extra_stats=[stats_object("events-1", "12345", **events), stats_object("huge-1", HUGE)],
+        extra_llms=[
+            {"id": "events-1", "name": "events-counter", "aiType": "OTHER"},
+            {"id": "huge-1", "name": "huge-counter", "aiType": "OTHER"},
+        ],
+    ) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        table = h.app.overview.table
+        await wait_for(pilot, lambda: {"events-1", "huge-1"} <= set(table.order))
+        shown = {c.key for c in table.columns_shown}
+        assert {"viol", "blocks"} <= shown and ("alerts" in shown) == (size[0] >= 100)
+        for key in shown & {"viol", "alerts", "blocks"}:
+            assert table.get_cell("events-1", key).plain == "30k"
+        for ident, name in (("events-1", "events-counter"), ("huge-1", "huge-counter")):
+            table.select_id(ident)
+            await pilot.pause()
+            line = next(line for line in widget_lines(table) if name in line)
+            assert "…" not in line, line
+        line = next(line for line in widget_lines(table) if "events-counter" in line)
+        assert re.search(r" 30k +30k( +30k)? ", line), line
+
+
+async def test_sparkline_points_are_one_poll_interval_wide() -> None:
+    from tui.view import trend_points
+
+    async with running(interval=5.0) as h:
+        pilot, monitor = h.pilot, h.app.monitor
+        assert pilot is not None
+        ident = h.id_of("support-bot")
+        for _ in range(30):
+            await advance(h, 5.0)
+        series = monitor.history.get(ident)
+        assert series is not None
+        assert h.row(ident).trend == trend_points(series, h.clock.now, 5.0)
+        await pilot.press("minus")  # poll every 10 s: a point is 10 s now
+        assert monitor.poller.interval == 10.0
+        await advance(h, 10.0)
+        trend = h.row(ident).trend
+        assert trend == trend_points(series, h.clock.now, 10.0)
+        assert trend != trend_points(series, h.clock.now, 5.0)
+        assert len(trend) == 12 and None not in trend
+
+
+# ---------------------------------------------------------------------------- drill-down charts
+
+CHART_IDS = ("#chart-tokens", "#chart-calls", "#chart-events")
+TICK_SUFFIX = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+
+
+def tick_value(label: str) -> float:
+    """The number a compact tick label stands for (``20k`` -> 20000)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kMGTPE]?)", label)
+    assert m, f"not a round compact tick label: {label!r}"
+    return float(m[1]) * TICK_SUFFIX[m[2]]
+
+
+def spy_on_charts(
+    screen: DetailScreen, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]]]:
+    """Record what the drill-down passes to plotext, chart by chart and call by call."""
+    calls: dict[str, dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]]] = {}
+    for cid in CHART_IDS:
+        plt = screen.query_one(cid).plt  # type: ignore[attr-defined]
+        calls[cid] = {}
+        for method in ("xlim", "ylim", "xticks", "yticks", "plot", "scatter"):
+            seen = calls[cid].setdefault(method, [])
+            original = getattr(plt, method)
+
+            def spy(*args: Any, _seen: list[Any] = seen, _f: Any = original, **kw: Any) -> Any:
+                _seen.append((args, kw))
+                return _f(*args, **kw)
+
+            monkeypatch.setattr(plt, method, spy)
+    return calls
+
+
+async def test_drill_down_rate_charts_have_round_compact_y_ticks_from_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with running(interval=5.0, detail_interval=1.0) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await advance(h, 5)
+        screen = await open_detail_for(h, h.id_of("support-bot"))
+        for _ in range(3):
+            await advance(h, 5)
+        calls = spy_on_charts(screen, monkeypatch)
+        screen.render_all()
+        for cid in CHART_IDS:
+            [((ticks, labels), _)] = calls[cid]["yticks"]
+            assert labels[0] == "0" and ticks[0] == 0.0, (cid, labels)
+            assert 2 <= len(ticks) <= 5, (cid, labels)
+            assert [tick_value(label) for label in labels] == pytest.approx(ticks), labels
+            steps = [b - a for a, b in itertools.pairwise(ticks)]
+            assert steps == pytest.approx([steps[0]] * len(steps))
+            mantissa = steps[0] / 10 ** math.floor(math.log10(steps[0]))
+            assert round(mantissa, 6) in (1.0, 2.0, 5.0), (cid, labels)
+            assert [args for args, _ in calls[cid]["ylim"]] == [(0.0, ticks[-1])]
+            # The top is the first tick at or above the data.
+            ys = [y for (_, y), _ in calls[cid]["plot"] + calls[cid]["scatter"] for y in y]
+            if ys:
+                assert ticks[-2] < max(ys) <= ticks[-1], (cid, labels, max(ys))
+        [((_, labels), _)] = calls["#chart-tokens"]["yticks"]
+        assert labels[-1][-1] in "kM", labels  # thousands of tokens a minute, compactly
+
+
+async def test_drill_down_x_axis_spans_the_window_named_in_the_status_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    async with running(detail_interval=1.0) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await advance(h, 5)
+        ident = h.id_of("support-bot")
+        screen = await open_detail_for(h, ident)
+        await advance(h, 600)  # "all" now spans 10 minutes: more than the 5-minute window
+        await advance(h, 5)
+        series = h.app.monitor.history.get(ident)
+        assert series is not None
+        oldest = series.samples[0].at
+        calls = spy_on_charts(screen, monkeypatch)
+        status = screen.query_one("#detail-status", Static)
+        for expected in ("1 h", "24 h", "all", "5 min"):
+            await pilot.press("w")
+            assert f"window {expected}" in static_text(status)
+            now = h.clock.now
+            span = screen.window_seconds if expected != "all" else now - oldest
+            for cid in CHART_IDS:
+                [(lo, hi)] = [args for args, _ in calls[cid]["xlim"][-1:]]
+                assert (lo, hi) == (-span, 0.0), (expected, cid)
+                (ticks, labels), _ = calls[cid]["xticks"][-1]
+                assert all(lo <= t <= hi for t in ticks)
+                if expected == "5 min":
+                    assert labels == ["-5m", "-4m", "-3m", "-2m", "-1m", "now"]
+                elif expected == "1 h":
+                    assert labels == ["-1h", "-45m", "-30m", "-15m", "now"]
+                else:  # clock times on round steps, as the status line shows times
+                    assert len(labels) >= 2, labels
+                    for t, label in zip(ticks, labels, strict=True):
+                        assert label == time.strftime("%H:%M", time.localtime(now + t))
+                        assert (now + t) % 60 == 0
+
+
+async def test_all_three_charts_fit_a_120x40_drill_down_without_scrolling() -> None:
+    async with running(size=(120, 40), detail_interval=1.0) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await advance(h, 5)
+        screen = await open_detail_for(h, h.id_of("support-bot"))
+        await advance(h, 5)
+        await pilot.pause()
+        body = screen.query_one("#detail-body")
+        assert body.max_scroll_y == 0
+        for cid in CHART_IDS:
+            chart = screen.query_one(cid)
+            title = screen.query_one(f"{cid}-title")
+            for widget in (chart, title):
+                assert screen.region.contains_region(widget.region), (cid, widget.region)
+                assert body.region.contains_region(widget.region), (cid, widget.region)
+            # Room for the frame, the x labels and a few rows of data.
+            assert chart.region.height >= 7, (cid, chart.region)
+            assert chart.region.width >= 50, (cid, chart.region)
+
+
+async def test_chart_legends_are_titles_not_drawn_over_the_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with running(interval=5.0, detail_interval=1.0) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await advance(h, 5)
+        screen = await open_detail_for(h, h.id_of("prompt-playground"))
+        for _ in range(8):  # past its first violation
+            await advance(h, 5)
+        calls = spy_on_charts(screen, monkeypatch)
+        screen.render_all()
+        for cid in CHART_IDS:
+            for _, kw in calls[cid]["plot"] + calls[cid]["scatter"]:
+                assert kw.get("label") is None, (cid, kw)
+        assert calls["#chart-tokens"]["plot"] and calls["#chart-events"]["scatter"]
+
+        def title(cid: str) -> str:
+            return static_text(screen.query_one(f"{cid}-title", Static))
+
+        assert re.search(r"Tokens / min.*━ in +━ out", title("#chart-tokens"))
+        assert "API calls / min" in title("#chart-calls")
+        assert "━" not in title("#chart-calls")  # one series: no legend
+        assert re.search(r"• violations +• alerts +• blocks", title("#chart-events"))
+
+
+async def test_a_drill_down_without_data_draws_empty_labelled_charts() -> None:
+    async with running() as h:
+        pilot = h.pilot
+        assert pilot is not None
+        screen = DetailScreen(h.app.monitor, "no-such-configuration")
+        await h.app.push_screen(screen)
+        await pilot.pause()
+        for cid, top in (("#chart-tokens", "1"), ("#chart-calls", "1"), ("#chart-events", "1")):
+            chart = screen.query_one(cid)
+            plain = chart.render().plain  # type: ignore[union-attr]
+            lines = plain.splitlines()
+            assert any(line.lstrip().startswith(f"{top}┤") for line in lines), plain
+            assert any(line.lstrip().startswith("0┤") for line in lines), plain
+            assert re.search(r"-5m +-4m +-3m +-2m +-1m +now", plain), plain
+        assert h.app.is_running

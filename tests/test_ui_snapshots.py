@@ -2,9 +2,10 @@
 
 Deterministic by construction: the app and the demo server share a fake clock that
 moves only in fixed steps (and stops before the first simulated policy violation, so
-no toast appears), cells are never marked (mark_changes=False), both poll intervals are a
-minute so no poll happens unless the test forces it, and the random port in the status
-bar is replaced by a fixed URL. Update with ``pytest tests/test_ui_snapshots.py
+no toast appears), cells are never marked (mark_changes=False), the overview polls every
+5 s (the steps below; a poll of its own in real time would find the clock unmoved and
+change nothing), the drill-down every minute, and the random port in the status bar is
+replaced by a fixed URL. Update with ``pytest tests/test_ui_snapshots.py
 --snapshot-update`` and look at the SVGs under tests/__snapshots__/ before committing.
 """
 
@@ -24,6 +25,7 @@ from ui_helpers import (
     has_data,
     make_harness,
     static_text,
+    stats_object,
     wait_for,
 )
 
@@ -35,6 +37,8 @@ SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24"
 #: first violation of "prompt-playground" (at 30 s or later) has not happened yet.
 STEPS = 3
 STEP_SECONDS = 5.0
+#: A counter no 64-bit integer holds: the drill-down must show it whole.
+FORTY_DIGITS = "1234567890123456789012345678901234567890"
 
 SnapCompare = Callable[..., bool]
 RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
@@ -44,7 +48,12 @@ RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
 def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     # The chart marker depends on $TERM unless set explicitly.
     monkeypatch.setenv("FLASHTOP_CHART_MARKER", "braille")
-    h = make_harness(interval=60.0, detail_interval=60.0)
+    h = make_harness(
+        interval=STEP_SECONDS,
+        detail_interval=60.0,
+        extra_stats=[stats_object("huge-1", FORTY_DIGITS)],
+        extra_llms=[{"id": "huge-1", "name": "forty-digit-counters", "aiType": "OTHER"}],
+    )
     try:
         yield h
     finally:
@@ -80,6 +89,23 @@ def help_steps(h: Harness) -> RunBefore:
         await _overview_ready(h, pilot)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(h.app.screen, HelpScreen), message="help")
+        await _no_toasts(h, pilot)
+
+    return run_before
+
+
+def huge_detail_steps(h: Harness) -> RunBefore:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _overview_ready(h, pilot)
+        app = h.app
+        app.overview.table.select_id("huge-1")
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), message="detail")
+        screen = detail_screen(h)
+        assert screen.poller is not None
+        poller = screen.poller
+        await wait_for(pilot, lambda: poller.status.polls >= 1, message="first detail poll")
         await _no_toasts(h, pilot)
 
     return run_before
@@ -129,3 +155,10 @@ def test_detail_snapshot(
     snap_compare: SnapCompare, harness: Harness, size: tuple[int, int]
 ) -> None:
     assert snap_compare(harness.app, terminal_size=size, run_before=detail_steps(harness))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_detail_of_forty_digit_counters_snapshot(
+    snap_compare: SnapCompare, harness: Harness, size: tuple[int, int]
+) -> None:
+    assert snap_compare(harness.app, terminal_size=size, run_before=huge_detail_steps(harness))

@@ -81,6 +81,7 @@ def make_harness(
     extra_llms: list[object] | None = None,
     mark_changes: bool = False,
     keymap: dict[str, str] | None = None,
+    min_gap: float = 0.0,
 ) -> Harness:
     """Start a demo server on a fake clock and build (not run) an app against it.
 
@@ -103,6 +104,9 @@ def make_harness(
         keymap=keymap or {},
     )
     app = FlashtopApp(settings, session, clock=clock, mark_changes=mark_changes)
+    # Tests poll on demand, many times a second: the 1 s floor between polls (which
+    # keeps a held-down `r` from flooding the server) is tested on its own.
+    app.monitor.poller.min_gap = min_gap
     return Harness(app=app, server=server, clock=clock)
 
 

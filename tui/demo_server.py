@@ -247,7 +247,10 @@ class DemoServer:
     clients. ``requests`` logs every request (faulted ones too), newest last. With
     ``tls`` (a server-side :class:`ssl.SSLContext`) it serves ``https://``. With
     ``changing`` (for benchmarks) only that many configurations have traffic, steady
-    ones first, and every other one keeps its starting values for good.
+    ones first, and every other one keeps its starting values for good; with
+    ``rotate`` as well, the ones with traffic change every ``rotate`` seconds (a window
+    sliding over the configurations that have any), so rates rise and fall all the
+    time, as in an organization whose activity moves around.
     """
 
     def __init__(
@@ -265,6 +268,7 @@ class DemoServer:
         tls: ssl.SSLContext | None = None,
         changing: int | None = None,
         epoch: float | None = None,
+        rotate: float | None = None,
     ) -> None:
         if expires_format not in EXPIRES_FORMATS:
             raise ValueError(f"expires_format must be one of {sorted(EXPIRES_FORMATS)}")
@@ -297,6 +301,12 @@ class DemoServer:
         if changing is not None:
             self._active = self._pick_active(max(changing, 0))
         self._frozen: list[dict[str, str]] | None = None
+        #: Benchmarks: seconds between moves of the active window (None: it stays).
+        self._rotate = rotate if changing is not None and rotate and rotate > 0 else None
+        self._changing = max(changing or 0, 0)
+        #: With rotation: each configuration's seconds of traffic so far, up to _upto.
+        self._active_seconds = [0] * len(self.sims)
+        self._upto = 0
 
     def _build(self, rng: random.Random, n: int) -> None:
         # The curated configurations are drawn first, so their ids and numbers do not
@@ -345,6 +355,25 @@ class DemoServer:
                 }
             )
             self.sims.append((llm_id, sim))
+
+    def _rotating(self, s: int) -> list[dict[str, str]]:
+        """Stats at ``s`` simulated seconds when the active window slides."""
+        assert self._rotate is not None
+        pool = self._pool()
+        k = min(self._changing, len(pool))
+        counts = self._active_seconds
+        for t in range(self._upto, s):
+            start = int(t // self._rotate) * k
+            for j in range(k):
+                counts[pool[(start + j) % len(pool)]] += 1
+        self._upto = max(self._upto, s)
+        return [_stats_object(llm_id, sim, counts[i]) for i, (llm_id, sim) in enumerate(self.sims)]
+
+    def _pool(self) -> list[int]:
+        """Configurations that can have traffic (not idle), steady ones first."""
+        active = self._pick_active(len(self.sims))  # every one, ranked
+        ranked = sorted(active, key=lambda i: (self.sims[i][1].profile == "idle", i))
+        return [i for i in ranked if self.sims[i][1].profile != "idle"] or ranked
 
     def _pick_active(self, count: int) -> frozenset[int]:
         # Steady traffic without policy events first (every poll changes them, and
@@ -520,7 +549,10 @@ class DemoServer:
         cache = self._cache
         if cache is not None and cache[0] == s:
             return cache[1]
-        if self._active is None:
+        if self._rotate is not None:
+            with self._lock:
+                stats = self._rotating(s)
+        elif self._active is None:
             stats = [_stats_object(llm_id, sim, s) for llm_id, sim in self.sims]
         else:
             # Benchmark mode: the idle configurations keep their values from the start.
@@ -779,6 +811,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="only this many configurations have traffic; the rest stay idle (benchmarks)",
     )
+    parser.add_argument(
+        "--rotate",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --changing: move the configurations with traffic every SECONDS",
+    )
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds")
     args = parser.parse_args(argv)
     server = DemoServer(
@@ -789,6 +828,7 @@ def main(argv: list[str] | None = None) -> int:
         token_lifetime=args.token_lifetime,
         changing=args.changing,
         epoch=day_epoch(),
+        rotate=args.rotate,
     )
     try:
         server.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections.abc import Sequence
 
@@ -11,24 +13,67 @@ _SUFFIXES = ("", "k", "M", "G", "T", "P", "E")
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def compact(value: int | float | None) -> str:
-    """``45678`` -> ``45.7k``; at most 6 characters for any size; None -> ``?``."""
+#: The widest compact figure (and what ``compact`` fits into unless told otherwise).
+COMPACT_WIDTH = 6
+
+
+def compact(value: int | float | None, width: int = COMPACT_WIDTH) -> str:
+    """``45678`` -> ``45.7k`` in at most ``width`` characters; None -> ``?``.
+
+    The most precise form that fits wins: the number itself below 1000; else a
+    suffix (k M G T P E) with one decimal below 100 of its unit (``45.7k``), without
+    the decimal when that is too wide (``46k`` in 4 cells) or at 100 and more
+    (``457k``); beyond that a power of ten (``1.2e40``, ``1e40``). Rounding is half
+    up and only ever to the shown precision, so the magnitude is never wrong
+    (99,999 in 4 cells is ``100k``, 999,999 is ``1.0M``). Only a width no form fits
+    (under 4 cells for a negative figure, or a figure of 10**100 and more in 4)
+    gives the shortest form, wider than asked.
+    """
     if value is None:
         return "?"
-    v = float(value) if isinstance(value, float) else value
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    if v < 1000:
-        return f"{sign}{v:.0f}" if isinstance(v, float) else f"{sign}{v}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "?"
+        n = int(abs(value) + 0.5)
+    else:
+        n = abs(value)
+    sign = "-" if value < 0 and n else ""
+    forms = _compact_forms(n)
+    for text in forms:
+        if len(sign) + len(text) <= width:
+            return sign + text
+    return sign + min(forms, key=len)
+
+
+def _round_div(n: int, d: int) -> int:
+    """``n / d`` rounded half up, in integers (exact for any size)."""
+    return (2 * n + d) // (2 * d)
+
+
+def _compact_forms(n: int) -> list[str]:
+    """Compact forms of ``n >= 0``, most precise first."""
+    if n < 1000:
+        return [str(n)]
+    forms = []
     for i, suffix in enumerate(_SUFFIXES[1:], start=1):
-        scaled = v / 1000**i
-        if scaled < 99.95:
-            return f"{sign}{scaled:.1f}{suffix}"
-        if scaled < 999.5:
-            return f"{sign}{scaled:.0f}{suffix}"
-    # Beyond exa: scientific, still short and exact in its leading digits.
-    digits = str(int(v))
-    return f"{sign}{digits[0]}.{digits[1]}e{len(digits) - 1}"
+        unit = 1000**i
+        whole = _round_div(n, unit)
+        if whole < 1000:
+            tenths = _round_div(n * 10, unit)
+            if tenths < 1000:  # below 99.95 of the unit: one decimal
+                forms.append(f"{tenths // 10}.{tenths % 10}{suffix}")
+            forms.append(f"{whole}{suffix}")
+            break
+    # A power of ten: with one decimal, then without.
+    exp = len(str(n)) - 1
+    tenths = _round_div(n * 10, 10**exp)
+    e1 = exp + 1 if tenths >= 100 else exp
+    tenths = 10 if tenths >= 100 else tenths
+    forms.append(f"{tenths // 10}.{tenths % 10}e{e1}")
+    whole = _round_div(n, 10**exp)
+    e0 = exp + 1 if whole >= 10 else exp
+    forms.append(f"{1 if whole >= 10 else whole}e{e0}")
+    return forms
 
 
 def exact(value: int | None) -> str:
@@ -36,7 +81,26 @@ def exact(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
+def wrap_number(text: str, width: int) -> list[str]:
+    """An exact figure (``+1,234,567``) as lines of at most ``width`` characters.
+
+    Lines break only after a thousands separator, which ends the line so that a
+    reader sees the figure goes on. A digit group wider than ``width`` stays whole
+    on its line (wider than asked: a number is never cut).
+    """
+    lines: list[str] = []
+    line = ""
+    for part in re.findall(r"[^,]*,|[^,]+", text):
+        if line and len(line) + len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+    lines.append(line)
+    return lines
+
+
 def rate(value: float | None, unit: str = "/m") -> str:
+    """A rate as a compact figure and its unit: at most ``COMPACT_WIDTH`` + unit characters."""
     return "-" if value is None else f"{compact(round(value))}{unit}" if unit else compact(value)
 
 

@@ -18,6 +18,7 @@ import itertools
 import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from tui.counters import COUNTERS, EVENT_INDICES, TOKENS_IN, TOKENS_OUT
 from tui.models import LlmStats
@@ -73,6 +74,35 @@ def delta(old: int | None, new: int | None) -> int | None:
     if old is None or new is None:
         return None
     return new - old if new >= old else new
+
+
+#: indices -> (a struct reading a record's time and the distinct counters among
+#: ``indices`` in ascending order, those counters, where each of ``indices`` is in them).
+_PICKERS: dict[tuple[int, ...], tuple[struct.Struct, tuple[int, ...], tuple[int, ...]]] = {}
+
+
+def _picker(indices: tuple[int, ...]) -> tuple[struct.Struct, tuple[int, ...], tuple[int, ...]]:
+    """How to unpack only the time and the counters ``indices`` from a packed record."""
+    got = _PICKERS.get(indices)
+    if got is None:
+        if any(not 0 <= i < len(COUNTERS) for i in indices):
+            raise IndexError(f"no counter at {indices}")
+        wanted = tuple(sorted(set(indices)))
+        fmt, pos = "<d8x", 0  # the time, then skip the running sum
+        for i in wanted:
+            fmt += f"{(i - pos) * 8}xQ" if i > pos else "Q"
+            pos = i + 1
+        got = _PICKERS[indices] = (
+            struct.Struct(fmt),
+            wanted,
+            tuple(wanted.index(i) for i in indices),
+        )
+    return got
+
+
+def _picked(sample: Sample, wanted: tuple[int, ...]) -> tuple[Any, ...]:
+    """A sample that does not pack, as a picker reads a packed one: (time, *counters)."""
+    return (sample.at, *(sample.values[i] for i in wanted))
 
 
 def _token_growth(old: tuple[int | None, ...], new: tuple[int | None, ...]) -> int:
@@ -286,7 +316,9 @@ class Series:
 
         Unlike :meth:`interval_deltas` this does not depend on how long an interval
         was, so a gap (a restart, an outage, a drill-down polling faster) does not
-        draw as a spike.
+        draw as a spike. It still depends on when the samples were taken (a poll 0.3 s
+        after another reads 0, the next one more): the sparklines use
+        :meth:`bucket_rates`.
         """
         n = self._count
         first = max(n - last - 1, 0)
@@ -309,6 +341,105 @@ class Series:
             else:
                 out.append(round(sum(p for p in parts if p) * 60.0 / span))
         return out
+
+    def bucket_rates(
+        self,
+        indices: Sequence[int],
+        *,
+        end: float,
+        width: float,
+        count: int,
+        max_gap: float,
+    ) -> list[float | None]:
+        """Growth per minute of the sum of ``indices`` in ``count`` buckets of ``width`` s.
+
+        The buckets are consecutive and the last one ends at ``end`` (the caller aligns
+        ``end`` to the clock, a multiple of ``width``, so that every row's buckets line
+        up and stay put between polls); the answer is oldest first. Unlike
+        :meth:`interval_rates` a point does not depend on when the samples were taken:
+        a 0.3 s interval (a key press just after a poll) or a second poller beside the
+        first (a drill-down) changes no point of a counter that grows steadily.
+
+        Between two consecutive samples ``a``, ``b`` with ``b.at - a.at <= max_gap``
+        the counters are taken as linear in time, so an interval that straddles a
+        bucket edge gives each bucket the share of its growth that falls inside it.
+        An interval longer than ``max_gap``, or one with an unknown value, is a gap:
+        it covers nothing. A counter that goes down is a reset (see :func:`delta`):
+        the new value is that interval's growth, spread over the interval. A
+        bucket's point is its covered growth / its covered seconds * 60, or None when
+        less than half of the bucket is covered (a gap draws as a gap, never as 0
+        or as a spike; a series shorter than the window is None before its start).
+
+        Growth is exact integer arithmetic (counters may exceed 64 bits); only an
+        interval's share of a bucket and the final division are floating point, so
+        a 40-digit counter keeps its magnitude (relative error ~1e-16). Only the
+        samples that overlap the window (and the one before it) are read, newest
+        first, and only the counters asked for are unpacked: O(samples in window).
+        """
+        points: list[float | None] = [None] * max(count, 0)
+        n = self._count
+        if count <= 0 or width <= 0 or n < 2:
+            return points
+        pick, wanted, where = _picker(tuple(indices))
+        unpack = pick.unpack_from
+        at_first = tuple(p + 1 for p in where)  # positions in (time, *counters wanted)
+        start = end - width * count
+        whole = [0] * count  # exact growth of the intervals that lie inside one bucket
+        share = [0.0] * count  # the parts of intervals that straddle a bucket edge
+        covered = [0.0] * count
+        buf, odd, maxlen = self._buf, self._odd, self._maxlen
+        m = count - 1  # the bucket the walk is in, and its start
+        edge = start + m * width
+        k = n - 1
+        slot = (self._start + k) % maxlen
+        held = odd.get(slot) if odd else None
+        b = unpack(buf, slot * _SIZE) if held is None else _picked(held, wanted)
+        b_at: float = b[0]
+        while k > 0 and b_at > start:  # newest first, until the window's start
+            k -= 1
+            slot = slot - 1 if slot else maxlen - 1
+            held = odd.get(slot) if odd else None
+            a = unpack(buf, slot * _SIZE) if held is None else _picked(held, wanted)
+            a_at: float = a[0]
+            span = b_at - a_at
+            if a_at < end and 0 < span <= max_gap:
+                growth = 0
+                for p in at_first:
+                    old, new = a[p], b[p]
+                    if old is None or new is None:
+                        growth = -1  # unknown: a gap (growth is never negative)
+                        break
+                    if new != old:
+                        growth += new - old if new > old else new  # down: a reset
+                if growth >= 0:
+                    hi = b_at if b_at < end else end
+                    while edge >= hi:  # hi > start, so this stops at bucket 0
+                        m -= 1
+                        edge = start + m * width
+                    if a_at >= edge and hi == b_at:  # the usual case: inside one bucket
+                        whole[m] += growth
+                        covered[m] += span
+                    else:  # across edges: each bucket gets its share, by time
+                        lo = a_at if a_at > start else start
+                        j, bottom, top = m, edge, hi
+                        while True:
+                            part = top - (bottom if bottom > lo else lo)
+                            if part > 0:
+                                covered[j] += part
+                                if growth:
+                                    share[j] += growth * (part / span)
+                            if bottom <= lo or j == 0:
+                                break
+                            j -= 1
+                            top, bottom = bottom, start + j * width
+            b, b_at = a, a_at
+        half = width / 2
+        for j in range(count):
+            seconds = covered[j]
+            if seconds >= half:
+                total = share[j] + whole[j] if share[j] else whole[j]
+                points[j] = total * 60 / seconds
+        return points
 
     def rate_per_minute(
         self, indices: Sequence[int], window: float = 60.0, min_span: float = 0.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,9 @@ MIN_INTERVAL = 1.0
 MAX_INTERVAL = 3600.0
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 300.0
+#: Polls start at least this many seconds apart, however often `r` is pressed (or
+#: held down): presses meanwhile coalesce into one poll.
+MIN_GAP = 1.0
 
 
 class ConnState(StrEnum):
@@ -89,6 +93,7 @@ class Poller(Generic[T]):
         rng: Callable[[], float] = random.random,
         backoff_cap: float = BACKOFF_CAP,
         clock: Callable[[], float] = time.time,
+        min_gap: float = MIN_GAP,
     ) -> None:
         self._fetch = fetch
         self._interval = clamp_interval(interval)
@@ -100,6 +105,9 @@ class Poller(Generic[T]):
         self._wake = asyncio.Event()
         self._paused = False
         self._force = False
+        #: Seconds between the starts of two polls at the least (see MIN_GAP).
+        self.min_gap = min_gap
+        self._last_start = -math.inf
         self.status = PollStatus()
 
     @property
@@ -188,9 +196,15 @@ class Poller(Generic[T]):
             while self._paused and not self._force:
                 self._wake.clear()
                 await self._wake.wait()
+            # A poll asked for (`r`) too soon after the last one waits for the gap;
+            # more presses meanwhile are the same poll. Scheduled polls and retries
+            # keep their own timing.
+            gap = self._last_start + self.min_gap - time.monotonic()
+            if self._force and gap > 0:
+                await asyncio.sleep(gap)
             self._wake.clear()
             self._force = False
-            started = time.monotonic()
+            started = self._last_start = time.monotonic()
             self._set(in_flight=True)
             try:
                 result = await self._fetch()

@@ -5,18 +5,25 @@ Pure data (no UI toolkit) so that filtering, sorting and rates are testable alon
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, cast
 
 from tui.counters import COUNTERS, REGISTRY, TOKENS_IN, TOKENS_OUT, Counter
 from tui.fmt import compact, rate, safe_text, sparkline
-from tui.history import History
+from tui.history import History, Series
 from tui.models import CellProblem, LlmConfig, LlmStats
+from tui.ranking import CalmOrder, calm_order
 
 #: How long an increase of violations, alerts or blocks keeps its colour.
 EVENT_HIGHLIGHT_SECONDS = 60.0
 TREND_POINTS = 12
+#: Seconds per sparkline point when the caller does not say (the default poll interval).
+DEFAULT_TREND_WIDTH = 5.0
+#: A sparkline interpolates across intervals of up to this many points' width.
+TREND_MAX_GAP = 3
+_TREND_COUNTERS = (TOKENS_IN, TOKENS_OUT)
 
 
 #: What a cell's style means; the table maps each role to a style of its theme.
@@ -76,6 +83,9 @@ class Column:
     sort: Callable[[LlmStats, SortContext], SortValue] | None = None
     min_screen: int = 0
     numeric: bool = True
+    #: Sorted calmly (tui/ranking.py): near-ties keep their order, a move needs two
+    #: polls. For rates, which wobble; counters sort exactly.
+    calm: bool = False
 
     def sized(self, width: int) -> Column:
         return replace(self, width=width)
@@ -97,7 +107,7 @@ def _counter_column(counter: Counter, index: int) -> Column:
     def render(row: RowView, width: int, marked: bool) -> Cell:
         value = row.values[index]
         if value is not None:
-            text = compact(value)
+            text = compact(value, width)  # fits the column: 30,000 in VIOL is 30k
         else:
             text = "-" if row.problems.get(counter.api) == CellProblem.MISSING else "?"
         role: Role = ""
@@ -149,7 +159,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda s, ctx: config_provider(ctx.configs, s.ai_llm_id).casefold(), 100, numeric=False,
     ),
     *_COUNTER_COLUMNS.values(),
-    Column("rate", "TOK/MIN", 7, _rate_cell, _rate_sort),
+    Column("rate", "TOK/MIN", 7, _rate_cell, _rate_sort, calm=True),
     Column("trend", "TREND", TREND_POINTS, _trend_cell, numeric=False),
 )  # fmt: skip
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
@@ -179,14 +189,23 @@ def make_row(
     history: History,
     now: float,
     rates: dict[str, float | None] | None = None,
+    *,
+    trend_width: float = DEFAULT_TREND_WIDTH,
 ) -> RowView:
-    """The row of one configuration (its token rate taken from ``rates`` if there)."""
+    """The row of one configuration (its token rate taken from ``rates`` if there).
+
+    ``trend_width``: seconds per sparkline point, the overview's poll interval (see
+    :func:`trend_points`).
+    """
     series = history.get(stats.ai_llm_id)
     rate = trend = None
     hot: set[str] = set()
     if series is not None:
         rate = token_rate(history, stats.ai_llm_id, rates)
-        trend = tuple(series.interval_rates((TOKENS_IN, TOKENS_OUT), TREND_POINTS))
+        # Ending at the last poll, not at "now": a key pressed between polls (a sort,
+        # a filter) redraws the same points.
+        latest = series.latest
+        trend = trend_points(series, latest.at if latest else now, trend_width)
         for key in EVENT_COLUMNS:
             at = series.last_event_at.get(COUNTER_COLUMNS[key])
             if at is not None and now - at <= EVENT_HIGHLIGHT_SECONDS:
@@ -201,6 +220,27 @@ def make_row(
         trend=trend or (),
         hot=frozenset(hot),
     )
+
+
+def trend_points(series: Series, now: float, width: float) -> tuple[int | None, ...]:
+    """The sparkline of one row: tokens (in + out) per minute in :data:`TREND_POINTS`
+    clock-aligned buckets of ``width`` seconds, the last one the last complete bucket
+    before ``now`` (see :meth:`Series.bucket_rates`), rounded; None is a gap.
+
+    Buckets, not poll intervals: a poll 0.3 s after another (``r``), or the drill-down's
+    2 s poller recording beside the overview's, does not make a steady line dip to 0
+    and spike. Aligned to the clock, every row's points cover the same seconds and do
+    not move between polls. An interval of up to 3 polls is interpolated (a poll or
+    two late or lost to a slow server or a retry still draws the average it
+    measured); a longer silence (an outage, a suspended laptop, a restart) is a gap.
+    """
+    if width <= 0:
+        return ()
+    end = math.floor(now / width) * width
+    points = series.bucket_rates(
+        _TREND_COUNTERS, end=end, width=width, count=TREND_POINTS, max_gap=TREND_MAX_GAP * width
+    )
+    return tuple(None if p is None else round(p) for p in points)
 
 
 def matches_fields(ident: str, name: str, provider: str, needle: str) -> bool:
@@ -245,12 +285,16 @@ def order_ids(
     desc: bool,
     rates: dict[str, float | None] | None = None,
     cache: NameOrder | None = None,
+    calm: CalmOrder | None = None,
+    poll: object = None,
 ) -> list[LlmStats]:
     """Filter and sort without building rows: only the sort metric is computed.
 
     Unknown values sort last either way; ties are broken by name, then id. Token
     rates computed on the way are kept in ``rates``, and the filtered name order in
     ``cache`` (for the next call with the same ids, names and filter), when given.
+    A calm column (rates) is ordered by :func:`tui.ranking.calm_order` when ``calm``
+    (its memory between polls) is given; ``poll`` names the poll being shown.
     """
 
     def name_of(s: LlmStats) -> str:
@@ -280,13 +324,25 @@ def order_ids(
             cache.ids, cache.configs, cache.needle = ids, configs, needle
             cache.positions = positions
     by_name = [stats[i] for i in positions]
-    sort = COLUMN_BY_KEY[key].sort
+    column = COLUMN_BY_KEY[key]
+    sort = column.sort
     if sort is None:
         return by_name
     ctx = SortContext(configs, history, {} if rates is None else rates)
     metric = [sort(s, ctx) for s in by_name]
     known = [i for i, m in enumerate(metric) if m is not None]
     unknown = [by_name[i] for i, m in enumerate(metric) if m is None]
+    if column.calm and calm is not None:
+        values = cast("list[float]", metric)
+        order = calm_order(
+            [by_name[i].ai_llm_id for i in known],
+            [values[i] for i in known],
+            desc,
+            calm,
+            (key, desc, needle),
+            poll,
+        )
+        return [by_name[known[j]] for j in order] + unknown
     # Python's sort is stable, so equal metrics keep name order either way. The
     # positions in ``known`` all hold values of one type, and a C-level key sorts
     # 10,000 fast.

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 from textual_plotext import PlotextPlot
 
+from tui.charts import (
+    color_of,
+    data_top,
+    segments,
+    time_axis,
+    value_axis,
+)
 from tui.counters import EVENT_INDICES, IDX, REGISTRY
-from tui.fmt import compact, exact, safe_text, updated
+from tui.fmt import compact, exact, safe_text, updated, wrap_number
 from tui.history import Sample, Series, delta
 from tui.models import StatsPage
 from tui.monitor import Monitor
+from tui.past import merged, read_past, window_rate
 from tui.poller import Poller, PollStatus
 from tui.screens.messages import RaiseAlerts, SelectConfig
 from tui.widgets.status_bar import is_behind, state_label
@@ -36,6 +46,10 @@ WINDOWS: tuple[tuple[str, float], ...] = (
     ("24 h", 86400.0),
     ("all", math.inf),
 )
+#: How far back the drill-down reads the history file (its hour tier keeps 400 days).
+PAST_SECONDS = 400 * 86400.0
+#: Time buckets across a rate chart's window (fewer when a poll interval is longer).
+CHART_POINTS = 100
 RATE_WINDOWS = (("1 min", 60.0), ("15 min", 900.0), ("1 h", 3600.0))
 
 
@@ -93,6 +107,12 @@ class DetailScreen(Screen[str]):
         self.vanished = False
         self.requests = 0
         self.poller: Poller[StatsPage] | None = None
+        #: Samples older than memory, from the history file (tui/past.py).
+        self._past: list[Sample] = []
+        self._merged_key: tuple[int, int, float | None] | None = None
+        self._merged_samples: list[Sample] = []
+        self._chart_key: tuple[int, int, float] | None = None
+        self._chart_series_cache: Series | None = None
         self._status_text: Text | None = None
         self._worker: Worker[None] | None = None
 
@@ -102,10 +122,18 @@ class DetailScreen(Screen[str]):
             yield Static("", id="detail-identity")
             yield Static("", id="detail-figures")
             yield Static("", id="detail-notes")
+            # Each chart under a one-line title that carries its legend (plotext would
+            # draw the legend over the data).
             with Horizontal(id="detail-charts-top"):
-                yield PlotextPlot(id="chart-tokens")
-                yield PlotextPlot(id="chart-calls")
-            yield PlotextPlot(id="chart-events")
+                with Vertical(classes="chart"):
+                    yield Static("", id="chart-tokens-title", classes="chart-title")
+                    yield PlotextPlot(id="chart-tokens")
+                with Vertical(classes="chart"):
+                    yield Static("", id="chart-calls-title", classes="chart-title")
+                    yield PlotextPlot(id="chart-calls")
+            with Vertical(id="detail-charts-events", classes="chart"):
+                yield Static("", id="chart-events-title", classes="chart-title")
+                yield PlotextPlot(id="chart-events")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -133,7 +161,66 @@ class DetailScreen(Screen[str]):
         self._worker = self.run_worker(
             self.poller.run(), name="detail-poll", group="detail-poll", exit_on_error=False
         )
+        self._past = []
+        if self.monitor.keep_history:
+            self.run_worker(
+                self._load_past(self.ai_llm_id),
+                group="detail-past",
+                exclusive=True,
+                exit_on_error=False,
+            )
         self.render_all()
+
+    async def _load_past(self, ai_llm_id: str) -> None:
+        """What the history file holds beyond memory, for the long rates and windows."""
+        since = self.monitor.clock() - PAST_SECONDS
+        past = await asyncio.to_thread(read_past, self.monitor.settings, ai_llm_id, since)
+        if ai_llm_id == self.ai_llm_id:
+            self._past = past
+            self.render_all()
+
+    def samples_since(self, seconds: float) -> list[Sample]:
+        """This configuration's samples of the last ``seconds`` (inf: all): memory's,
+        behind them the history file's where memory does not reach back."""
+        series = self._series()
+        held = series.since(seconds) if series is not None else []
+        if not self._past:
+            return held
+        end = held[-1].at if held else self.monitor.clock()
+        return [s for s in self._merged() if s.at >= end - seconds]
+
+    def _merged(self) -> list[Sample]:
+        """:func:`tui.past.merged` of the history file's samples and memory's, kept
+        until either changes (a render asks for it once per counter and window)."""
+        series = self._series()
+        latest = series.latest if series is not None else None
+        key = (id(self._past), len(self._past), latest.at if latest else None)
+        if key != self._merged_key:
+            self._merged_key, self._merged_samples = key, merged(self._past, series)
+        return self._merged_samples
+
+    def _chart_source(self, samples: Sequence[Sample]) -> Series:
+        """A series holding ``samples`` for bucketing: memory's own when they are all
+        from memory, else one built from them (kept until memory or the file changes)."""
+        held = self._series()
+        if not self._past and held is not None:
+            return held
+        key = (id(samples[0]), len(samples), samples[-1].at)
+        if key != self._chart_key:
+            series = Series(len(samples))
+            series.extend(samples)
+            self._chart_key, self._chart_series_cache = key, series
+        assert self._chart_series_cache is not None
+        return self._chart_series_cache
+
+    def _rate(self, index: int, window: float, min_span: float) -> float | None:
+        """Growth per minute of one counter over ``window`` seconds, from memory when
+        it reaches back that far, else with the history file's samples in front."""
+        series = self._series()
+        r = series.rate_per_minute((index,), window, min_span=min_span) if series else None
+        if r is None and self._past:
+            r = window_rate(self._merged(), (index,), window, min_span)
+        return r
 
     def on_unmount(self) -> None:
         if self._worker is not None:
@@ -226,40 +313,37 @@ class DetailScreen(Screen[str]):
     def _render_figures(self) -> None:
         series = self._series()
         latest = series.latest if series else None
-        wide = self.size.width >= 110
-        figures = Table(box=None, padding=(0, 1), expand=False, header_style="bold")
-        figures.add_column("Counter", no_wrap=True)
-        figures.add_column("Value", justify="right", no_wrap=True)
-        figures.add_column("Δ since open", justify="right", no_wrap=True)
-        figures.add_column("Δ last poll", justify="right", no_wrap=True)
-        rates = (
-            figures if wide else Table(box=None, padding=(0, 1), expand=False, header_style="bold")
-        )
-        if not wide:
-            rates.add_column("Rate", no_wrap=True)
-        for label, _ in RATE_WINDOWS:
-            rates.add_column(f"/min {label}", justify="right", no_wrap=True)
-        rates.add_column("/hour 1 h", justify="right", no_wrap=True)
-        for i, counter in enumerate(REGISTRY):
+        labels = [counter.long for counter in REGISTRY]
+        value_cells: list[str] = []
+        since_cells: list[str] = []
+        last_cells: list[str] = []
+        rate_cells: list[list[str]] = [[] for _ in range(len(RATE_WINDOWS) + 1)]
+        for i in range(len(REGISTRY)):
             value = latest.values[i] if latest else None
-            since = _fmt_delta(self.opened.values[i] if self.opened else None, value)
-            last = _fmt_delta(self.previous.values[i] if self.previous else None, value)
-            cells = []
-            for _label, window in RATE_WINDOWS:
+            value_cells.append(exact(value))
+            since_cells.append(_fmt_delta(self.opened.values[i] if self.opened else None, value))
+            last_cells.append(_fmt_delta(self.previous.values[i] if self.previous else None, value))
+            for k, (_label, window) in enumerate(RATE_WINDOWS):
                 # The 1-minute rate may use a shorter span; longer windows need most
                 # of their span covered, or the figure would claim more than we saw.
                 need = 0.0 if window <= 60 else window * 0.9
-                r = series.rate_per_minute((i,), window, min_span=need) if series else None
-                cells.append(compact(round(r)) if r is not None else "-")
-            hourly = series.rate_per_minute((i,), 3600.0, min_span=3240.0) if series else None
-            cells.append(compact(round(hourly * 60)) if hourly is not None else "-")
-            if wide:
-                figures.add_row(counter.long, exact(value), since, last, *cells)
-            else:
-                figures.add_row(counter.long, exact(value), since, last)
-                rates.add_row(counter.long, *cells)
-        content = figures if wide else Group(figures, Text(""), rates)
-        self.query_one("#detail-figures", Static).update(content)
+                r = self._rate(i, window, need)
+                rate_cells[k].append(compact(round(r)) if r is not None else "-")
+            hourly = self._rate(i, 3600.0, 3240.0)
+            rate_cells[-1].append(compact(round(hourly * 60)) if hourly is not None else "-")
+        rate_titles = [f"/min {label}" for label, _ in RATE_WINDOWS] + ["/hour 1 h"]
+        tables, hidden = self._figures_tables(
+            labels,
+            [("Value", value_cells), ("Δ since open", since_cells), ("Δ last poll", last_cells)],
+            list(zip(rate_titles, rate_cells, strict=True)),
+            self._figures_width(),
+        )
+        parts: list[Table | Text] = []
+        for table in tables:
+            parts += [Text(""), table] if parts else [table]
+        if hidden:
+            parts.append(Text(f"On a wider screen also: {', '.join(hidden)}", style="dim"))
+        self.query_one("#detail-figures", Static).update(Group(*parts))
 
         notes = Text()
         if latest is not None:
@@ -276,83 +360,229 @@ class DetailScreen(Screen[str]):
             notes.append("waiting for the first answer…")
         self.query_one("#detail-notes", Static).update(notes)
 
+    def _figures_width(self) -> int:
+        """Cells the figures may use: the screen less margins and the body's scrollbar."""
+        figures = self.query_one("#detail-figures", Static)
+        body = self.query_one("#detail-body", VerticalScroll)
+        return (
+            self.size.width
+            - figures.styles.margin.width
+            - figures.styles.gutter.width
+            - body.styles.gutter.width
+            - body.styles.scrollbar_size_vertical
+        )
+
+    @staticmethod
+    def _figures_tables(
+        labels: Sequence[str],
+        exact_cols: Sequence[tuple[str, Sequence[str]]],
+        rate_cols: Sequence[tuple[str, Sequence[str]]],
+        width: int,
+    ) -> tuple[list[Table], list[str]]:
+        """The figures as tables that fit ``width`` cells whole, and the rate titles left out.
+
+        Nothing is cut: widths are measured here, and every column gets what its
+        title and cells need, so Rich never shrinks one. The first layout that fits
+        wins: one table; figures over rates; values, changes and rates as three
+        tables. A rates table that is still too wide drops its longest windows first
+        (per hour, then 1 h, then 15 min). When even the three tables do not fit,
+        the exact figures wrap onto more lines after a thousands separator.
+        """
+        label_width = max(cell_len(label) for label in labels)
+
+        def natural(title: str, cells: Sequence[str]) -> int:
+            return max(cell_len(title), *(cell_len(c) for c in cells))
+
+        def narrowest(title: str, cells: Sequence[str]) -> int:
+            groups = (cell_len(g) for c in cells for g in wrap_number(c, 1))
+            return max(cell_len(title), *groups)
+
+        def needs(head: str, widths: Sequence[int]) -> int:
+            # padding (0, 1) on every column, the edges included
+            return max(label_width, cell_len(head)) + 2 + sum(w + 2 for w in widths)
+
+        rates = list(rate_cols)
+        while len(rates) > 1 and needs("Rate", [natural(*c) for c in rates]) > width:
+            rates.pop()
+        hidden = [title for title, _ in rate_cols[len(rates) :]]
+        value, *changes = exact_cols
+        layouts = (
+            [("Counter", [*exact_cols, *rate_cols])],
+            [("Counter", list(exact_cols)), ("Rate", rates)],
+            [("Counter", [value]), ("Change", changes), ("Rate", rates)],
+        )
+        # (when the one table fits, so do all the rates: nothing is hidden then)
+        fits = [
+            all(needs(head, [natural(*c) for c in cols]) <= width for head, cols in layout)
+            for layout in layouts
+        ]
+        layout = layouts[fits.index(True)] if True in fits else layouts[-1]
+        tables = []
+        for head, cols in layout:
+            widths = [natural(*c) for c in cols]
+            # Only when no layout fits: the widest exact figure wraps, one cell at a time.
+            floor = [narrowest(*c) for c in cols]
+            while needs(head, widths) > width:
+                room = [k for k, w in enumerate(widths) if w > floor[k]]
+                if not room:
+                    break  # a screen too narrow for any layout: Rich shrinks
+                widths[max(room, key=lambda k: widths[k])] -= 1
+            table = Table(box=None, padding=(0, 1), expand=False, header_style="bold")
+            table.add_column(head, no_wrap=True, width=max(label_width, cell_len(head)))
+            sized = list(zip(cols, widths, strict=True))
+            for (title, _), w in sized:
+                table.add_column(title, justify="right", no_wrap=True, width=w)
+            for row, label in enumerate(labels):
+                table.add_row(label, *("\n".join(wrap_number(c[row], w)) for (_, c), w in sized))
+            tables.append(table)
+        return tables, hidden
+
     def _render_charts(self) -> None:
-        series = self._series()
         label, seconds = WINDOWS[self.window_index]
-        samples = series.since(seconds) if series else []
-        marker = self.monitor.settings.chart_marker
-        xs: list[float] = []
-        tin: list[float] = []
-        tout: list[float] = []
-        calls: list[float] = []
-        # Each event counter's increases, named by its plural (legend of the chart).
-        events: dict[str, tuple[list[float], list[float]]] = {
-            c.words[1]: ([], []) for c in REGISTRY if c.words is not None
-        }
-        end = samples[-1].at if samples else self.monitor.clock()
-
-        def per_minute(a: Sample, b: Sample, counter: str) -> float:
-            # Samples come from two pollers at different cadences, so the chart
-            # shows growth per minute rather than per (uneven) interval.
-            d = delta(a.values[IDX[counter]], b.values[IDX[counter]])
-            return float(d or 0) * 60.0 / (b.at - a.at)
-
-        for a, b in itertools.pairwise(samples):
-            x = (b.at - end) / 60.0
-            xs.append(x)
-            tin.append(per_minute(a, b, "totalTokensIn"))
-            tout.append(per_minute(a, b, "totalTokensOut"))
-            calls.append(per_minute(a, b, "totalApiCalls"))
-            for i in EVENT_INDICES:
-                d = delta(a.values[i], b.values[i])
-                if d:
-                    ex, ey = events[REGISTRY[i].words[1]]  # type: ignore[index]
-                    ex.append(x)
-                    ey.append(float(d))
-
+        samples = self.samples_since(seconds)
+        # x: seconds relative to now (the clock, not the newest sample), over the whole
+        # window named in the status line whatever part of it has data.
+        now = self.monitor.clock()
+        window = (seconds, now, samples[0].at if samples else None)
+        span = "all history" if math.isinf(seconds) else f"last {label}"
+        xs, rates, events = self._chart_series(samples, now, seconds)
         self._draw(
-            "#chart-tokens",
-            f"Tokens per minute, last {label}",
-            [(xs, tin, "in"), (xs, tout, "out")] if xs else [],
-            marker,
+            "chart-tokens",
+            ("Tokens / min", span),
+            [("in", xs, rates["in"]), ("out", xs, rates["out"])],
+            window,
         )
         self._draw(
-            "#chart-calls", f"API calls per minute, last {label}", [(xs, calls, None)], marker
+            "chart-calls", ("API calls / min", span), [("calls", xs, rates["calls"])], window
         )
         self._draw(
-            "#chart-events",
-            f"New violations / alerts / blocks, last {label}",
-            [(ex, ey, key) for key, (ex, ey) in events.items() if ex],
-            marker,
+            "chart-events",
+            ("New events", span),
+            [(name, ex, ey) for name, (ex, ey) in events.items()],
+            window,
             scatter=True,
-            xlim=(min(xs), 0.0) if xs else None,
+            integer=True,
         )
 
     def _draw(
         self,
-        selector: str,
-        title: str,
-        lines: list[tuple[list[float], list[float], str | None]],
-        marker: str,
+        chart_id: str,
+        title: tuple[str, str],
+        lines: Sequence[tuple[str, Sequence[float], Sequence[float | None]]],
+        window: tuple[float, float, float | None],
         *,
         scatter: bool = False,
-        xlim: tuple[float, float] | None = None,
+        integer: bool = False,
     ) -> None:
-        """Redraw one chart with the given (x, y, label) series."""
-        chart = self.query_one(selector, PlotextPlot)
+        """Redraw one chart with the given (name, x, y) series; y None is a gap.
+
+        x spans the whole ``window`` (seconds, now, oldest sample) with ticks in its
+        units; y starts at 0 and ends at a round top. The legend goes in the title line
+        above the chart (none for a single series), never over the data.
+        """
+        chart = self.query_one(f"#{chart_id}", PlotextPlot)
+        seconds, now, oldest = window
+        # Before the first layout the size is 0: a guess, redrawn on resize.
+        width = chart.size.width or 50
+        height = chart.size.height or 10
+        # The plot area: the width less the y labels and the frame, the height less
+        # the frame and the x labels; as many ticks as fit without crowding.
+        x_axis = time_axis(seconds, now, oldest=oldest, width=width - 8)
+        y_ticks = min(5, max(2, (height - 3) // 2 + 1))
+        names = [name for name, _, _ in lines]
+        runs = [(name, run) for name, x, y in lines for run in segments(x, y, x_axis.lo, x_axis.hi)]
+        y_axis = value_axis(
+            data_top(*(run[1] for _, run in runs)), max_ticks=y_ticks, integer=integer
+        )
         plt = chart.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(title)
-        if xlim is not None:
-            plt.xlim(*xlim)
-        for x, y, name in lines:
-            if not x:
-                continue
-            draw = plt.scatter if scatter else plt.plot
-            draw(x, y, marker=marker, label=name)
-        plt.xlabel("minutes (0 = now)")
+        plt.xlim(x_axis.lo, x_axis.hi)
+        plt.ylim(y_axis.lo, y_axis.hi)
+        plt.xticks(list(x_axis.ticks), list(x_axis.labels))
+        plt.yticks(list(y_axis.ticks), list(y_axis.labels))
+        draw = plt.scatter if scatter else plt.plot
+        marker = self.monitor.settings.chart_marker
+        for name, (x, y) in runs:
+            draw(x, y, marker=marker, color=color_of(name, names.index(name)))
+        if not runs:
+            plt.scatter([], [])  # plotext draws no axes at all without data
         chart.refresh()
+        heading = self._chart_heading(title, names if len(names) > 1 else [], scatter, width)
+        self.query_one(f"#{chart_id}-title", Static).update(heading)
+
+    @staticmethod
+    def _chart_heading(
+        title: tuple[str, str], names: Sequence[str], scatter: bool, width: int
+    ) -> Text:
+        """A chart's title line: its title and window (the window left out when the
+        line would not fit), then each series' name after a swatch of its colour."""
+        legend = Text()
+        for i, name in enumerate(names):
+            r, g, b = color_of(name, i)
+            legend.append("  ")
+            legend.append("•" if scatter else "━", style=f"bold rgb({r},{g},{b})")
+            legend.append(f" {name}")
+        what, span = title
+        text = Text(f"{what}, {span}", style="bold")
+        if text.cell_len + legend.cell_len > width:
+            text = Text(what, style="bold")
+        text.append_text(legend)
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
+
+    def _chart_series(
+        self, samples: Sequence[Sample], now: float, seconds: float
+    ) -> tuple[
+        list[float],
+        dict[str, list[float | None]],
+        dict[str, tuple[list[float], list[float | None]]],
+    ]:
+        """The charts' data, all of it from here: the x of each point (seconds relative
+        to ``now``), the rate series by name (``in``, ``out``, ``calls``: growth per
+        minute, None for a gap) and each event counter's increases (x, count) by its
+        plural (``violations``, ...).
+
+        Rates come from up to :data:`CHART_POINTS` clock-aligned time buckets over the window
+        (:meth:`Series.bucket_rates`), not from the intervals between samples: the
+        drill-down's poller beside the overview's, or `r` pressed just after a poll,
+        leave a steady line flat; an outage is a gap.
+        """
+        rates: dict[str, list[float | None]] = {"in": [], "out": [], "calls": []}
+        events: dict[str, tuple[list[float], list[float | None]]] = {
+            c.words[1]: ([], []) for c in REGISTRY if c.words is not None
+        }
+        if len(samples) < 2:
+            return [], rates, events
+        last = samples[-1].at
+        window = seconds if math.isfinite(seconds) else max(last - samples[0].at, 300.0)
+        # At least one overview poll interval a bucket: each spans a whole interval, so
+        # a counter that moves in steps is misplaced by at most one step at its edges.
+        width = max(window / CHART_POINTS, self.monitor.poller.interval)
+        count = max(1, math.ceil(window / width))
+        end = math.floor(last / width) * width
+        series = self._chart_source(samples)
+        # An interval of up to three polls (or buckets, for the coarser stored tiers)
+        # is interpolated; a longer silence is a gap.
+        max_gap = 3 * max(self.monitor.poller.interval, width)
+        for name, counters in (
+            ("in", (IDX["totalTokensIn"],)),
+            ("out", (IDX["totalTokensOut"],)),
+            ("calls", (IDX["totalApiCalls"],)),
+        ):
+            rates[name] = series.bucket_rates(
+                counters, end=end, width=width, count=count, max_gap=max_gap
+            )
+        xs = [end - (count - k - 0.5) * width - now for k in range(count)]
+        for a, b in itertools.pairwise(samples):
+            for i in EVENT_INDICES:
+                d = delta(a.values[i], b.values[i])
+                if d:
+                    ex, ey = events[REGISTRY[i].words[1]]  # type: ignore[index]
+                    ex.append(b.at - now)
+                    ey.append(float(d))
+        return xs, rates, events
 
     # ------------------------------------------------------------------ actions
 

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.ranking import CONFIRM_POLLS, TOLERANCE
 from tui.screens.keys import BindingGroup, help_rows
 
 
@@ -46,7 +47,11 @@ class HelpScreen(ModalScreen[None]):
             yield Static(
                 "Numbers in the table are compact (45.7k); the detail screen shows exact values. "
                 "Bold underlined numbers changed in the last poll. "
-                "? marks a value the server sent that is not a decimal integer; - an absent one.",
+                "? marks a value the server sent that is not a decimal integer; - an absent one. "
+                f"Sorted by TOK/MIN, rates within {TOLERANCE:.0%} of each other keep their "
+                f"order and a row moves only once its rate differed for {CONFIRM_POLLS} polls "
+                "in a row; counter columns sort exactly. When rows re-rank the view stays "
+                "where it is; F follows the selected configuration instead.",
                 id="help-notes",
             )
 

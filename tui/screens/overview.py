@@ -18,6 +18,7 @@ from tui.history import Changes
 from tui.models import LlmStats, StatsPage
 from tui.monitor import Monitor
 from tui.poller import PollStatus
+from tui.ranking import CalmOrder
 from tui.screens.detail import DetailScreen
 from tui.screens.messages import LoginWanted, Polled
 from tui.view import (
@@ -63,6 +64,13 @@ class OverviewScreen(Screen[None]):
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="poll now (also while paused)"),
         Binding("p", "pause", "Pause", id="pause", tooltip="pause / resume polling"),
         Binding(
+            "F",
+            "follow",
+            "Follow",
+            id="follow",
+            tooltip="follow the selected configuration when rows re-rank (else the view stays)",
+        ),
+        Binding(
             "plus,equals_sign",
             "faster",
             "Interval",
@@ -106,6 +114,12 @@ class OverviewScreen(Screen[None]):
         install_cropping_compositor(self)
         self.sort_key = DEFAULT_SORT
         self.sort_desc = COLUMN_BY_KEY[DEFAULT_SORT].numeric
+        #: What the totals line was last computed from (shown again on a resize).
+        self._totals_of: tuple[Sequence[LlmStats], dict[str, float | None] | None] = ([], None)
+        #: The rate sort's memory between polls (near-ties keep their order).
+        self._calm = CalmOrder()
+        #: Follow the selected configuration through re-ranking (``F``, like htop's).
+        self.follow = False
         self.filter_text = ""
         self.page: StatsPage | None = None
         #: The last page by id, and its count of invalid cells (computed once a page).
@@ -144,6 +158,8 @@ class OverviewScreen(Screen[None]):
     def on_resize(self, event: Resize) -> None:
         if self.table.layout_for(event.size.width):
             self.render_rows()
+        else:
+            self._render_totals(*self._totals_of)
 
     def on_theme_changed(self) -> None:
         self.table.palette = Palette.from_app(self.app)
@@ -199,10 +215,16 @@ class OverviewScreen(Screen[None]):
                 cols = frozenset(COLUMN_OF_COUNTER[i] for i in indices if i in COLUMN_OF_COUNTER)
                 if cols:
                     self.marks[ident] = cols
-        self.render_rows(rates)
+        self.render_rows(rates, polled=True)
 
-    def render_rows(self, rates: dict[str, float | None] | None = None) -> None:
-        """Filter and sort the last page, and show it; rows are built when visible."""
+    def render_rows(
+        self, rates: dict[str, float | None] | None = None, *, polled: bool = False
+    ) -> None:
+        """Filter and sort the last page, and show it; rows are built when visible.
+
+        ``polled``: a new poll, not a key, asks for it: the view stays where the user
+        left it unless following the selected configuration (``F``).
+        """
         monitor = self.monitor
         if self.page is None:
             self._render_totals([])
@@ -223,6 +245,8 @@ class OverviewScreen(Screen[None]):
             self.sort_desc,
             rates,
             self._name_order,
+            self._calm,
+            self.page,
         )
         built: dict[str, RowView] = {}
 
@@ -230,12 +254,18 @@ class OverviewScreen(Screen[None]):
             row = built.get(ident)
             if row is None:
                 row = built[ident] = make_row(
-                    by_id[ident], monitor.names.get(ident), monitor.history, now, rates
+                    by_id[ident],
+                    monitor.names.get(ident),
+                    monitor.history,
+                    now,
+                    rates,
+                    trend_width=monitor.poller.interval,
                 )
             return row
 
         self._row_of = row_of
-        self.table.show([s.ai_llm_id for s in chosen], row_of, self.marks)
+        follow = self.follow or not polled
+        self.table.show([s.ai_llm_id for s in chosen], row_of, self.marks, follow=follow)
         self._render_totals(chosen, rates)
         self.status_bar.refresh_text()
 
@@ -253,11 +283,17 @@ class OverviewScreen(Screen[None]):
         text.append(f" {t.count} shown ")
         text.append(" tok/min ", style=muted)
         text.append(rate(t.rate, ""), style="bold")
+        # Whole label-and-value pairs only, as many as fit: a number is never cut.
+        room = (self.size.width or self.app.size.width) - text.cell_len
         for i, counter in enumerate(REGISTRY):
             # "+" marks a sum that leaves out values the server sent unreadable.
             value = compact(t.values[i]) + ("+" if t.partial[i] else "")
+            room -= len(counter.short) + 2 + len(value)
+            if room < 0:
+                break
             text.append(f" {counter.short} ", style=muted)
             text.append(value, style="bold")
+        self._totals_of = (stats, rates)
         text.no_wrap = True
         text.overflow = "ellipsis"
         if text == self._totals_text:
@@ -270,7 +306,8 @@ class OverviewScreen(Screen[None]):
 
     def _update_sort_label(self) -> None:
         arrow = "↓" if self.sort_desc else "↑"
-        self.status_bar.sort_label = f"{SORT_LABELS[self.sort_key]} {arrow}"
+        follow = " follow" if self.follow else ""
+        self.status_bar.sort_label = f"{SORT_LABELS[self.sort_key]} {arrow}{follow}"
         self.status_bar.refresh_text()
 
     def action_sort_next(self) -> None:
@@ -281,6 +318,15 @@ class OverviewScreen(Screen[None]):
         self.sort_desc = COLUMN_BY_KEY[self.sort_key].numeric
         self._update_sort_label()
         self.render_rows()
+
+    def action_follow(self) -> None:
+        self.follow = not self.follow
+        self._update_sort_label()
+        if self.follow:
+            self.notify("following the selected configuration (F stops)", timeout=2)
+            self.render_rows()  # brings it into view at once
+        else:
+            self.notify("the view stays put when rows re-rank", timeout=2)
 
     def action_sort_reverse(self) -> None:
         self.sort_desc = not self.sort_desc

@@ -150,9 +150,21 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
     # ------------------------------------------------------------------ data
 
     def show(
-        self, order: Sequence[str], row_of: RowSource, marked: dict[str, frozenset[str]]
+        self,
+        order: Sequence[str],
+        row_of: RowSource,
+        marked: dict[str, frozenset[str]],
+        *,
+        follow: bool = True,
     ) -> None:
-        """Display ``order`` (ids); build rows with ``row_of`` as they become visible."""
+        """Display ``order`` (ids); build rows with ``row_of`` as they become visible.
+
+        ``follow``: the cursor stays on its configuration wherever the new order puts
+        it, and the view scrolls after it. Otherwise (a poll re-ranked the rows and
+        the user pressed nothing) the view stays where it is, as in top and htop: the
+        cursor stays on its configuration while that is still on screen, else on its
+        screen row.
+        """
         same_order = list(order) == self._order
         if same_order and row_of is self._row_of and marked == self._marked:
             return  # nothing new: not even a comparison of lines
@@ -163,11 +175,16 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
             self._order = list(order)
             self._index = {ident: i for i, ident in enumerate(self._order)}
             self.virtual_size = Size(self.size.width, len(self._order) + 1)
-        if cursor_id is not None and cursor_id in self._index:
-            self._cursor = self._index[cursor_id]
+        new = self._index.get(cursor_id) if cursor_id is not None else None
+        if new is not None and (follow or self._on_screen(new)):
+            self._cursor = new
         self._cursor = min(self._cursor, max(len(self._order) - 1, 0))
         self._scroll_cursor_into_view()
         self._refresh_changed_lines()
+
+    def _on_screen(self, index: int) -> bool:
+        top = self.scroll_offset.y
+        return top <= index < top + max(self.size.height - 1, 1)
 
     def current_id(self) -> str | None:
         if not self._order:
