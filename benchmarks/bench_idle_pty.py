@@ -56,6 +56,8 @@ class Flashtop:
     proto: str
     #: Seconds between moves of the demo's active configurations (None: they stay).
     rotate: float | None = None
+    #: Run flashtop from this source tree instead (PYTHONPATH), to compare two versions.
+    tree: str | None = None
     server: Any = None
     token: str = ""
     polls: list[float] = field(default_factory=list)
@@ -118,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", type=int, default=100)
     ap.add_argument("--changing", type=int, default=10)
     ap.add_argument(
+        "--compare",
+        metavar="DIR",
+        help="also run the flashtop of another source tree (e.g. a git worktree of an "
+        "older commit), steady and under churn, in the same run",
+    )
+    ap.add_argument(
         "--no-churn",
         action="store_true",
         help="leave out the flashtop whose active configurations rotate every poll",
@@ -141,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         # Issue 13: which configurations are busy moves on every poll, and the table
         # is sorted by TOK/MIN (flashtop's default), so rates and ranks keep changing.
         flashtops[CHURN] = Flashtop("", rotate=2.0)
+    if args.compare:
+        flashtops[f"flashtop of {args.compare}"] = Flashtop("", tree=args.compare)
+        if not args.no_churn:
+            flashtops[f"flashtop of {args.compare}, churn"] = Flashtop(
+                "", rotate=2.0, tree=args.compare
+            )
     if args.proto:
         flashtops[f"flashtop, variant {args.proto}"] = Flashtop(args.proto)
     runs: dict[str, PtyRun] = {}
@@ -151,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         access, _refresh = ft.server.issue_tokens()
         ft.token = access
         ft_env = {**base_env(tmp / f"flashtop{i}"), "FLASHBACK_TOKEN": access}  # never printed
+        if ft.tree:
+            ft_env["PYTHONPATH"] = ft.tree
         ft_args = ["--base-url", ft.server.base_url, "--interval", "2"]
         if ft.proto:
             proto = str(ROOT / "benchmarks" / "proto_patches.py")

@@ -164,9 +164,9 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
     StoreWriter.submit = timed(add("submit_ms"), submit)  # type: ignore[method-assign]
     table_ms = timed(add("table_ms"), render_rows)
 
-    def rendered(screen: Any, rates: Any = None) -> None:
+    def rendered(screen: Any, rates: Any = None, **kwargs: Any) -> None:
         # The table has its new rows once render_rows returns (whenever it runs).
-        table_ms(screen, rates)
+        table_ms(screen, rates, **kwargs)
         if probe.current is not None and probe.current.ingested:
             probe.current.result_end = time.perf_counter()
 

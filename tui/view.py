@@ -23,6 +23,10 @@ TREND_POINTS = 12
 DEFAULT_TREND_WIDTH = 5.0
 #: A sparkline interpolates across intervals of up to this many points' width.
 TREND_MAX_GAP = 3
+#: Seconds a sparkline point covers at least: at a 1 or 2 s poll interval a point per
+#: poll would shift every busy row's sparkline on every poll (bytes to the terminal
+#: for every row), for a line that covers only 12-24 s.
+MIN_TREND_WIDTH = 5.0
 _TREND_COUNTERS = (TOKENS_IN, TOKENS_OUT)
 
 

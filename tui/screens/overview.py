@@ -25,6 +25,7 @@ from tui.view import (
     COLUMN_BY_KEY,
     COLUMN_OF_COUNTER,
     DEFAULT_SORT,
+    MIN_TREND_WIDTH,
     SORT_KEYS,
     SORT_LABELS,
     NameOrder,
@@ -259,7 +260,7 @@ class OverviewScreen(Screen[None]):
                     monitor.history,
                     now,
                     rates,
-                    trend_width=monitor.poller.interval,
+                    trend_width=max(monitor.poller.interval, MIN_TREND_WIDTH),
                 )
             return row
 
