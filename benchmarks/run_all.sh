@@ -45,6 +45,7 @@ run benchmarks/bench_poll_scale.py --polls "$POLLS"
 run benchmarks/bench_poll_scale.py --sizes 10000 --polls "$POLLS" --proto nofreeze
 run benchmarks/bench_poll_scale.py --sizes 10000 --polls "$POLLS" --proto nostore
 run benchmarks/bench_idle_pty.py --seconds "$IDLE" --proto nomarks
+run benchmarks/bench_rank_churn.py
 run benchmarks/bench_startup_pty.py
 run benchmarks/bench_memory_scale.py
 if [ "$ALL" = 1 ]; then
