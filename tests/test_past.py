@@ -60,3 +60,10 @@ def test_window_rate_follows_measured_time_and_refuses_short_or_unknown_spans() 
     assert window_rate(samples[:1], (TOKENS_IN,), 60.0) is None
     broken = [*samples[:-1], Sample(START + 130, (None,) * len(COUNTERS))]
     assert window_rate(broken, (TOKENS_IN,), 60.0) is None
+
+
+def test_a_hole_wider_than_the_window_gives_no_rate_rather_than_a_wrong_one() -> None:
+    # The file's samples end two hours ago, memory starts a minute ago.
+    samples = [Sample(START + t, values(START + t)) for t in (0, 60, 7200, 7260)]
+    assert window_rate(samples, (TOKENS_IN,), 3600.0, 3240.0) is None
+    assert window_rate(samples, (TOKENS_IN,), 60.0) == pytest.approx(PER_MINUTE)

@@ -123,3 +123,30 @@ def test_every_order_is_a_permutation_and_clear_differences_are_in_order(
         for b in last:
             if last[a] > last[b] * settled * 1.000001 or (last[a] > 0 and last[b] == 0):
                 assert pos[a] < pos[b], (a, b, last[a], last[b], order)
+
+
+def test_back_on_the_rate_sort_after_another_column_the_order_starts_afresh() -> None:
+    from tui.history import History
+    from tui.models import LlmStats
+    from tui.view import order_ids
+
+    state = CalmOrder()
+    history = History()
+
+    def page(tokens: dict[str, int], at: float) -> list[LlmStats]:
+        stats = [LlmStats(i, (0, v, 0, 0, 0, 0, 0, 0)) for i, v in tokens.items()]
+        history.record(stats, at)
+        return stats
+
+    page(dict.fromkeys("abc", 0), 0.0)
+    first = page({"a": 300, "b": 200, "c": 100}, 60.0)
+    ids = [
+        s.ai_llm_id for s in order_ids(first, {}, history, "", "rate", True, None, None, state, 1)
+    ]
+    assert ids == ["a", "b", "c"]
+    order_ids(first, {}, history, "", "calls", True, None, None, state, 1)  # sorted by calls
+    later = page({"a": 300, "b": 205, "c": 2000}, 120.0)
+    ids = [
+        s.ai_llm_id for s in order_ids(later, {}, history, "", "rate", True, None, None, state, 2)
+    ]
+    assert ids == ["c", "b", "a"]  # the current rates, not the order left behind

@@ -199,3 +199,23 @@ async def test_a_steady_configuration_draws_a_flat_chart_in_the_drill_down(
             assert abs(tout - true_out) <= 0.02 * true_out, (tout, true_out)
         # Before the first poll there is nothing: a gap, not a line at 0.
         assert rates["in"][0] is None
+
+
+async def test_holding_down_in_the_drill_down_polls_only_where_it_stops() -> None:
+    from tui.screens.detail import DetailScreen
+
+    async with running() as h:
+        assert h.pilot is not None
+        table = h.app.overview.table
+        first = table.order[0]
+        await h.pilot.press("enter")
+        await wait_for(h.pilot, lambda: isinstance(h.app.screen, DetailScreen))
+        screen = h.app.screen
+        assert isinstance(screen, DetailScreen)
+        await wait_for(h.pilot, lambda: h.stats_requests(aiLlmId=first) >= 1)
+        await h.pilot.press(*["down"] * 6)  # a held key: six steps in a moment
+        last = table.order[6]
+        assert screen.ai_llm_id == last and table.current_id() == last
+        await wait_for(h.pilot, lambda: h.stats_requests(aiLlmId=last) >= 1, message="polled")
+        passed = table.order[1:6]
+        assert [h.stats_requests(aiLlmId=i) for i in passed] == [0] * 5

@@ -52,7 +52,8 @@ def window_rate(
     """Growth per minute of the sum of ``indices`` over about the last ``window``
     seconds of ``samples`` (oldest first), by measured time: from the newest sample at
     least ``window`` before the last one (else the oldest) to the last. None with
-    fewer than two samples, an unknown value on the way, or a span under ``min_span``.
+    fewer than two samples, an unknown value on the way, a span under ``min_span``, or
+    one over half again the window (a hole in the samples: not that window's rate).
     """
     if len(samples) < 2:
         return None
@@ -63,7 +64,7 @@ def window_rate(
             k = j
             break
     span = end - samples[k].at
-    if span <= 0 or span < min_span:
+    if span <= 0 or span < min_span or span > 1.5 * window:
         return None
     total = 0
     for a, b in zip(samples[k:], samples[k + 1 :], strict=False):

@@ -336,6 +336,8 @@ def order_ids(
     metric = [sort(s, ctx) for s in by_name]
     known = [i for i, m in enumerate(metric) if m is not None]
     unknown = [by_name[i] for i, m in enumerate(metric) if m is None]
+    if calm is not None and not column.calm:
+        calm.sort = None  # back on a calm column later, its order starts afresh
     if column.calm and calm is not None:
         values = cast("list[float]", metric)
         order = calm_order(

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 from textual_plotext import PlotextPlot
@@ -46,6 +47,8 @@ WINDOWS: tuple[tuple[str, float], ...] = (
     ("24 h", 86400.0),
     ("all", math.inf),
 )
+#: Seconds up/down must rest on a configuration before it is polled (a held key).
+STEP_SETTLE = 0.3
 #: How far back the drill-down reads the history file (its hour tier keeps 400 days).
 PAST_SECONDS = 400 * 86400.0
 #: Time buckets across a rate chart's window (fewer when a poll interval is longer).
@@ -109,9 +112,12 @@ class DetailScreen(Screen[str]):
         self.poller: Poller[StatsPage] | None = None
         #: Samples older than memory, from the history file (tui/past.py).
         self._past: list[Sample] = []
-        self._merged_key: tuple[int, int, float | None] | None = None
+        #: When the history file was last read (monotonic), to read it again later.
+        self._past_read = -math.inf
+        self._step_timer: Timer | None = None
+        self._merged_key: tuple[str, list[Sample], float | None] | None = None
         self._merged_samples: list[Sample] = []
-        self._chart_key: tuple[int, int, float] | None = None
+        self._chart_key: tuple[str, float, int, float] | None = None
         self._chart_series_cache: Series | None = None
         self._status_text: Text | None = None
         self._worker: Worker[None] | None = None
@@ -174,6 +180,7 @@ class DetailScreen(Screen[str]):
     async def _load_past(self, ai_llm_id: str) -> None:
         """What the history file holds beyond memory, for the long rates and windows."""
         since = self.monitor.clock() - PAST_SECONDS
+        self._past_read = time.monotonic()
         past = await asyncio.to_thread(read_past, self.monitor.settings, ai_llm_id, since)
         if ai_llm_id == self.ai_llm_id:
             self._past = past
@@ -194,8 +201,10 @@ class DetailScreen(Screen[str]):
         until either changes (a render asks for it once per counter and window)."""
         series = self._series()
         latest = series.latest if series is not None else None
-        key = (id(self._past), len(self._past), latest.at if latest else None)
-        if key != self._merged_key:
+        key = (self.ai_llm_id, self._past, latest.at if latest else None)
+        if self._merged_key is None or any(
+            a is not b and a != b for a, b in zip(key, self._merged_key, strict=True)
+        ):
             self._merged_key, self._merged_samples = key, merged(self._past, series)
         return self._merged_samples
 
@@ -205,7 +214,7 @@ class DetailScreen(Screen[str]):
         held = self._series()
         if not self._past and held is not None:
             return held
-        key = (id(samples[0]), len(samples), samples[-1].at)
+        key = (self.ai_llm_id, samples[0].at, len(samples), samples[-1].at)
         if key != self._chart_key:
             series = Series(len(samples))
             series.extend(samples)
@@ -245,7 +254,24 @@ class DetailScreen(Screen[str]):
             series = history.get(self.ai_llm_id)
             if self.opened is None and series is not None:
                 self.opened = series.latest
+            self._maybe_reload_past(series)
         self.render_all()
+
+    def _maybe_reload_past(self, series: Series | None) -> None:
+        """Memory drops its oldest samples as polls come in: once it no longer reaches
+        back to where the file's samples end, read the file again (at most a minute
+        apart), so long windows get no hole between the two."""
+        if not self._past or series is None or not self.monitor.keep_history:
+            return
+        held = series.since(math.inf)
+        if held and held[0].at > self._past[-1].at and time.monotonic() - self._past_read > 60:
+            self._past_read = time.monotonic()
+            self.run_worker(
+                self._load_past(self.ai_llm_id),
+                group="detail-past",
+                exclusive=True,
+                exit_on_error=False,
+            )
 
     def _on_status(self, status: PollStatus) -> None:
         if self.is_mounted:
@@ -559,7 +585,8 @@ class DetailScreen(Screen[str]):
         window = seconds if math.isfinite(seconds) else max(last - samples[0].at, 300.0)
         # At least one overview poll interval a bucket: each spans a whole interval, so
         # a counter that moves in steps is misplaced by at most one step at its edges.
-        width = max(window / CHART_POINTS, self.monitor.poller.interval)
+        # (but at least 10 buckets a window, whatever the overview's interval is).
+        width = max(window / CHART_POINTS, min(self.monitor.poller.interval, window / 10))
         count = max(1, math.ceil(window / width))
         end = math.floor(last / width) * width
         series = self._chart_source(samples)
@@ -600,7 +627,17 @@ class DetailScreen(Screen[str]):
             return
         self.ai_llm_id = new
         self.app.post_message(SelectConfig(new))
-        self._start()
+        # Holding the key moves through many: poll and read the history file only for
+        # the configuration it stops on.
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker = None
+        self._past = []
+        self.opened = self.previous = None
+        self.render_all()
+        if self._step_timer is not None:
+            self._step_timer.stop()
+        self._step_timer = self.set_timer(STEP_SETTLE, self._start)
 
     def action_window(self) -> None:
         self.window_index = (self.window_index + 1) % len(WINDOWS)
