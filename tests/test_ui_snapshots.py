@@ -94,18 +94,24 @@ def help_steps(h: Harness) -> RunBefore:
     return run_before
 
 
+async def _open_detail(h: Harness, pilot: Pilot[Any], ident: str) -> DetailScreen:
+    """The overview ready, ``ident`` opened, its first drill-down poll shown."""
+    await _overview_ready(h, pilot)
+    app = h.app
+    app.overview.table.select_id(ident)
+    await pilot.pause()
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), message="detail")
+    screen = detail_screen(h)
+    assert screen.poller is not None
+    poller = screen.poller
+    await wait_for(pilot, lambda: poller.status.polls >= 1, message="first detail poll")
+    return screen
+
+
 def huge_detail_steps(h: Harness) -> RunBefore:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await _overview_ready(h, pilot)
-        app = h.app
-        app.overview.table.select_id("huge-1")
-        await pilot.pause()
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), message="detail")
-        screen = detail_screen(h)
-        assert screen.poller is not None
-        poller = screen.poller
-        await wait_for(pilot, lambda: poller.status.polls >= 1, message="first detail poll")
+        await _open_detail(h, pilot, "huge-1")
         await _no_toasts(h, pilot)
 
     return run_before
@@ -113,16 +119,9 @@ def huge_detail_steps(h: Harness) -> RunBefore:
 
 def detail_steps(h: Harness) -> RunBefore:
     async def run_before(pilot: Pilot[Any]) -> None:
-        await _overview_ready(h, pilot)
-        app = h.app
-        app.overview.table.select_id(h.id_of("support-bot"))
-        await pilot.pause()
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), message="detail")
-        screen = detail_screen(h)
-        assert screen.poller is not None
+        screen = await _open_detail(h, pilot, h.id_of("support-bot"))
         poller = screen.poller
-        await wait_for(pilot, lambda: poller.status.polls >= 1, message="first detail poll")
+        assert poller is not None
         # One more detail poll, 5 s later: "since open" and "last poll" have figures.
         h.clock.now += STEP_SECONDS
         await pilot.press("r")

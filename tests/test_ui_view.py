@@ -17,7 +17,10 @@ def ranked(h: Harness, flip: bool) -> None:
 
 
 async def sorted_by_calls(h: Harness) -> None:
+    """300 ranked configurations polled, the table sorted by calls, cursor on top."""
     assert h.pilot is not None
+    ranked(h, flip=False)
+    await advance(h, 5)
     table = h.app.overview.table
     while h.app.overview.sort_key != "calls":
         await h.pilot.press("s")
@@ -28,8 +31,6 @@ async def sorted_by_calls(h: Harness) -> None:
 async def test_a_re_ranking_poll_leaves_the_view_where_it_was() -> None:
     async with running(size=(100, 30), extra_stats=[]) as h:
         assert h.pilot is not None
-        ranked(h, flip=False)
-        await advance(h, 5)
         await sorted_by_calls(h)
         table = h.app.overview.table
         await h.pilot.press("pagedown", "pagedown", "down", "down")
@@ -47,8 +48,6 @@ async def test_a_re_ranking_poll_leaves_the_view_where_it_was() -> None:
 async def test_the_cursor_keeps_its_configuration_while_it_stays_on_screen() -> None:
     async with running(size=(100, 30), extra_stats=[]) as h:
         assert h.pilot is not None
-        ranked(h, flip=False)
-        await advance(h, 5)
         await sorted_by_calls(h)
         table = h.app.overview.table
         await h.pilot.press("down", "down", "down")
@@ -69,8 +68,6 @@ async def test_the_cursor_keeps_its_configuration_while_it_stays_on_screen() -> 
 async def test_f_follows_the_selected_configuration_through_re_ranking() -> None:
     async with running(size=(100, 30), extra_stats=[]) as h:
         assert h.pilot is not None
-        ranked(h, flip=False)
-        await advance(h, 5)
         await sorted_by_calls(h)
         table = h.app.overview.table
         await h.pilot.press("pagedown", "down")
