@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.proto:
         flashtops[f"flashtop, variant {args.proto}"] = Flashtop(args.proto)
+        if not args.no_churn:
+            flashtops[f"flashtop, churn, variant {args.proto}"] = Flashtop(args.proto, rotate=2.0)
     runs: dict[str, PtyRun] = {}
     for i, (name, ft) in enumerate(flashtops.items()):
         ft.server = DemoServer(

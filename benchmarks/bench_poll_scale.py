@@ -110,7 +110,9 @@ async def demo_login(base_url: str) -> Any:
         return await client.login(DEMO_EMAIL, DEMO_PASSWORD)
 
 
-async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str, Any]:
+async def run_size(
+    n: int, polls: int, warmup: int, interval: float, rotate: float | None = None
+) -> dict[str, Any]:
     from textual import events
 
     from tui import app as app_module
@@ -122,7 +124,7 @@ async def run_size(n: int, polls: int, warmup: int, interval: float) -> dict[str
 
     changing = max(1, n // 10)
     seed_history(f"bench{n}", n, changing, interval)
-    server = DemoProcess(n, changing)
+    server = DemoProcess(n, changing, rotate)
     probe = Probe()
     settings = Settings(profile=f"bench{n}", base_url=server.base_url, interval=interval, demo=True)
     # The demo server runs in its own process: log in to it as a user would.
@@ -318,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=3, help="polls before measuring")
     ap.add_argument("--interval", type=float, default=2.0, help="poll interval, seconds")
     ap.add_argument("--proto", default="", help="variants (see proto_patches.py)")
+    ap.add_argument(
+        "--rotate",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="churn: the demo moves its busy configurations every SECONDS (issue 13)",
+    )
     args = ap.parse_args(argv)
     applied = proto_patches.apply(args.proto)
     tmp = tempfile.TemporaryDirectory(prefix="flashtop-scale-")
@@ -330,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         + (f"; VARIANT: {', '.join(applied)}" if applied else "")
     )
     results = [
-        asyncio.run(run_size(int(s), args.polls, args.warmup, args.interval))
+        asyncio.run(run_size(int(s), args.polls, args.warmup, args.interval, args.rotate))
         for s in args.sizes.split(",")
     ]
     print(

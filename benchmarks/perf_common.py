@@ -77,10 +77,14 @@ def rss_mb(pid: int | str = "self") -> float:
 class DemoProcess:
     """``python -m tui.demo_server`` in its own process, so its work never shares our GIL."""
 
-    def __init__(self, configs: int, changing: int | None = None) -> None:
+    def __init__(
+        self, configs: int, changing: int | None = None, rotate: float | None = None
+    ) -> None:
         cmd = [PYTHON, "-m", "tui.demo_server", "--port", "0", "--configs", str(configs)]
         if changing is not None:
             cmd += ["--changing", str(changing)]
+        if rotate is not None:
+            cmd += ["--rotate", str(rotate)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

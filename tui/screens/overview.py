@@ -35,6 +35,7 @@ from tui.view import (
     totals,
 )
 from tui.widgets._textual_compat import install_cropping_compositor
+from tui.widgets.line_static import LineStatic
 from tui.widgets.stats_table import StatsTable
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.theme_colors import Palette
@@ -137,7 +138,7 @@ class OverviewScreen(Screen[None]):
         settings = self.monitor.settings
         yield StatusBar(settings.profile, settings.base_url, self.monitor.clock, id="status")
         yield StatsTable(id="table")
-        yield Static("", id="totals")
+        yield LineStatic("", id="totals")
         yield Input(placeholder="filter by name, id or provider", id="filter")
         yield Footer()
 

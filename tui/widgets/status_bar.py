@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 
 from rich.text import Text
-from textual.widgets import Static
 
 from tui.fmt import safe_text, updated
 from tui.poller import ConnState, PollStatus
+from tui.widgets.line_static import LineStatic
 
 _STATE_CLASS = {
     ConnState.CONNECTING: "connecting",
@@ -42,7 +42,7 @@ def is_behind(status: PollStatus, label: str) -> bool:
     )
 
 
-class StatusBar(Static):
+class StatusBar(LineStatic):
     """Two lines: identity (profile, URL) and state (connection, age, counts, error)."""
 
     def __init__(
@@ -52,7 +52,7 @@ class StatusBar(Static):
         clock: Callable[[], float] = time.time,
         **kwargs: object,
     ) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self.clock = clock
         self.profile = profile
         self.base_url = base_url
