@@ -232,3 +232,11 @@ def test_interval_rates_do_not_turn_a_gap_into_a_spike() -> None:
         series.add(Sample(at, (0, total, 0, 0, 0, 0, 0, 0)))
     assert series.interval_deltas((1, 2), 4) == [50, 50, 600, 50]
     assert series.interval_rates((1, 2), 4) == [600, 600, 600, 600]
+
+
+def test_oldest_at_is_the_oldest_sample_held_also_after_the_ring_wraps() -> None:
+    series = Series(3)
+    assert series.oldest_at is None
+    for t in range(5):
+        series.add_values(float(t), vals(tin=t))
+    assert series.oldest_at == series.samples[0].at == 2.0

@@ -819,18 +819,27 @@ def spy_on_charts(
     return calls
 
 
+async def charted(
+    h: Harness, name: str, polls: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[DetailScreen, dict[str, dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]]]]:
+    """The drill-down of ``name`` after ``polls`` polls 5 s apart, its charts drawn
+    again with plotext's calls recorded."""
+    await advance(h, 5)
+    screen = await open_detail_for(h, h.id_of(name))
+    for _ in range(polls):
+        await advance(h, 5)
+    calls = spy_on_charts(screen, monkeypatch)
+    screen.render_all()
+    return screen, calls
+
+
 async def test_drill_down_rate_charts_have_round_compact_y_ticks_from_0(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with running(interval=5.0, detail_interval=1.0) as h:
         pilot = h.pilot
         assert pilot is not None
-        await advance(h, 5)
-        screen = await open_detail_for(h, h.id_of("support-bot"))
-        for _ in range(3):
-            await advance(h, 5)
-        calls = spy_on_charts(screen, monkeypatch)
-        screen.render_all()
+        _screen, calls = await charted(h, "support-bot", 3, monkeypatch)
         for cid in CHART_IDS:
             [((ticks, labels), _)] = calls[cid]["yticks"]
             assert labels[0] == "0" and ticks[0] == 0.0, (cid, labels)
@@ -915,12 +924,8 @@ async def test_chart_legends_are_titles_not_drawn_over_the_data(
     async with running(interval=5.0, detail_interval=1.0) as h:
         pilot = h.pilot
         assert pilot is not None
-        await advance(h, 5)
-        screen = await open_detail_for(h, h.id_of("prompt-playground"))
-        for _ in range(8):  # past its first violation
-            await advance(h, 5)
-        calls = spy_on_charts(screen, monkeypatch)
-        screen.render_all()
+        # 8 polls: past its first violation.
+        screen, calls = await charted(h, "prompt-playground", 8, monkeypatch)
         for cid in CHART_IDS:
             for _, kw in calls[cid]["plot"] + calls[cid]["scatter"]:
                 assert kw.get("label") is None, (cid, kw)

@@ -222,6 +222,11 @@ class Series:
         return [self._sample(k) for k in range(self._count)]
 
     @property
+    def oldest_at(self) -> float | None:
+        """Time of the oldest sample held (nothing unpacked but that one float)."""
+        return self._at(0) if self._count else None
+
+    @property
     def latest(self) -> Sample | None:
         if self._last_values is None:
             return None

@@ -28,7 +28,7 @@ from tui.poller import MAX_INTERVAL, MIN_INTERVAL, Poller, PollStatus
 from tui.settings import Settings
 from tui.store import StoreWriter, start_history
 from tui.tokens import AuthSession, TokenSet
-from tui.view import token_rate
+from tui.view import config_name, token_rate
 
 #: Steps for making polls more or less frequent (seconds).
 INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
@@ -256,8 +256,7 @@ class Monitor:
     # ------------------------------------------------------------------ asking
 
     def name_of(self, ai_llm_id: str) -> str:
-        cfg = self.names.get(ai_llm_id)
-        return cfg.name if cfg and cfg.name else ai_llm_id
+        return config_name(self.names, ai_llm_id)
 
     def login_reason(self) -> str | None:
         """Why a login is needed now, or None."""

@@ -169,13 +169,17 @@ class DetailScreen(Screen[str]):
         )
         self._past = []
         if self.monitor.keep_history:
-            self.run_worker(
-                self._load_past(self.ai_llm_id),
-                group="detail-past",
-                exclusive=True,
-                exit_on_error=False,
-            )
+            self._read_past()
         self.render_all()
+
+    def _read_past(self) -> None:
+        """Read the history file for the current configuration, off the event loop."""
+        self.run_worker(
+            self._load_past(self.ai_llm_id),
+            group="detail-past",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     async def _load_past(self, ai_llm_id: str) -> None:
         """What the history file holds beyond memory, for the long rates and windows."""
@@ -263,15 +267,14 @@ class DetailScreen(Screen[str]):
         apart), so long windows get no hole between the two."""
         if not self._past or series is None or not self.monitor.keep_history:
             return
-        held = series.since(math.inf)
-        if held and held[0].at > self._past[-1].at and time.monotonic() - self._past_read > 60:
+        oldest = series.oldest_at
+        if (
+            oldest is not None
+            and oldest > self._past[-1].at
+            and time.monotonic() - self._past_read > 60
+        ):
             self._past_read = time.monotonic()
-            self.run_worker(
-                self._load_past(self.ai_llm_id),
-                group="detail-past",
-                exclusive=True,
-                exit_on_error=False,
-            )
+            self._read_past()
 
     def _on_status(self, status: PollStatus) -> None:
         if self.is_mounted:
@@ -291,9 +294,8 @@ class DetailScreen(Screen[str]):
         now = self.monitor.clock()
         label = state_label(status, interval, time.monotonic(), now)
         text = Text()
-        cfg = self.monitor.names.get(self.ai_llm_id)
         text.append(
-            f" {safe_text(cfg.name if cfg and cfg.name else self.ai_llm_id, 40)} ",
+            f" {safe_text(self.monitor.name_of(self.ai_llm_id), 40)} ",
             style="bold reverse",
         )
         text.append(f" ● {label}", style="bold")
