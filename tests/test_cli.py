@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from tui.errors import EXIT_AUTH, EXIT_NETWORK, EXIT_SERVER, EXIT_USAGE
 REPO = Path(__file__).resolve().parent.parent
 STATS = "/ai/llm/stats"
 FORTY = "1234567890123456789012345678901234567890"
-CSV_HEADER = ["aiLlmId", "name", "aiType", *COUNTERS]
+CSV_HEADER = ["aiLlmId", "name", "aiType", *COUNTERS, "model", "cost_usd"]
 HOSTILE_NAME = "\x1b]52;c;aGk=\x07[bold]x[/oops]"
 HOSTILE_ID = "evil-\x1b[2J\x1b]0;pwned\x07-\x1b[31mid"
 HOSTILE_TYPE = "\x1b[5mOPENAI\x1b[0m"
@@ -159,8 +160,10 @@ def test_stats_demo_prints_an_aligned_table() -> None:
     assert len({len(line) for line in lines}) == 1, lines
     for line in lines[1:]:
         cells = re.split(r"\s{2,}", line.strip())
-        assert len(cells) == 10, line
-        assert all(re.fullmatch(r"[0-9,]+|\?|-", c) for c in cells[2:]), line
+        # The demo profile names models: MODEL and COST follow the counters.
+        assert len(cells) == 12, line
+        assert all(re.fullmatch(r"[0-9,]+|\?|-", c) for c in cells[2:10]), line
+        assert re.fullmatch(r"\$[0-9,]+(\.[0-9]{2})?|<\$0\.01|n/a", cells[11]), line
     # The provider column starts at the same offset on every line.
     starts = {line.index(line.split()[1], len(line.split()[0])) for line in lines}
     assert len(starts) == 1
@@ -180,6 +183,17 @@ def test_stats_demo_json_has_string_counters_names_and_types() -> None:
         assert isinstance(obj["name"], str)
         assert obj["aiType"] in {"OPENAI", "GOOGLE", "ANTHROPIC", "AWS", "OTHER"}
         names.add(obj["name"])
+        if obj["name"] == "support-bot":
+            # The demo profile prices it as gpt-4o: $2.50 in, $10 out per million
+            # LLM tokens (the published prices), as an exact decimal string.
+            assert obj["model"] == "gpt-4o"
+            by_hand = (
+                Decimal(obj["totalLlmTokensIn"]) * Decimal("2.5")
+                + Decimal(obj["totalLlmTokensOut"]) * 10
+            ) / 1_000_000
+            assert Decimal(obj["cost_usd"]) == by_hand
+        if obj["name"] == "sandbox-llama":  # no model for it: null, never $0
+            assert obj["model"] is None and obj["cost_usd"] is None
     assert "support-bot" in names
 
 
@@ -190,7 +204,8 @@ def test_stats_demo_csv_has_header_and_one_row_per_configuration() -> None:
     assert rows[0] == CSV_HEADER
     assert len(rows) == 13
     assert all(len(r) == len(CSV_HEADER) for r in rows)
-    assert all(re.fullmatch(r"[0-9]+", cell) for r in rows[1:] for cell in r[3:])
+    assert all(re.fullmatch(r"[0-9]+", cell) for r in rows[1:] for cell in r[3:11])
+    assert all(re.fullmatch(r"[0-9]+(\.[0-9]+)?|", r[12]) for r in rows[1:])
     assert "support-bot" in [r[1] for r in rows]
 
 
@@ -231,7 +246,8 @@ def test_forty_digit_counter_is_printed_exactly() -> None:
     assert obj["name"] == "bignum"
     (row,) = [r for r in csv.reader(io.StringIO(as_csv.stdout)) if r[0] == "big-one"]
     assert row[3] == FORTY
-    assert row[4:] == ["7"] * 7
+    assert row[4:11] == ["7"] * 7
+    assert row[11:] == ["", ""]  # no model for it in the profile: no cost
     assert f"{int(FORTY):,}" in as_table.stdout  # exact, with thousands separators
 
 

@@ -38,6 +38,11 @@ CORE_MODULES = (
     "tui.counters",
     "tui.monitor",
     "tui.demo",
+    "tui.pricing",
+    "tui.costs",
+    "tui.ledger",
+    "tui.budgets",
+    "tui.grouping",
 )
 OPTIONAL_MODULES: tuple[str, ...] = ()
 

@@ -161,3 +161,56 @@ def test_detail_of_forty_digit_counters_snapshot(
     snap_compare: SnapCompare, harness: Harness, size: tuple[int, int]
 ) -> None:
     assert snap_compare(harness.app, terminal_size=size, run_before=huge_detail_steps(harness))
+
+
+# ------------------------------------------------------------------ cost (issue 14)
+
+
+@pytest.fixture
+def priced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    """The demo's models, prices and budgets (what `flashtop --demo` shows)."""
+    from tui.demo import DEMO_BUDGETS, DEMO_MODELS, DEMO_PRICES
+
+    monkeypatch.setenv("FLASHTOP_CHART_MARKER", "braille")
+    h = make_harness(
+        interval=STEP_SECONDS,
+        detail_interval=60.0,
+        settings_changes={"models": DEMO_MODELS, "prices": DEMO_PRICES, "budgets": DEMO_BUDGETS},
+    )
+    try:
+        yield h
+    finally:
+        h.server.stop()
+
+
+def keys_steps(h: Harness, *keys: str) -> RunBefore:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await _overview_ready(h, pilot)
+        for key in keys:
+            await pilot.press(key)
+        await pilot.pause()
+        await _no_toasts(h, pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_priced_overview_snapshot(
+    snap_compare: SnapCompare, priced: Harness, size: tuple[int, int]
+) -> None:
+    assert snap_compare(priced.app, terminal_size=size, run_before=keys_steps(priced))
+
+
+def test_grouped_by_provider_snapshot(snap_compare: SnapCompare, priced: Harness) -> None:
+    assert snap_compare(priced.app, terminal_size=(120, 40), run_before=keys_steps(priced, "g"))
+
+
+def test_budgets_snapshot(snap_compare: SnapCompare, priced: Harness) -> None:
+    assert snap_compare(priced.app, terminal_size=(120, 40), run_before=keys_steps(priced, "b"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_priced_detail_snapshot(
+    snap_compare: SnapCompare, priced: Harness, size: tuple[int, int]
+) -> None:
+    assert snap_compare(priced.app, terminal_size=size, run_before=detail_steps(priced))

@@ -11,7 +11,7 @@ import io
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Console
@@ -82,6 +82,7 @@ def make_harness(
     mark_changes: bool = False,
     keymap: dict[str, str] | None = None,
     min_gap: float = 0.0,
+    settings_changes: dict[str, Any] | None = None,
 ) -> Harness:
     """Start a demo server on a fake clock and build (not run) an app against it.
 
@@ -103,6 +104,8 @@ def make_harness(
         detail_interval=detail_interval,
         keymap=keymap or {},
     )
+    if settings_changes:
+        settings = replace(settings, **settings_changes)
     app = FlashtopApp(settings, session, clock=clock, mark_changes=mark_changes)
     # Tests poll on demand, many times a second: the 1 s floor between polls (which
     # keeps a held-down `r` from flooding the server) is tested on its own.

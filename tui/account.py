@@ -12,7 +12,7 @@ import getpass
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tui import credentials
 from tui.client import client_for
@@ -41,6 +41,9 @@ from tui.errors import (
     one_line,
 )
 from tui.settings import Settings
+
+if TYPE_CHECKING:
+    from tui.pricing import PriceBook
 from tui.tokens import AuthSession, TokenSet
 
 # Bounds what --with-token reads from a pipe: two tokens, with room to spare.
@@ -287,6 +290,41 @@ def _stored(store: TokenStore) -> tuple[TokenSet | None, str | None]:
         return None, exc.message
 
 
+def _price_rows(settings: Settings, tokens: TokenSet | None) -> list[tuple[str, str]]:
+    """The price table in use and which configurations it cannot price."""
+    if not settings.models:
+        return [("prices", "none: the profile names no models ([profiles.NAME.models])")]
+    from tui.pricing import build_pricebook
+
+    try:
+        book = build_pricebook(
+            settings.models, settings.prices, settings.config_path, settings.profile
+        )
+    except FlashtopError as exc:
+        return [("prices", f"error: {exc.message}")]
+    table = book.table.describe() if book.table else "the profile's own prices only"
+    rows = [("prices", f"{table}; {len(book.prices)} model(s) named")]
+    if tokens is None:
+        return [*rows, ("unpriced", "not checked: not logged in")]
+    if tokens.expires_at is not None and tokens.expires_at <= time.time():
+        return [*rows, ("unpriced", "not checked: the access token has expired")]
+    try:
+        names = asyncio.run(_unpriced(settings, tokens.access_token, book))
+    except FlashtopError as exc:
+        return [*rows, ("unpriced", f"not checked: {exc.message}")]
+    shown = ", ".join(one_line(n, 40) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+    return [*rows, ("unpriced", f"{len(names)}" + (f" ({shown})" if names else ""))]
+
+
+async def _unpriced(settings: Settings, access_token: str, book: PriceBook) -> list[str]:
+    """Names of the configurations the profile gives no model or price (one request,
+    with the access token only: status never refreshes, which would rotate tokens)."""
+    session = AuthSession(TokenSet(access_token), source="status")
+    async with client_for(settings, session) as client:
+        configs = await client.get_llms()
+    return [c.name or c.id for c in configs if book.price_for(c.id, c.name or c.id) is None]
+
+
 def status_command(
     settings: Settings, *, stdout: TextIO, stderr: TextIO, env: Mapping[str, str]
 ) -> int:
@@ -349,6 +387,7 @@ def status_command(
     except FlashtopError as exc:  # e.g. an unreadable CA bundle
         api = f"not checked: {exc.message}"
     rows.append(("API", api))
+    rows += _price_rows(settings, tokens)
 
     width = max(len(label) for label, _ in rows) + 2
     for label, value in rows:

@@ -215,12 +215,14 @@ class FlashtopApp(App[int]):
 
 def key_groups() -> list[BindingGroup]:
     """What the `?` help lists, in order; their ids are what [keymap] may name."""
+    from tui.screens.budgets import BudgetsScreen
     from tui.screens.detail import DetailScreen
     from tui.widgets.stats_table import StatsTable
 
     return [
         ("Monitor", [*FlashtopApp.BINDINGS, *OverviewScreen.BINDINGS, *StatsTable.BINDINGS]),
         ("Detail", list(DetailScreen.BINDINGS)),
+        ("Budgets", list(BudgetsScreen.BINDINGS)),
     ]
 
 

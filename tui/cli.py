@@ -210,8 +210,20 @@ def stats_command(
 ) -> int:
     """``session``: use this one (the demo's) instead of the profile's credentials."""
     from tui.models import COUNTER_LABELS, COUNTERS
+    from tui.pricing import build_pricebook, cost_of, exact_usd, format_usd
 
+    # Before any request: a model without a price is a config error (exit 2).
+    pricebook = build_pricebook(
+        settings.models, settings.prices, settings.config_path, settings.profile
+    )
     page, configs, names_error = _stats_rows(settings, env, ai_llm_id, session)
+
+    def model_and_cost(s: Any) -> tuple[str | None, Any]:
+        """The configuration's model (from the profile) and its all-time USD."""
+        cfg = configs.get(s.ai_llm_id)
+        name = cfg.name if cfg and cfg.name else s.ai_llm_id
+        model = pricebook.model_for(s.ai_llm_id, name)
+        return model, cost_of(pricebook.price_for(s.ai_llm_id, name), s.values)
 
     def warn(message: str) -> None:
         print(f"flashtop: warning: {message}", file=sys.stderr)
@@ -233,6 +245,10 @@ def stats_command(
             cfg = configs.get(s.ai_llm_id)
             obj["name"] = cfg.name if cfg else None
             obj["aiType"] = cfg.ai_type if cfg else None
+            model, cost = model_and_cost(s)
+            obj["model"] = model
+            # A decimal string, exact (money is never a float); null when unpriced.
+            obj["cost_usd"] = exact_usd(cost)
             items.append(obj)
         # ensure_ascii: no raw control or bidi characters from the server reach a terminal.
         json.dump({"success": True, "stats": items}, out, indent=2, ensure_ascii=True)
@@ -241,38 +257,55 @@ def stats_command(
 
     if fmt == "csv":
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(["aiLlmId", "name", "aiType", *COUNTERS])
+        w.writerow(["aiLlmId", "name", "aiType", *COUNTERS, "model", "cost_usd"])
         for s in page.stats:
             cfg = configs.get(s.ai_llm_id)
+            model, cost = model_and_cost(s)
             w.writerow(
                 [
                     one_line(s.ai_llm_id, 1000),
                     one_line(cfg.name, 1000) if cfg and cfg.name else "",
                     one_line(cfg.ai_type, 100) if cfg and cfg.ai_type else "",
                     *("" if v is None else str(v) for v in s.values),
+                    model or "",
+                    exact_usd(cost) or "",
                 ]
             )
         return EXIT_OK
 
     header = ["NAME", "PROVIDER", *(COUNTER_LABELS[c].upper() for c in COUNTERS)]
+    if pricebook.enabled:
+        header += ["MODEL", "COST"]
     rows = []
     for s in page.stats:
         cfg = configs.get(s.ai_llm_id)
         name = cfg.name if cfg and cfg.name else s.ai_llm_id
-        rows.append(
-            [
-                one_line(name, 40),
-                one_line(cfg.ai_type, 12) if cfg and cfg.ai_type else "-",
-                *(_fmt_int(v, s.problems.get(c)) for c, v in zip(COUNTERS, s.values, strict=True)),
-            ]
-        )
+        row = [
+            one_line(name, 40),
+            one_line(cfg.ai_type, 12) if cfg and cfg.ai_type else "-",
+            *(_fmt_int(v, s.problems.get(c)) for c, v in zip(COUNTERS, s.values, strict=True)),
+        ]
+        if pricebook.enabled:
+            model, cost = model_and_cost(s)
+            row += [one_line(model, 40) if model else "-", format_usd(cost)]
+        rows.append(row)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    left = {0, 1, len(COUNTERS) + 2}  # name, provider, model
     for r in [header, *rows]:
-        cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
-        cells += [c.rjust(w) for c, w in zip(r[2:], widths[2:], strict=True)]
+        cells = [
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
         out.write("  ".join(cells).rstrip() + "\n")
     if not rows:
         out.write("no configurations\n")
+    elif pricebook.enabled:
+        unpriced = sum(1 for s in page.stats if model_and_cost(s)[1] is None)
+        if unpriced:
+            warn(f"{unpriced} configuration(s) without a model or price (cost n/a)")
+        if pricebook.table is not None:
+            # On stderr, like the warnings: stdout stays the table alone.
+            print(f"flashtop: prices: {pricebook.table.describe()}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -446,6 +446,48 @@ class Series:
                 points[j] = total * 60 / seconds
         return points
 
+    def _window_start(self, window: float, end: int, end_at: float) -> int:
+        """The newest sample before ``end`` with ``end_at - at >= window`` (else the
+        oldest), found from where it was last time (amortized O(1) per poll)."""
+        first_seq = self._seq - self._count
+        k = self._hints.get(window, first_seq - 1) - first_seq
+        if 0 <= k < end and end_at - self._at(k) >= window:
+            while k + 1 < end and end_at - self._at(k + 1) >= window:
+                k += 1
+        else:
+            lo, hi = 0, end  # the answer is the last k in [0, end) that qualifies
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if end_at - self._at(mid) >= window:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            k = max(lo - 1, 0)
+        self._hints[window] = first_seq + k
+        return k
+
+    def span_rate(self, index: int, window: float) -> float | None:
+        """Growth per minute of one counter over about the last ``window`` seconds, from
+        the two ends of the span alone (O(1), for slow-moving figures over long
+        windows such as a budget's burn rate). When the counter went down between
+        the ends, or a value is unknown, it walks the span as :meth:`rate_per_minute`
+        does; a reset hidden between ends that still rose is not seen (under-counts)."""
+        n = self._count
+        if n < 2:
+            return None
+        if self._last_at - self._changed_at >= window and self._odd_seq != self._seq - 1:
+            return 0.0  # nothing has moved for the whole window
+        end = n - 1
+        end_at = self._at(end)
+        k = self._window_start(window, end, end_at)
+        a, b = self._sample(k).values[index], self._sample(end).values[index]
+        span = end_at - self._at(k)
+        if span <= 0:
+            return None
+        if a is None or b is None or b < a:
+            return self.rate_per_minute((index,), window)
+        return (b - a) * 60.0 / span
+
     def rate_per_minute(
         self, indices: Sequence[int], window: float = 60.0, min_span: float = 0.0
     ) -> float | None:
@@ -467,22 +509,8 @@ class Series:
             return 0.0  # nothing has moved for the whole window (most configurations)
         end = n - 1
         end_at, end_cum = _HEAD.unpack_from(self._buf, self._slot(end) * _SIZE)
-        # The start: the newest sample before the last with end_at - at >= window.
+        k = self._window_start(window, end, end_at)
         first_seq = self._seq - n
-        k = self._hints.get(window, first_seq - 1) - first_seq
-        if 0 <= k < end and end_at - self._at(k) >= window:
-            while k + 1 < end and end_at - self._at(k + 1) >= window:
-                k += 1
-        else:
-            lo, hi = 0, end  # the answer is the last k in [0, end) that qualifies
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if end_at - self._at(mid) >= window:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            k = max(lo - 1, 0)
-        self._hints[window] = first_seq + k
         start_at, start_cum = _HEAD.unpack_from(self._buf, self._slot(k) * _SIZE)
         span: float = end_at - start_at
         if tuple(indices) == _TOKEN_PAIR and self._odd_seq < first_seq + k:

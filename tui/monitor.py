@@ -19,12 +19,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tui.alerts import Alert, RateWatch, event_alerts, reset_alerts
+from tui.budgets import BudgetAlerts, BudgetEvaluator, BudgetStatus
 from tui.client import FlashbackClient, client_for
+from tui.costs import Costs
 from tui.counters import CALLS
 from tui.errors import ApiError
 from tui.history import Changes, History
+from tui.ledger import Ledger, load_baselines
 from tui.models import LlmConfig, StatsPage
 from tui.poller import MAX_INTERVAL, MIN_INTERVAL, Poller, PollStatus
+from tui.pricing import PriceBook, build_pricebook
 from tui.settings import Settings
 from tui.store import StoreWriter, start_history
 from tui.tokens import AuthSession, TokenSet
@@ -68,6 +72,8 @@ class PollUpdate:
     alerts: list[Alert] = field(default_factory=list)
     #: One-line notes for a status line (names or history problems); empty when fine.
     notes: list[str] = field(default_factory=list)
+    #: Where each budget stands after this poll (empty without budgets).
+    budgets: list[BudgetStatus] = field(default_factory=list)
 
 
 Listener = Callable[[PollUpdate], Awaitable[None] | None]
@@ -84,6 +90,7 @@ class Monitor:
         token_store: TokenStore | None = None,
         clock: Callable[[], float] = time.time,
         keep_history: bool = False,
+        pricebook: PriceBook | None = None,
     ) -> None:
         self.settings = settings
         self.session = session
@@ -102,6 +109,20 @@ class Monitor:
         self._names_at = 0.0
         self._names_unknown_at = 0.0
         self.rate_watch = RateWatch(settings.thresholds)
+        #: What the configurations cost (raises ConfigError for a model without a price).
+        if pricebook is None:
+            pricebook = build_pricebook(
+                settings.models, settings.prices, settings.config_path, settings.profile
+            )
+        #: LLM tokens since local midnight and the first of the month, per configuration.
+        self.ledger = Ledger()
+        self.costs = Costs(pricebook, lambda: self.history, lambda: self.names, self.ledger)
+        self.budget_evaluator = BudgetEvaluator()
+        #: Thresholds already told, per budget and period: kept in the data dir with
+        #: the history (so a restart does not tell them again), else in memory.
+        self.budget_alerts = BudgetAlerts(None)
+        #: Where each budget stood at the last poll.
+        self.budgets: list[BudgetStatus] = []
         #: Told of each overview poll once recorded (the face shows it).
         self.on_update: Listener | None = None
         #: Told of each change of the overview poller's connection state.
@@ -143,6 +164,21 @@ class Monitor:
             return
         self.history_writer.write_delay = WRITE_DELAY
         self.history = history
+        if self.tracks_spend:
+            await self._seed_spend()
+
+    async def _seed_spend(self) -> None:
+        """Usage since midnight and the first of the month from the history file, and
+        the budget thresholds already told (both off the event loop)."""
+        now = self.clock()
+        settings = self.settings
+        try:
+            baselines = await asyncio.to_thread(load_baselines, settings, now)
+        except Exception:  # the history file never stops monitoring
+            baselines = {}
+        self.ledger.seed(baselines, now)
+        if settings.budgets:
+            self.budget_alerts = await asyncio.to_thread(BudgetAlerts.for_profile, settings.profile)
 
     async def aclose(self) -> None:
         """Flush and close the history file and the client's connections."""
@@ -185,13 +221,17 @@ class Monitor:
 
     # ------------------------------------------------------------------ recording
 
-    async def ingest(self, page: StatsPage, at: float, *, write: bool = True) -> PollUpdate:
+    async def ingest(
+        self, page: StatsPage, at: float, *, write: bool = True, budgets: bool = False
+    ) -> PollUpdate:
         """Record a poll (the overview's or a drill-down's) taken at ``at``; return
         what it changed, its token rates, the alerts it raises and the notes to show.
 
         A large poll is recorded, and its rates computed, in parts with a pause
         between, so the event loop answers keys meanwhile. ``write``: hand it to the
         history file's writer now (else the caller does, with :meth:`write`).
+        ``budgets``: evaluate the budgets too (the overview's polls: evaluating walks
+        every configuration, and a drill-down's poll changes one).
         """
         stats = page.stats
         parts = [stats[i : i + POLL_PART] for i in range(0, len(stats), POLL_PART)]
@@ -201,6 +241,11 @@ class Monitor:
             if len(parts) > 1:
                 await asyncio.sleep(0)
         self.history.forget(at)
+        if self.tracks_spend:
+            record = self.ledger.record
+            for s in stats:
+                record(s.ai_llm_id, at, s.values)
+        self.costs.new_poll()
         rates: dict[str, float | None] = {}
         for part in parts:
             for s in part:
@@ -211,7 +256,17 @@ class Monitor:
             self.write(page, at)
         alerts = event_alerts(changes, self.name_of) + reset_alerts(changes, self.name_of)
         alerts += self._rate_alerts(page, rates)
-        return PollUpdate(page, at, changes, rates, alerts, self.notes())
+        if budgets and self.settings.budgets:
+            self.budgets = self.budget_evaluator.evaluate(
+                self.settings.budgets,
+                configs=self.names,
+                ledger=self.ledger,
+                pricebook=self.costs.pricebook,
+                history=self.history,
+                now=at,
+            )
+            alerts += self.budget_alerts.check(self.budgets, at)
+        return PollUpdate(page, at, changes, rates, alerts, self.notes(), list(self.budgets))
 
     def write(self, page: StatsPage, at: float) -> None:
         """Hand a recorded poll to the history file's writer (its own thread)."""
@@ -235,10 +290,12 @@ class Monitor:
         notes = [self.names_error] if self.names_error else []
         if self.history_writer is not None and self.history_writer.problem:
             notes.append(self.history_writer.problem)
+        if self.budget_alerts.problem:
+            notes.append(self.budget_alerts.problem)
         return notes
 
     async def _overview_result(self, page: StatsPage, at: float) -> None:
-        update = await self.ingest(page, at, write=False)
+        update = await self.ingest(page, at, write=False, budgets=True)
         try:
             if self.on_update is not None:
                 shown = self.on_update(update)
@@ -254,6 +311,11 @@ class Monitor:
             self.on_status(status)
 
     # ------------------------------------------------------------------ asking
+
+    @property
+    def tracks_spend(self) -> bool:
+        """Usage per day and month is counted (there are prices or budgets)."""
+        return self.costs.enabled or bool(self.settings.budgets)
 
     def name_of(self, ai_llm_id: str) -> str:
         return config_name(self.names, ai_llm_id)

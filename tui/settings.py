@@ -20,6 +20,18 @@ ca_bundle = "/etc/ssl/private-ca.pem"
 tokens_per_minute = 200000   # alert when a configuration goes faster than this
 calls_per_minute = 1000
 
+[profiles.test.models]       # name glob or aiLlmId -> model in the price table
+"support-*" = "gpt-4o"
+
+[profiles.test.prices."our-finetune"]   # USD per million tokens (overrides the table)
+input = 2.0
+output = 8.0
+
+[[profiles.test.budgets]]
+match = "*"                  # glob on name, id or provider; "*": the whole organization
+period = "day"               # "day" or "month", local time
+usd = 100                    # or: tokens = 50_000_000 (LLM tokens in + out)
+
 [keymap]                     # other keys for any key binding, by its id (all profiles)
 refresh = "ctrl+r,f5"        # comma-separated Textual key names or characters
 detail-refresh = "ctrl+r,f5"
@@ -41,6 +53,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +79,13 @@ _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "theme": str,
     "ca_bundle": str,
     "thresholds": dict,
+    "models": dict,
+    "prices": dict,
+    "budgets": list,
 }
 _THRESHOLD_KEYS = {"tokens_per_minute", "calls_per_minute"}
+_BUDGET_KEYS = {"match", "period", "usd", "tokens", "name"}
+BUDGET_PERIODS = ("day", "month")
 #: The drill-down's chart marker: braille where the terminal can show it, quadrant
 #: blocks on the Linux console (its font has no braille).
 DEFAULT_CHART_MARKER = "braille"
@@ -84,6 +102,28 @@ def data_dir() -> Path:
 
 def default_config_path() -> Path:
     return config_dir() / "config.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSpec:
+    """One ``[[profiles.<name>.budgets]]`` entry: a limit on spend or tokens per period."""
+
+    #: Glob on a configuration's name, id or provider; "*" is the whole organization.
+    match: str
+    #: "day" or "month", in local time.
+    period: str
+    #: The limit: USD, or LLM tokens (in + out); exactly one is set.
+    usd: Decimal | None = None
+    tokens: int | None = None
+    #: What the budget is called on screen (default: its match and period).
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        what = "all" if self.match == "*" else self.match
+        return f"{what} / {self.period}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +149,11 @@ class Settings:
     no_color: bool = False
     #: Marker of the drill-down's charts (FLASHTOP_CHART_MARKER, else by $TERM).
     chart_marker: str = DEFAULT_CHART_MARKER
+    #: ``[profiles.<name>.models]``: aiLlmId or name glob -> model name, in file order.
+    models: Mapping[str, str] = field(default_factory=dict)
+    #: ``[profiles.<name>.prices]``: model -> (input, output) USD per million tokens.
+    prices: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    budgets: tuple[BudgetSpec, ...] = ()
 
 
 def check_interval(value: float, what: str = "interval") -> float:
@@ -166,7 +211,86 @@ def load_config(path: Path) -> dict[str, Any]:
                         raise ConfigError(f"unknown key '{where}.{tkey}' in config file {path}")
                     if not isinstance(tval, int | float) or isinstance(tval, bool) or tval <= 0:
                         raise ConfigError(f"'{where}.{tkey}' in {path} must be a positive number")
+            if key == "models":
+                for mkey, model in value.items():
+                    if not isinstance(model, str) or not model.strip():
+                        raise ConfigError(f"'{where}.\"{mkey}\"' in {path} must be a model name")
+            if key == "prices":
+                for model, table in value.items():
+                    _check_price(table, f'{where}."{model}"', path)
+            if key == "budgets":
+                for n, budget in enumerate(value, 1):
+                    _check_budget(budget, f"{where}[{n}]", path)
     return data
+
+
+def _positive_decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and number >= 0 else None
+
+
+def _check_price(table: object, where: str, path: Path) -> None:
+    if not isinstance(table, dict):
+        raise ConfigError(f"'{where}' in {path} must be a table with input and output")
+    for key in table:
+        if key not in ("input", "output"):
+            raise ConfigError(f"unknown key '{where}.{key}' in config file {path}")
+    for key in ("input", "output"):
+        if key not in table:
+            raise ConfigError(f"'{where}' in {path} needs '{key}' (USD per million tokens)")
+        if _positive_decimal(table[key]) is None:
+            raise ConfigError(f"'{where}.{key}' in {path} must be a number >= 0")
+
+
+def _check_budget(budget: object, where: str, path: Path) -> None:
+    if not isinstance(budget, dict):
+        raise ConfigError(f"'{where}' in {path} must be a table")
+    for key in budget:
+        if key not in _BUDGET_KEYS:
+            raise ConfigError(f"unknown key '{where}.{key}' in config file {path}")
+    if not isinstance(budget.get("match", "*"), str) or not budget.get("match", "*"):
+        raise ConfigError(f"'{where}.match' in {path} must be a glob, like \"*\"")
+    if budget.get("period", "day") not in BUDGET_PERIODS:
+        raise ConfigError(f'\'{where}.period\' in {path} must be "day" or "month"')
+    if not isinstance(budget.get("name", ""), str):
+        raise ConfigError(f"'{where}.name' in {path} must be a string")
+    if ("usd" in budget) == ("tokens" in budget):
+        raise ConfigError(f"'{where}' in {path} needs exactly one of 'usd' and 'tokens'")
+    if "usd" in budget:
+        usd = _positive_decimal(budget["usd"])
+        if usd is None or usd == 0:
+            raise ConfigError(f"'{where}.usd' in {path} must be a positive number")
+    else:
+        tokens = budget["tokens"]
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0:
+            raise ConfigError(f"'{where}.tokens' in {path} must be a positive whole number")
+
+
+def _budgets(raw: list[dict[str, Any]]) -> tuple[BudgetSpec, ...]:
+    return tuple(
+        BudgetSpec(
+            match=b.get("match", "*"),
+            period=b.get("period", "day"),
+            usd=_positive_decimal(b["usd"]) if "usd" in b else None,
+            tokens=b.get("tokens"),
+            name=b.get("name", ""),
+        )
+        for b in raw
+    )
+
+
+def _prices(raw: dict[str, dict[str, Any]]) -> dict[str, tuple[Decimal, Decimal]]:
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for model, table in raw.items():
+        rin, rout = _positive_decimal(table["input"]), _positive_decimal(table["output"])
+        assert rin is not None and rout is not None  # checked by load_config
+        out[model] = (rin, rout)
+    return out
 
 
 def _env_bool(value: str | None) -> bool | None:
@@ -257,4 +381,7 @@ def resolve(
         keymap=dict(data.get("keymap", {})),
         no_color=bool(env.get("NO_COLOR")),
         chart_marker=chart_marker(env),
+        models=dict(prof.get("models", {})),
+        prices=_prices(prof.get("prices", {})),
+        budgets=_budgets(prof.get("budgets", [])),
     )

@@ -39,7 +39,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -104,6 +104,29 @@ class StoredSample(NamedTuple):
     ai_llm_id: str
     at: float
     values: tuple[int | None, ...]
+
+
+class PeriodEdge(NamedTuple):
+    """The samples either side of a period's start (see :meth:`HistoryStore.period_baselines`)."""
+
+    #: The latest sample at or before the start (within the lookback), else None.
+    before: Sample | None
+    #: The earliest sample after the start, else None.
+    after: Sample | None
+
+
+class Baseline(NamedTuple):
+    """What the store knows of one configuration around some period starts."""
+
+    #: Its newest stored sample.
+    newest: Sample
+    #: Period start (as asked) -> the samples either side of it.
+    edges: Mapping[float, PeriodEdge]
+
+
+#: How far around a moment the raw and minute tiers are searched (seconds); beyond
+#: that the next coarser tier answers (its sample may be up to a bucket farther).
+_NEAR = ((0, 120.0), (1, 3600.0))
 
 
 class StoreError(FlashtopError):
@@ -456,6 +479,103 @@ class HistoryStore:
                     else:
                         lst.append(sample)
         return {names[cid]: samples for cid, samples in per.items() if cid in names}
+
+    def period_baselines(
+        self, starts: Sequence[float], lookback: float = 3 * 86400.0
+    ) -> dict[str, Baseline]:
+        """Per aiLlmId: its newest sample and, for each of ``starts`` (epoch seconds),
+        the latest sample at or before it (looking back at most ``lookback`` seconds)
+        and the earliest after it; for seeding :class:`tui.ledger.Ledger` at start-up.
+
+        A handful of ``GROUP BY config`` queries (SQLite's min/max bare-column rule
+        picks each configuration's row), each over a bucket range of one tier so the
+        primary key bounds the scan: the raw tier within 2 minutes of a moment, the
+        minute tier within an hour, the hour tier within ``lookback``. So a sample
+        found only in the hour tier is the first of its hour, up to an hour farther
+        from the moment than the true one (a configuration not polled for the hour
+        before a start, or whose newest sample is over an hour older than the
+        store's). Configurations first seen more than ``lookback`` after a start
+        cost one more scan of the hour tier. Configurations with no sample in the
+        last ``lookback`` before the store's newest are left out.
+        """
+        with self._lock:
+            conn = self.conn
+            names, big = self._configs()
+            ends: dict[int, int] = {}
+            for tier in (TIER_RAW, TIER_MINUTE, TIER_HOUR):
+                end = conn.execute(
+                    "SELECT max(bucket) FROM sample WHERE tier = ?", (tier,)
+                ).fetchone()[0]
+                if end is not None:
+                    ends[tier] = int(end) * BUCKET_MS[tier]
+            if not ends:
+                return {}
+            look_ms = round(lookback * 1000)
+
+            def spans(lo: int, hi: int, newest_first: bool) -> list[tuple[int, int, int]]:
+                """(tier, from ms, to ms): each tier near the moment at the far end."""
+                out = [(TIER_HOUR, lo, hi)]
+                for tier, near in _NEAR:
+                    near_ms = round(near * 1000)
+                    if newest_first:
+                        out.append((tier, max(lo, hi - near_ms), hi))
+                    else:
+                        out.append((tier, lo, min(hi, lo + near_ms)))
+                return out
+
+            def pick(agg: str, parts: list[tuple[int, int, int]]) -> dict[int, Sample]:
+                best: dict[int, Sample] = {}
+                later = agg == "max"
+                for tier, lo, hi in parts:
+                    if lo > hi:
+                        continue
+                    width = BUCKET_MS[tier]
+                    rows = conn.execute(
+                        f"SELECT config, {agg}(at), {_COLS} FROM sample WHERE tier = ? "
+                        "AND bucket >= ? AND bucket <= ? AND at >= ? AND at <= ? "
+                        "GROUP BY config",
+                        (tier, lo // width, hi // width, lo, hi),
+                    )
+                    for row in rows:
+                        cid, at = row[0], row[1] / 1000.0
+                        held = best.get(cid)
+                        if held is None or (at > held.at if later else at < held.at):
+                            values = _from_db(row[2:]) if cid in big else tuple(row[2:])
+                            best[cid] = Sample(at, values)
+                return best
+
+            # The newest moment stored (a bucket's rows may be up to its width later).
+            last = max(end + BUCKET_MS[tier] - 1 for tier, end in ends.items())
+            newest = pick(
+                "max",
+                [
+                    (TIER_HOUR, last - look_ms, last),
+                    *(
+                        (tier, max(last - look_ms, ends[tier] - round(near * 1000)), last)
+                        for tier, near in _NEAR
+                        if tier in ends
+                    ),
+                ],
+            )
+            edges: dict[int, dict[float, PeriodEdge]] = {cid: {} for cid in newest}
+            for start in dict.fromkeys(starts):
+                start_ms = round(start * 1000)
+                # at <= start_ms: a sample at the very start belongs before it.
+                before = pick("max", spans(start_ms - look_ms, start_ms, True))
+                after = pick("min", spans(start_ms + 1, start_ms + look_ms, False))
+                late = [
+                    cid for cid, s in newest.items() if cid not in after and s.at * 1000 > start_ms
+                ]
+                if late:
+                    more = pick("min", [(TIER_HOUR, start_ms + look_ms + 1, last)])
+                    after.update((cid, more[cid]) for cid in late if cid in more)
+                for cid, per in edges.items():
+                    per[start] = PeriodEdge(before.get(cid), after.get(cid))
+        return {
+            names[cid]: Baseline(sample, edges[cid])
+            for cid, sample in newest.items()
+            if cid in names
+        }
 
     def samples(
         self, ai_llm_id: str | None = None, since: float | None = None

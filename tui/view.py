@@ -8,13 +8,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, cast
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal, cast
 
 from tui.counters import COUNTERS, REGISTRY, TOKENS_IN, TOKENS_OUT, Counter
 from tui.fmt import compact, rate, safe_text, sparkline
 from tui.history import History, Series
 from tui.models import CellProblem, LlmConfig, LlmStats
+from tui.pricing import MONEY, PeriodCost, format_usd
 from tui.ranking import CalmOrder, calm_order
+
+if TYPE_CHECKING:
+    from tui.costs import Costs
 
 #: How long an increase of violations, alerts or blocks keeps its colour.
 EVENT_HIGHLIGHT_SECONDS = 60.0
@@ -57,6 +62,15 @@ class RowView:
     trend: tuple[int | None, ...]
     #: Column keys of event counters that went up recently.
     hot: frozenset[str] = field(default_factory=frozenset)
+    #: The profile prices this configuration (it names its model).
+    priced: bool = False
+    #: USD per hour now, and spent since local midnight (None: unknown or unpriced).
+    cost_rate: Decimal | None = None
+    cost_today: PeriodCost | None = None
+    #: A group line (`g`): how many configurations it sums (0: a configuration), and
+    #: whether its members are hidden.
+    group: int = 0
+    folded: bool = False
 
     def value(self, key: str) -> int | None:
         return self.values[COUNTER_COLUMNS[key]]
@@ -73,6 +87,9 @@ class SortContext:
     history: History
     #: Token rates by id, filled as they are computed (one walk per series per poll).
     rates: dict[str, float | None]
+    #: Prices and spend (None: the profile names no models), and the time of the poll.
+    costs: Costs | None = None
+    now: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +107,11 @@ class Column:
     #: Sorted calmly (tui/ranking.py): near-ties keep their order, a move needs two
     #: polls. For rates, which wobble; counters sort exactly.
     calm: bool = False
+    #: A cost column: shown only when the profile prices its configurations.
+    cost: bool = False
+    #: From what screen width it is shown when the cost columns are (they take room:
+    #: the LLM token and event columns give way first, the cost columns after them).
+    min_screen_cost: int | None = None
 
     def sized(self, width: int) -> Column:
         return replace(self, width=width)
@@ -126,15 +148,27 @@ def _counter_column(counter: Counter, index: int) -> Column:
     def sort(s: LlmStats, ctx: SortContext) -> SortValue:
         return s.values[index]
 
-    return Column(counter.key, counter.title, counter.width, render, sort, counter.min_screen)
+    return Column(
+        counter.key,
+        counter.title,
+        counter.width,
+        render,
+        sort,
+        counter.min_screen,
+        min_screen_cost=_COST_MIN_SCREEN.get(counter.key),
+    )
 
 
 def _name_cell(row: RowView, width: int, marked: bool) -> Cell:
+    if row.group:
+        count = f" ({row.group})"
+        name = safe_text(row.name, max(1, width - 2 - len(count)))
+        return Cell(f"{'▸' if row.folded else '▾'} {name}{count}", "accent", right=False)
     return Cell(safe_text(row.name, width), right=False)
 
 
 def _provider_cell(row: RowView, width: int, marked: bool) -> Cell:
-    return Cell(safe_text(row.provider or "-", width), right=False)
+    return Cell(safe_text(row.provider or ("" if row.group else "-"), width), right=False)
 
 
 def _rate_cell(row: RowView, width: int, marked: bool) -> Cell:
@@ -149,6 +183,47 @@ def _rate_sort(s: LlmStats, ctx: SortContext) -> SortValue:
     return token_rate(ctx.history, s.ai_llm_id, ctx.rates)
 
 
+def _cost_rate_cell(row: RowView, width: int, marked: bool) -> Cell:
+    if not row.priced:
+        return Cell("n/a", "muted")
+    return Cell(format_usd(row.cost_rate, width) if row.cost_rate is not None else "-")
+
+
+def _cost_today_cell(row: RowView, width: int, marked: bool) -> Cell:
+    if not row.priced:
+        return Cell("n/a", "muted")
+    today = row.cost_today
+    if today is None:
+        return Cell("-", "muted")
+    if today.exact:
+        return Cell(format_usd(today.usd, width))
+    # "~": the history starts after midnight, so this is only part of the day
+    # ("<$0.01" says enough on its own).
+    shown = format_usd(today.usd, width - 1)
+    return Cell(shown if shown.startswith("<") else "~" + shown)
+
+
+def _cost_rate_sort(s: LlmStats, ctx: SortContext) -> SortValue:
+    value = ctx.costs.rate(s.ai_llm_id) if ctx.costs is not None else None
+    return None if value is None else float(value)
+
+
+def _cost_today_sort(s: LlmStats, ctx: SortContext) -> SortValue:
+    today = ctx.costs.today(s.ai_llm_id, ctx.now) if ctx.costs is not None else None
+    return None if today is None else float(today.usd)
+
+
+#: Where counter columns go when the cost columns are shown (screen widths).
+_COST_MIN_SCREEN = {
+    "llm_in": 150,
+    "llm_out": 150,
+    "alerts": 120,
+    "calls": 100,
+    "viol": 90,
+    "blocks": 90,
+}
+
+
 _COUNTER_COLUMNS = {c.key: _counter_column(c, i) for i, c in enumerate(REGISTRY)}
 
 #: Every column, in screen order. A computed column is one entry here.
@@ -161,9 +236,14 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "provider", "PROVIDER", 9, _provider_cell,
         lambda s, ctx: config_provider(ctx.configs, s.ai_llm_id).casefold(), 100, numeric=False,
+        min_screen_cost=110,
     ),
     *_COUNTER_COLUMNS.values(),
     Column("rate", "TOK/MIN", 7, _rate_cell, _rate_sort, calm=True),
+    Column("cost_rate", "$/H", 7, _cost_rate_cell, _cost_rate_sort, calm=True, cost=True,
+           min_screen_cost=80),
+    Column("cost_today", "$ TODAY", 8, _cost_today_cell, _cost_today_sort, cost=True,
+           min_screen_cost=80),
     Column("trend", "TREND", TREND_POINTS, _trend_cell, numeric=False),
 )  # fmt: skip
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
@@ -182,9 +262,16 @@ SORT_KEYS: tuple[str, ...] = (
 SORT_LABELS = {c.key: c.title.lower() for c in COLUMNS}
 
 
-def columns_for_width(width: int) -> tuple[Column, ...]:
-    """The columns that fit a screen ``width`` columns wide, by priority."""
-    return tuple(c for c in COLUMNS if width >= c.min_screen)
+def columns_for_width(width: int, cost: bool = False) -> tuple[Column, ...]:
+    """The columns that fit a screen ``width`` columns wide, by priority; ``cost``:
+    with the cost columns (the profile prices its configurations)."""
+    if not cost:
+        return tuple(c for c in COLUMNS if width >= c.min_screen and not c.cost)
+    return tuple(
+        c
+        for c in COLUMNS
+        if width >= (c.min_screen if c.min_screen_cost is None else c.min_screen_cost)
+    )
 
 
 def make_row(
@@ -195,6 +282,7 @@ def make_row(
     rates: dict[str, float | None] | None = None,
     *,
     trend_width: float = DEFAULT_TREND_WIDTH,
+    costs: Costs | None = None,
 ) -> RowView:
     """The row of one configuration (its token rate taken from ``rates`` if there).
 
@@ -214,7 +302,11 @@ def make_row(
             at = series.last_event_at.get(COUNTER_COLUMNS[key])
             if at is not None and now - at <= EVENT_HIGHLIGHT_SECONDS:
                 hot.add(key)
+    priced = costs is not None and costs.price(stats.ai_llm_id) is not None
     return RowView(
+        priced=priced,
+        cost_rate=costs.rate(stats.ai_llm_id) if costs is not None and priced else None,
+        cost_today=costs.today(stats.ai_llm_id, now) if costs is not None and priced else None,
         id=stats.ai_llm_id,
         name=(config.name if config and config.name else stats.ai_llm_id),
         provider=(config.ai_type if config and config.ai_type else ""),
@@ -291,6 +383,8 @@ def order_ids(
     cache: NameOrder | None = None,
     calm: CalmOrder | None = None,
     poll: object = None,
+    costs: Costs | None = None,
+    now: float = 0.0,
 ) -> list[LlmStats]:
     """Filter and sort without building rows: only the sort metric is computed.
 
@@ -332,7 +426,7 @@ def order_ids(
     sort = column.sort
     if sort is None:
         return by_name
-    ctx = SortContext(configs, history, {} if rates is None else rates)
+    ctx = SortContext(configs, history, {} if rates is None else rates, costs, now)
     metric = [sort(s, ctx) for s in by_name]
     known = [i for i, m in enumerate(metric) if m is not None]
     unknown = [by_name[i] for i, m in enumerate(metric) if m is None]
@@ -356,6 +450,50 @@ def order_ids(
     return [by_name[i] for i in known] + unknown
 
 
+def group_metric(key: str, members: Sequence[LlmStats], ctx: SortContext) -> float | int | None:
+    """A group's value of a numeric sort column: the sum over its members (None when
+    no member has one, or the column is not numeric: groups then go by name)."""
+    column = COLUMN_BY_KEY[key]
+    if column.sort is None or not column.numeric:
+        return None
+    total: float | int | None = None
+    for s in members:
+        value = column.sort(s, ctx)
+        if isinstance(value, int | float):
+            total = value if total is None else total + value
+    return total
+
+
+def group_row(
+    ident: str,
+    name: str,
+    members: Sequence[LlmStats],
+    t: Totals,
+    trend: tuple[int | None, ...],
+    *,
+    folded: bool,
+    priced: bool,
+) -> RowView:
+    """The line of one group: its members' sums (see :func:`totals`)."""
+    today = None
+    if t.cost_today is not None:
+        today = PeriodCost(t.cost_today, 0.0, not t.cost_approx)
+    return RowView(
+        id=ident,
+        name=name,
+        provider="",
+        values=t.values,
+        problems={},
+        rate=t.rate,
+        trend=trend,
+        priced=priced,
+        cost_rate=t.cost_rate,
+        cost_today=today,
+        group=len(members),
+        folded=folded,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Sums over the rows shown; a sum with an unknown part is reported as partial."""
@@ -364,12 +502,24 @@ class Totals:
     partial: tuple[bool, ...]
     rate: float | None
     count: int
+    #: USD per hour and USD today over the priced rows (None: no cost shown).
+    cost_rate: Decimal | None = None
+    cost_today: Decimal | None = None
+    #: Some rows shown are unpriced or unknown (the sums leave them out).
+    cost_partial: bool = False
+    #: Some of today's spend was counted from after midnight.
+    cost_approx: bool = False
 
 
 def totals(
-    stats: Sequence[LlmStats], history: History, rates: dict[str, float | None] | None = None
+    stats: Sequence[LlmStats],
+    history: History,
+    rates: dict[str, float | None] | None = None,
+    costs: Costs | None = None,
+    now: float = 0.0,
 ) -> Totals:
-    """Sums of the counters and token rates of ``stats`` (rates reused from ``rates``)."""
+    """Sums of the counters, token rates and (with ``costs``) cost of ``stats``
+    (rates reused from ``rates``)."""
     n = len(COUNTERS)
     sums = [0] * n
     partial = [False] * n
@@ -387,4 +537,28 @@ def totals(
         r = memo[ident] if ident in memo else token_rate(history, ident, memo)
         if r is not None:
             rate_sum = (rate_sum or 0.0) + r
-    return Totals(tuple(sums), tuple(partial), rate_sum, len(stats))
+    if costs is None or not costs.enabled:
+        return Totals(tuple(sums), tuple(partial), rate_sum, len(stats))
+    cost_rate = cost_today = Decimal(0)
+    cost_partial = cost_approx = False
+    for s in stats:
+        ident = s.ai_llm_id
+        r_usd = costs.rate(ident)
+        today = costs.today(ident, now)
+        if r_usd is None or today is None:
+            cost_partial = True
+        if r_usd is not None:
+            cost_rate = MONEY.add(cost_rate, r_usd)
+        if today is not None:
+            cost_today = MONEY.add(cost_today, today.usd)
+            cost_approx = cost_approx or not today.exact
+    return Totals(
+        tuple(sums),
+        tuple(partial),
+        rate_sum,
+        len(stats),
+        cost_rate,
+        cost_today,
+        cost_partial,
+        cost_approx,
+    )

@@ -35,6 +35,7 @@ from tui.models import StatsPage
 from tui.monitor import Monitor
 from tui.past import merged, read_past, window_rate
 from tui.poller import Poller, PollStatus
+from tui.pricing import format_usd
 from tui.screens.messages import RaiseAlerts, SelectConfig
 from tui.widgets.status_bar import is_behind, state_label
 
@@ -335,8 +336,22 @@ class DetailScreen(Screen[str]):
         t.add_row("Provider", Text(safe_text(cfg.ai_type if cfg and cfg.ai_type else "-", 40)))
         t.add_row("Workspace", Text(safe_text(ws or "-", 80)))
         t.add_row("Created", Text(safe_text(cfg.created_at if cfg and cfg.created_at else "-", 40)))
-        t.add_row("aiLlmId", Text(safe_text(self.ai_llm_id, 200) + "   (c copies)"))
-        self.query_one("#detail-identity", Static).update(t)
+        t.add_row("aiLlmId", Text(safe_text(self.ai_llm_id, 200)))
+        cost = self._cost_table()
+        shown: Table | Group = t
+        if cost is not None:
+            # Beside the identity when both fit whole, else below it: either way the
+            # charts keep their room at 120x40.
+            console = self.app.console
+            need = console.measure(t).maximum + 4 + console.measure(cost).maximum
+            if need <= self._figures_width():
+                shown = Table.grid(padding=(0, 4))
+                shown.add_column()
+                shown.add_column()
+                shown.add_row(t, cost)
+            else:
+                shown = Group(t, Text(""), cost)
+        self.query_one("#detail-identity", Static).update(shown)
 
     def _render_figures(self) -> None:
         series = self._series()
@@ -387,6 +402,52 @@ class DetailScreen(Screen[str]):
         else:
             notes.append("waiting for the first answer…")
         self.query_one("#detail-notes", Static).update(notes)
+
+    def _cost_table(self) -> Table | None:
+        """What this configuration costs: all time, today, this month, now; its model,
+        prices and the price table's date. None when the profile prices nothing."""
+        costs = self.monitor.costs
+        if not costs.enabled:
+            return None
+        ident, now = self.ai_llm_id, self.monitor.clock()
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="bold")
+        t.add_column()
+        price = costs.price(ident)
+        model = costs.model(ident)
+        if price is None:
+            profile = self.monitor.settings.profile
+            why = f"'{model}' has no price" if model else f"add it to [profiles.{profile}.models]"
+            t.add_row("Cost", Text("n/a", style="bold"))
+            t.add_row("Model", Text(safe_text(f"none: {why}", 60), style="dim"))
+            return t
+        series = self._series()
+        latest = series.latest if series else None
+        every_time = costs.all_time(ident, latest.values) if latest else None
+        t.add_row("Cost, all time", format_usd(every_time) if every_time is not None else "-")
+        for label, kind in (("Today", "day"), ("This month", "month")):
+            spent = costs.period(ident, kind, now)
+            if spent is None:
+                t.add_row(label, "-")
+            elif spent.exact:
+                t.add_row(label, format_usd(spent.usd))
+            else:
+                # "~": counted from when the history starts, not from the period's start.
+                since = time.strftime(
+                    "%H:%M" if kind == "day" else "%b %d %H:%M", time.localtime(spent.since)
+                )
+                t.add_row(label, f"~{format_usd(spent.usd)}  since {since}")
+        rate_now = costs.rate(ident)
+        t.add_row("Now", f"{format_usd(rate_now)}/h" if rate_now is not None else "-")
+        t.add_row("Model", Text(safe_text(model or "-", 60)))
+        t.add_row("Prices", f"${price.input:f} in, ${price.output:f} out /1M LLM tokens")
+        table = costs.pricebook.table
+        if price.source == "config":
+            source = "the profile's own price"
+        else:
+            source = table.describe() if table is not None else price.source
+        t.add_row("", Text(f"{source}; base rates", style="dim"))
+        return t
 
     def _figures_width(self) -> int:
         """Cells the figures may use: the screen less margins and the body's scrollbar."""

@@ -12,13 +12,27 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from tui.budgets import BudgetStatus
 from tui.counters import REGISTRY
 from tui.fmt import compact, rate
+from tui.grouping import (
+    GROUPINGS,
+    Group,
+    group_name,
+    groups_of,
+    is_group,
+    key_function,
+    lines,
+    order_groups,
+    sum_trends,
+)
 from tui.history import Changes
 from tui.models import LlmStats, StatsPage
 from tui.monitor import Monitor
 from tui.poller import PollStatus
+from tui.pricing import format_usd
 from tui.ranking import CalmOrder
+from tui.screens.budgets import BudgetsScreen, outlook, worst
 from tui.screens.detail import DetailScreen
 from tui.screens.messages import LoginWanted, Polled
 from tui.view import (
@@ -30,6 +44,9 @@ from tui.view import (
     SORT_LABELS,
     NameOrder,
     RowView,
+    SortContext,
+    group_metric,
+    group_row,
     make_row,
     order_ids,
     totals,
@@ -39,6 +56,9 @@ from tui.widgets.line_static import LineStatic
 from tui.widgets.stats_table import StatsTable
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.theme_colors import Palette
+
+#: Groups with more members than this show no sparkline (it sums every member's).
+GROUP_TREND_LIMIT = 200
 
 
 class OverviewScreen(Screen[None]):
@@ -65,6 +85,20 @@ class OverviewScreen(Screen[None]):
         ),
         Binding("r", "refresh", "Refresh", id="refresh", tooltip="poll now (also while paused)"),
         Binding("p", "pause", "Pause", id="pause", tooltip="pause / resume polling"),
+        Binding(
+            "g",
+            "group",
+            "Group",
+            id="group",
+            tooltip="group: provider, workspace, none (enter folds)",
+        ),
+        Binding(
+            "b",
+            "budgets",
+            "Budgets",
+            id="budgets",
+            tooltip="budgets, and when each runs out",
+        ),
         Binding(
             "F",
             "follow",
@@ -122,6 +156,9 @@ class OverviewScreen(Screen[None]):
         self._calm = CalmOrder()
         #: Follow the selected configuration through re-ranking (``F``, like htop's).
         self.follow = False
+        #: Grouping (``g``): "", "provider" or "workspace"; and the folded groups' names.
+        self.grouping = ""
+        self.folded: set[str] = set()
         self.filter_text = ""
         self.page: StatsPage | None = None
         #: The last page by id, and its count of invalid cells (computed once a page).
@@ -153,6 +190,7 @@ class OverviewScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.table.palette = Palette.from_app(self.app)
+        self.table.show_cost = self.monitor.costs.enabled
         self.table.layout_for(self.size.width or self.app.size.width)
         self.table.focus()
         self._update_sort_label()
@@ -184,6 +222,10 @@ class OverviewScreen(Screen[None]):
         bar = self.status_bar
         bar.profile, bar.base_url = monitor.settings.profile, monitor.settings.base_url
         bar.refresh_text()
+        if self.table.show_cost != monitor.costs.enabled:
+            self.table.show_cost = monitor.costs.enabled
+            self.table.columns_shown = ()
+            self.table.layout_for(self.size.width)
 
     def on_polled(self, message: Polled) -> None:
         if message.monitor is not self.monitor:
@@ -192,11 +234,28 @@ class OverviewScreen(Screen[None]):
         try:
             update = message.update
             self.status_bar.notes = update.notes
+            self._show_budget(update.budgets)
             self.show_page(update.page, update.changes, update.rates)
         except Exception as exc:  # reported by the poller in the status bar
             message.done(exc)
         else:
             message.done()
+
+    def _show_budget(self, statuses: Sequence[BudgetStatus]) -> None:
+        """The worst budget in the status bar (`b` lists them all)."""
+        bad = worst(statuses)
+        bar = self.status_bar
+        if bad is None:
+            bar.budget, bar.budget_alarm = "", False
+            return
+        state = bad.state()
+        line = f"budget {bad.spec.label} {bad.percent:.0f} %"
+        if state == "over":
+            line += " over"
+        elif state == "runs out":
+            line += " · " + outlook(bad).plain  # "runs out at 15:40"
+        bar.budget = line
+        bar.budget_alarm = state != "ok"
 
     def show_status(self, status: PollStatus) -> None:
         self.status_bar.set_state(status, self.monitor.poller.interval)
@@ -235,6 +294,8 @@ class OverviewScreen(Screen[None]):
         by_id = self._by_id
         self.status_bar.configs = len(by_id)
         self.status_bar.invalid = self._invalid
+        if monitor.costs.enabled:
+            self.status_bar.unpriced = monitor.costs.unpriced(by_id)
         # Each configuration's token rate is computed once, for sorting and totals.
         if rates is None:
             rates = {}
@@ -249,8 +310,11 @@ class OverviewScreen(Screen[None]):
             self._name_order,
             self._calm,
             self.page,
+            monitor.costs if monitor.costs.enabled else None,
+            now,
         )
         built: dict[str, RowView] = {}
+        costs = monitor.costs if monitor.costs.enabled else None
 
         def row_of(ident: str) -> RowView:
             row = built.get(ident)
@@ -262,29 +326,105 @@ class OverviewScreen(Screen[None]):
                     now,
                     rates,
                     trend_width=max(monitor.poller.interval, MIN_TREND_WIDTH),
+                    costs=costs,
                 )
             return row
 
-        self._row_of = row_of
+        ids = [s.ai_llm_id for s in chosen]
+        source: Callable[[str], RowView] = row_of
+        if self.grouping:
+            ids, source = self._grouped(chosen, row_of, rates, now)
+        self._row_of = source
         follow = self.follow or not polled
-        self.table.show([s.ai_llm_id for s in chosen], row_of, self.marks, follow=follow)
+        self.table.show(ids, source, self.marks, follow=follow)
         self._render_totals(chosen, rates)
         self.status_bar.refresh_text()
 
+    def _grouped(
+        self,
+        chosen: Sequence[LlmStats],
+        member_row: Callable[[str], RowView],
+        rates: dict[str, float | None],
+        now: float,
+    ) -> tuple[list[str], Callable[[str], RowView]]:
+        """Group lines and members in display order, and a row source for both.
+
+        Groups go by the sum of the sort column over their members (by name for a
+        text column); a group line is built when it is visible.
+        """
+        monitor = self.monitor
+        costs = monitor.costs if monitor.costs.enabled else None
+        key = key_function(self.grouping, monitor.names, monitor.workspaces)
+        ctx = SortContext(monitor.names, monitor.history, rates, costs, now)
+        sort_key = self.sort_key
+
+        def metric(group: Group) -> float | int | None:
+            return group_metric(sort_key, group.members, ctx)
+
+        numeric = COLUMN_BY_KEY[sort_key].numeric
+        groups = order_groups(
+            groups_of(chosen, key), metric if numeric else None, self.sort_desc and numeric
+        )
+        by_id = {g.id: g for g in groups}
+        built: dict[str, RowView] = {}
+
+        def row_of(ident: str) -> RowView:
+            group = by_id.get(ident)
+            if group is None:
+                return member_row(ident)
+            row = built.get(ident)
+            if row is None:
+                members = group.members
+                t = totals(members, monitor.history, rates, costs, now)
+                # A group's sparkline sums its members' (skipped for huge groups: each
+                # member's sparkline costs a walk of its history).
+                trend = (
+                    sum_trends([member_row(s.ai_llm_id).trend for s in members])
+                    if len(members) <= GROUP_TREND_LIMIT
+                    else ()
+                )
+                priced = costs is not None and any(
+                    costs.price(s.ai_llm_id) is not None for s in members
+                )
+                row = built[ident] = group_row(
+                    ident,
+                    group.name,
+                    members,
+                    t,
+                    trend,
+                    folded=group.name in self.folded,
+                    priced=priced,
+                )
+            return row
+
+        return lines(groups, self.folded), row_of
+
     def tick(self) -> None:
-        """Once a second: the age in the status bar."""
-        self.status_bar.refresh_text()
+        """Once a second: the age in the status bar (once the screen is up: under load
+        the app's first tick can come before the screen has mounted)."""
+        if self.is_mounted:
+            self.status_bar.refresh_text()
 
     def _render_totals(
         self, stats: Sequence[LlmStats], rates: dict[str, float | None] | None = None
     ) -> None:
-        t = totals(stats, self.monitor.history, rates)
+        monitor = self.monitor
+        costs = monitor.costs if monitor.costs.enabled else None
+        t = totals(stats, monitor.history, rates, costs, monitor.clock())
         muted = self.table.palette.muted if self.table.palette else ""
         text = Text()
         text.append(" TOTAL ", style="bold reverse")
         text.append(f" {t.count} shown ")
         text.append(" tok/min ", style=muted)
         text.append(rate(t.rate, ""), style="bold")
+        if t.cost_rate is not None and t.cost_today is not None:
+            # "+": some rows shown are unpriced; "~": part of today came before the history.
+            more = "+" if t.cost_partial else ""
+            text.append(" $/h ", style=muted)
+            text.append(format_usd(t.cost_rate) + more, style="bold")
+            text.append(" today ", style=muted)
+            approx = "~" if t.cost_approx else ""
+            text.append(approx + format_usd(t.cost_today) + more, style="bold")
         # Whole label-and-value pairs only, as many as fit: a number is never cut.
         room = (self.size.width or self.app.size.width) - text.cell_len
         for i, counter in enumerate(REGISTRY):
@@ -309,7 +449,8 @@ class OverviewScreen(Screen[None]):
     def _update_sort_label(self) -> None:
         arrow = "↓" if self.sort_desc else "↑"
         follow = " follow" if self.follow else ""
-        self.status_bar.sort_label = f"{SORT_LABELS[self.sort_key]} {arrow}{follow}"
+        group = f"  group {self.grouping}" if self.grouping else ""
+        self.status_bar.sort_label = f"{SORT_LABELS[self.sort_key]} {arrow}{follow}{group}"
         self.status_bar.refresh_text()
 
     def action_sort_next(self) -> None:
@@ -384,14 +525,34 @@ class OverviewScreen(Screen[None]):
     def action_login(self) -> None:
         self.post_message(LoginWanted())
 
+    def action_group(self) -> None:
+        self.grouping = GROUPINGS[(GROUPINGS.index(self.grouping) + 1) % len(GROUPINGS)]
+        self.folded.clear()
+        self._update_sort_label()
+        self.notify(
+            f"grouped by {self.grouping} (enter folds a group)" if self.grouping else "not grouped",
+            timeout=2,
+        )
+        self.render_rows()
+
+    def action_budgets(self) -> None:
+        self.app.push_screen(BudgetsScreen(self.monitor))
+
     def action_open_detail(self) -> None:
         ident = self.table.current_id()
-        if ident is not None:
-            self.app.push_screen(DetailScreen(self.monitor, ident, self.ordered_ids))
+        if ident is None:
+            return
+        if is_group(ident):
+            name = group_name(ident)
+            self.folded.symmetric_difference_update({name})
+            self.render_rows()
+            return
+        self.app.push_screen(DetailScreen(self.monitor, ident, self.ordered_ids))
 
     @on(StatsTable.RowSelected)
     def _row_selected(self) -> None:
         self.action_open_detail()
 
     def ordered_ids(self) -> list[str]:
-        return self.table.order
+        """The configurations in display order (without group lines)."""
+        return [ident for ident in self.table.order if not is_group(ident)]

@@ -106,6 +106,8 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.columns_shown: tuple[Column, ...] = ()
+        #: Show the cost columns (the profile prices its configurations).
+        self.show_cost = False
         self.palette: Palette | None = None
         self._order: list[str] = []
         self._index: dict[str, int] = {}
@@ -125,7 +127,7 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
 
     def layout_for(self, width: int) -> bool:
         """Choose columns for ``width``; True when they changed."""
-        cols = columns_for_width(width)
+        cols = columns_for_width(width, self.show_cost)
         fixed = sum(c.width + PAD for c in cols if c.key != "name")
         name_w = max(NAME_MIN, min(NAME_MAX, width - fixed - PAD - 1))
         sized = tuple(c.sized(name_w) if c.key == "name" else c for c in cols)
@@ -240,6 +242,9 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
                 continue
             style = Style.parse(cell.style) if isinstance(cell.style, str) else cell.style
             pad = " " * (width - used)
+            if not text:  # an empty segment upsets Strip's cropping: pad alone
+                segments.append(Segment(" " + pad + " "))
+                continue
             if cell.justify == "right":
                 segments += [Segment(" " + pad), Segment(text, style or None), _SPACE]
             else:

@@ -61,6 +61,11 @@ class StatusBar(LineStatic):
         self.configs = 0
         self.invalid = 0
         self.notes: list[str] = []
+        #: Configurations the profile cannot price (cost shows n/a), when it prices any.
+        self.unpriced = 0
+        #: The worst budget, one line ("" when none), and whether it is in trouble.
+        self.budget = ""
+        self.budget_alarm = False
         self.sort_label = ""
         self.filter_text = ""
         self._shown: Text | None = None
@@ -97,6 +102,10 @@ class StatusBar(LineStatic):
         line2.append(f"  {self.configs} configs")
         if self.invalid:
             line2.append(f"  {self.invalid} invalid", style="bold")
+        if self.unpriced:
+            line2.append(f"  {self.unpriced} unpriced")
+        if self.budget:
+            line2.append(f"  {self.budget}", style="bold" if self.budget_alarm else "")
         for note in self.notes:
             line2.append(f"  {safe_text(note, 60)}")
         if self.status.last_error:
