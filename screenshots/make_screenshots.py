@@ -24,6 +24,7 @@ time.tzset()
 sys.path.insert(0, str(HERE.parent))
 
 from tui.app import FlashtopApp  # noqa: E402
+from tui.demo import DEMO_BUDGETS, DEMO_MODELS, DEMO_PRICES  # noqa: E402
 from tui.demo_server import DemoServer  # noqa: E402
 from tui.settings import Settings  # noqa: E402
 from tui.tokens import AuthSession, TokenSet  # noqa: E402
@@ -59,7 +60,15 @@ async def shoot(
     try:
         access, refresh = server.issue_tokens()
         session = AuthSession(TokenSet(access, refresh), source="screenshots")
-        settings = Settings(profile="demo", base_url=server.base_url, interval=5.0)
+        # What `flashtop --demo` shows: the demo's models, prices and budgets.
+        settings = Settings(
+            profile="demo",
+            base_url=server.base_url,
+            interval=5.0,
+            models=DEMO_MODELS,
+            prices=DEMO_PRICES,
+            budgets=DEMO_BUDGETS,
+        )
         app = FlashtopApp(settings, session, clock=clock, mark_changes=False)
         app.monitor.poller.min_gap = 0.0  # polls as fast as the script asks
         async with app.run_test(size=size) as pilot:
@@ -88,6 +97,14 @@ async def overview(app: FlashtopApp, pilot: object) -> None:
     return None
 
 
+async def grouped(app: FlashtopApp, pilot: object) -> None:
+    await pilot.press("g")  # type: ignore[attr-defined]
+
+
+async def budgets(app: FlashtopApp, pilot: object) -> None:
+    await pilot.press("b")  # type: ignore[attr-defined]
+
+
 async def help_screen(app: FlashtopApp, pilot: object) -> None:
     await pilot.press("question_mark")  # type: ignore[attr-defined]
 
@@ -109,6 +126,8 @@ async def main() -> int:
         shots.append(await shoot(f"overview-{tag}", size, overview))
         shots.append(await shoot(f"help-{tag}", size, help_screen))
         shots.append(await shoot(f"detail-{tag}", size, detail))
+    shots.append(await shoot("grouped-120x40", (120, 40), grouped))
+    shots.append(await shoot("budgets-120x40", (120, 40), budgets))
     converter = shutil.which("rsvg-convert")
     for svg in shots:
         print(svg.relative_to(HERE.parent))

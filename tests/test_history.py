@@ -57,6 +57,25 @@ def test_rate_uses_about_the_window_and_at_least_one_interval() -> None:
     assert s.rate_per_minute((TOKENS_IN,), 900.0, min_span=810.0) is None
 
 
+def test_span_rate_agrees_with_the_walk_and_falls_back_to_it_across_a_reset() -> None:
+    s = Series()
+    for i in range(30):  # uneven growth: 100 * i**2 tokens
+        s.add(Sample(1000.0 + 5 * i, vals(tin=100 * i * i)))
+    for window in (5.0, 60.0, 3600.0):
+        assert s.span_rate(TOKENS_IN, window) == pytest.approx(
+            s.rate_per_minute((TOKENS_IN,), window)
+        )
+    s.add(Sample(1150.0, vals(tin=50)))  # reset: the ends went down
+    assert s.span_rate(TOKENS_IN, 3600.0) == pytest.approx(
+        s.rate_per_minute((TOKENS_IN,), 3600.0)
+    )
+    quiet = Series()
+    for i in range(20):
+        quiet.add(Sample(1000.0 + 5 * i, vals(tin=BIG)))
+    assert quiet.span_rate(TOKENS_IN, 60.0) == 0.0
+    assert Series().span_rate(TOKENS_IN, 60.0) is None
+
+
 def test_rate_across_a_reset_is_never_negative() -> None:
     s = Series()
     s.add(Sample(0.0, vals(tin=1_000_000)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.worker import Worker
 
@@ -121,7 +123,9 @@ class FlashtopApp(App[int]):
     def _tick(self) -> None:
         tick = getattr(self.screen, "tick", None)
         if tick is not None:
-            tick()
+            # A screen still being built or already torn down has nothing to show.
+            with contextlib.suppress(NoMatches):
+                tick()
 
     # ------------------------------------------------------------------ the monitor
 

@@ -15,6 +15,7 @@ The token rate every row shows is O(1) per poll (see :meth:`Series.rate_per_minu
 from __future__ import annotations
 
 import itertools
+import math
 import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -137,6 +138,7 @@ class Series:
         "_maxlen",
         "_odd",
         "_odd_seq",
+        "_reset_at",
         "_seq",
         "_start",
         "last_event_at",
@@ -154,6 +156,7 @@ class Series:
         self._hints: dict[float, int] = {}  # window -> sequence number of its last start
         self._cum = 0
         self._changed_at = 0.0  # when the values last differed from the sample before
+        self._reset_at = -math.inf  # when a counter last went down (the server reset it)
         self._last_at = 0.0
         self._last_values: tuple[int | None, ...] | None = None
         self.last_seen = 0.0
@@ -269,6 +272,8 @@ class Series:
                     resets.append(i)
                 elif new > old:
                     ups.append((i, new - old))
+        if resets:
+            self._reset_at = at
         return frozenset(changed), ups, resets
 
     def extend(self, samples: Iterable[Sample]) -> None:
@@ -287,6 +292,11 @@ class Series:
                     old, new = prev[i], sample.values[i]
                     if old is not None and new is not None and new > old:
                         self.last_event_at[i] = sample.at
+                if any(
+                    o is not None and n is not None and n < o
+                    for o, n in zip(prev, sample.values, strict=True)
+                ):
+                    self._reset_at = sample.at
                 cum = (self._cum + _token_growth(prev, sample.values)) & _MASK
             self._append(sample.at, sample.values, cum)
             self.last_seen = max(self.last_seen, sample.at)
@@ -469,9 +479,9 @@ class Series:
     def span_rate(self, index: int, window: float) -> float | None:
         """Growth per minute of one counter over about the last ``window`` seconds, from
         the two ends of the span alone (O(1), for slow-moving figures over long
-        windows such as a budget's burn rate). When the counter went down between
-        the ends, or a value is unknown, it walks the span as :meth:`rate_per_minute`
-        does; a reset hidden between ends that still rose is not seen (under-counts)."""
+        windows such as a budget's burn rate). When a counter went down inside the
+        span (the server reset it), or a value is unknown, it walks the span as
+        :meth:`rate_per_minute` does."""
         n = self._count
         if n < 2:
             return None
@@ -480,11 +490,12 @@ class Series:
         end = n - 1
         end_at = self._at(end)
         k = self._window_start(window, end, end_at)
+        start_at = self._at(k)
         a, b = self._sample(k).values[index], self._sample(end).values[index]
-        span = end_at - self._at(k)
+        span = end_at - start_at
         if span <= 0:
             return None
-        if a is None or b is None or b < a:
+        if a is None or b is None or b < a or self._reset_at > start_at:
             return self.rate_per_minute((index,), window)
         return (b - a) * 60.0 / span
 
