@@ -27,6 +27,7 @@ from tui.screens.login import LoginRequest, LoginScreen
 from tui.screens.messages import LoginWanted, Polled, RaiseAlerts, SelectConfig
 from tui.screens.overview import OverviewScreen
 from tui.settings import Settings
+from tui.toasts import ToastGate
 from tui.tokens import AuthSession
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ class FlashtopApp(App[int]):
         self._poll_worker: Worker[None] | None = None
         self._gc_frozen = False
         self._switch_interval = sys.getswitchinterval()
+        #: One toast per poll at most, and not too often (tui/toasts.py).
+        self.toasts = ToastGate()
         if settings.theme:
             self.theme = readable_theme(settings.theme, settings.no_color)
 
@@ -121,6 +124,8 @@ class FlashtopApp(App[int]):
             self._demo.stop()
 
     def _tick(self) -> None:
+        if self.toasts.waiting:
+            self._show_toast(self.toasts.due(time.monotonic()))
         tick = getattr(self.screen, "tick", None)
         if tick is not None:
             # A screen still being built or already torn down has nothing to show.
@@ -154,9 +159,21 @@ class FlashtopApp(App[int]):
             self.overview.show_status(status)
 
     def _raise_alerts(self, alerts: list[Alert]) -> None:
-        for a in alerts:
-            self.notify(a.message, title=a.title, severity=a.severity, timeout=8, markup=False)  # type: ignore[arg-type]
-        if self.monitor.settings.bell and any(a.severity != "information" for a in alerts):
+        """A poll's alerts as at most one toast, at most every ``toasts.MIN_GAP``
+        seconds (held ones join the next; the once-a-second tick shows them)."""
+        self._show_toast(self.toasts.offer(alerts, time.monotonic()))
+
+    def _show_toast(self, toast: Alert | None) -> None:
+        if toast is None:
+            return
+        self.notify(
+            toast.message,
+            title=toast.title,
+            severity=toast.severity,  # type: ignore[arg-type]
+            timeout=8,
+            markup=False,
+        )
+        if self.monitor.settings.bell and toast.severity != "information":
             self.bell()
 
     def on_raise_alerts(self, message: RaiseAlerts) -> None:

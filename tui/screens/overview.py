@@ -128,7 +128,7 @@ class OverviewScreen(Screen[None]):
             "Clear filter",
             id="back",
             show=False,
-            tooltip="clear the filter / go back",
+            tooltip="clear the filter; else dismiss the toasts",
         ),
         Binding(
             "l",
@@ -494,7 +494,11 @@ class OverviewScreen(Screen[None]):
         self.table.focus()
 
     def action_back(self) -> None:
+        """Escape: clear the filter; with none, dismiss the toasts."""
         box = self.query_one("#filter", Input)
+        if not (box.display or self.filter_text):
+            self.app.clear_notifications()
+            return
         if box.display or self.filter_text:
             box.value = ""
             box.display = False
