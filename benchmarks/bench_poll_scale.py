@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import proto_patches
@@ -111,7 +111,12 @@ async def demo_login(base_url: str) -> Any:
 
 
 async def run_size(
-    n: int, polls: int, warmup: int, interval: float, rotate: float | None = None
+    n: int,
+    polls: int,
+    warmup: int,
+    interval: float,
+    rotate: float | None = None,
+    priced: bool = False,
 ) -> dict[str, Any]:
     from textual import events
 
@@ -127,6 +132,21 @@ async def run_size(
     server = DemoProcess(n, changing, rotate)
     probe = Probe()
     settings = Settings(profile=f"bench{n}", base_url=server.base_url, interval=interval, demo=True)
+    if priced:
+        # Issue 14: every configuration priced, $/H and $ TODAY on screen, 3 budgets.
+        from decimal import Decimal
+
+        from tui.settings import BudgetSpec
+
+        settings = replace(
+            settings,
+            models={"*": "gpt-4o"},
+            budgets=(
+                BudgetSpec("*", "day", usd=Decimal(1000)),
+                BudgetSpec("cfg-1*", "month", usd=Decimal(5000)),
+                BudgetSpec("*", "day", tokens=10**10),
+            ),
+        )
     # The demo server runs in its own process: log in to it as a user would.
     session = AuthSession(await demo_login(server.base_url), source="demo")
     app = app_module.FlashtopApp(settings, session, keep_history=True)
@@ -327,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="churn: the demo moves its busy configurations every SECONDS (issue 13)",
     )
+    ap.add_argument(
+        "--priced",
+        action="store_true",
+        help="price every configuration and evaluate three budgets (issue 14)",
+    )
     args = ap.parse_args(argv)
     applied = proto_patches.apply(args.proto)
     tmp = tempfile.TemporaryDirectory(prefix="flashtop-scale-")
@@ -339,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         + (f"; VARIANT: {', '.join(applied)}" if applied else "")
     )
     results = [
-        asyncio.run(run_size(int(s), args.polls, args.warmup, args.interval, args.rotate))
+        asyncio.run(
+            run_size(int(s), args.polls, args.warmup, args.interval, args.rotate, args.priced)
+        )
         for s in args.sizes.split(",")
     ]
     print(

@@ -499,6 +499,51 @@ class Series:
             return self.rate_per_minute((index,), window)
         return (b - a) * 60.0 / span
 
+    def increase(self, index: int, window: float, end: float | None = None) -> int | None:
+        """How much one counter went up within the ``window`` seconds before ``end``
+        (default: the newest sample), for alert rules on event counters.
+
+        The sum, over consecutive samples ``a``, ``b`` with ``b.at > end - window``, of
+        ``b - a`` where the counter went up. A decrease (the server reset the counter)
+        adds nothing, and neither does the interval after an unknown value: unlike
+        :func:`delta`, a reset is never taken for new events, so it never raises a
+        false alert. None with fewer than two samples or when the newest value is
+        unknown.
+
+        O(1) for the series that did not change within the window (nearly all of
+        them): :attr:`last_event_at` (kept by :meth:`History.record` and
+        :meth:`extend`) or the time of the last change answers; otherwise only the
+        samples within the window are unpacked.
+        """
+        n = self._count
+        last = self._last_values
+        if n < 2 or last is None or last[index] is None:
+            return None
+        cutoff = (self._last_at if end is None else end) - window
+        if self._changed_at <= cutoff:
+            return 0  # nothing has moved within the window
+        went_up = self.last_event_at.get(index)
+        if went_up is not None and went_up <= cutoff:
+            return 0  # this counter last went up before the window
+        pick, _, _ = _picker((index,))
+        unpack = pick.unpack_from
+        buf, odd, maxlen = self._buf, self._odd, self._maxlen
+        total = 0
+        k = n - 1
+        slot = (self._start + k) % maxlen
+        held = odd.get(slot) if odd else None
+        b = unpack(buf, slot * _SIZE) if held is None else _picked(held, (index,))
+        while k > 0 and b[0] > cutoff:
+            k -= 1
+            slot = slot - 1 if slot else maxlen - 1
+            held = odd.get(slot) if odd else None
+            a = unpack(buf, slot * _SIZE) if held is None else _picked(held, (index,))
+            old, new = a[1], b[1]
+            if old is not None and new is not None and new > old:
+                total += new - old
+            b = a
+        return total
+
     def rate_per_minute(
         self, indices: Sequence[int], window: float = 60.0, min_span: float = 0.0
     ) -> float | None:
