@@ -238,3 +238,44 @@ def test_no_history_file_gives_nothing() -> None:
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a database at all" * 100)
     assert load_baselines(Settings(profile="junk"), MIDNIGHT) == {}
+
+
+def test_a_restart_after_midnight_gives_today_only_its_share_of_the_overnight_step() -> None:
+    """Quit at 18:00, start again at 09:00: the file's last sample is yesterday's. The
+    first live poll's step straddles midnight and today gets the part after it, as a
+    ledger that had run all night would."""
+    from tui.history import Sample
+    from tui.store import Baseline, PeriodEdge
+
+    evening, morning = MIDNIGHT - 6 * 3600, MIDNIGHT + 9 * 3600
+    last = Sample(evening, vals(1000))
+    seeded = Ledger()
+    seeded.seed(
+        {
+            "x": Baseline(
+                last,
+                {
+                    MIDNIGHT: PeriodEdge(last, None),
+                    MONTH: PeriodEdge(None, None),
+                },
+            )
+        },
+        morning,
+    )
+    seeded.record("x", morning + 5, vals(16_000))
+    live = Ledger()
+    live.record("x", evening, vals(1000))
+    live.record("x", morning + 5, vals(16_000))
+    share = round(15_000 * (morning + 5 - MIDNIGHT) / (morning + 5 - evening))
+    assert seeded.usage("x", "day", morning + 5) == live.usage("x", "day", morning + 5)
+    got = seeded.usage("x", "day", morning + 5)
+    assert got is not None and got.tokens_in == share
+
+
+def test_configurations_gone_from_the_server_are_forgotten() -> None:
+    ledger = Ledger()
+    ledger.record("gone", MIDNIGHT + 10, vals(5))
+    ledger.record("here", MIDNIGHT + 10, vals(5))
+    ledger.record("here", MIDNIGHT + 4000, vals(9))
+    ledger.forget(MIDNIGHT + 3600)
+    assert "gone" not in ledger and "here" in ledger

@@ -33,7 +33,8 @@ GOLDEN = {
     "claude-sonnet-4-5": ("anthropic", "3", "15"),
     "gemini-2.5-flash": ("google", "0.3", "2.5"),
     "mistral-large-latest": ("mistral", "2", "6"),
-    "deepseek-chat": ("deepseek", "0.135", "0.55"),
+    # Standard hours, not the off-peak discount (0.135 / 0.55): see the time-of-day test.
+    "deepseek-chat": ("deepseek", "0.27", "1.1"),
     "aws/amazon.nova-pro-v1:0": ("aws", "0.8", "3.2"),
 }
 
@@ -67,6 +68,24 @@ def test_a_cumulative_total_is_priced_at_base_rates_not_the_long_context_tier() 
     assert price is not None
     assert price.cost(M, 0) == Decimal(3)
     assert cost_of(price, values(M, M)) == Decimal(18)
+
+
+def test_prices_do_not_depend_on_the_hour() -> None:
+    from datetime import UTC, datetime
+
+    at = [table_price("deepseek-chat", datetime(2026, 11, 27, h, tzinfo=UTC)) for h in (2, 10, 20)]
+    assert at[0] == at[1] == at[2]
+    assert at[0] is not None and at[0].input == Decimal("0.27")
+
+
+def test_money_for_people_at_forty_digits_and_beyond_never_raises() -> None:
+    big = 10**40 - 1
+    price = Price("m", Decimal("2.5"), Decimal("10"), "config")
+    shown = format_usd(price.cost(big, big))
+    assert shown == "$125,000,000,000,000,000,000,000,000,000,000,000"  # whole dollars
+    assert len(format_usd(price.cost(big, big), 8)) <= 8
+    absurd = Price("m", Decimal("1e300"), Decimal(1), "config").cost(big, 0)
+    assert format_usd(absurd).startswith("$") and len(format_usd(absurd, 10)) <= 10
 
 
 def test_money_is_exact_at_forty_digits() -> None:

@@ -102,7 +102,7 @@ class BudgetStatus:
         unit = "" if self.is_usd else " tokens"
         text = (
             f"{self.amount(self.used)} of {self.amount(self.limit, whole=True)}{unit} "
-            f"({_percent(self.percent)} %)"
+            f"({percent_text(self.percent)} %)"
         )
         state = self.state()
         if state == "over":
@@ -118,7 +118,9 @@ class BudgetStatus:
         return text
 
 
-def _percent(value: float) -> str:
+def percent_text(value: float) -> str:
+    if value > 999:
+        return ">999"
     return f"{value:.1f}" if 0 < value < 1 else f"{value:.0f}"
 
 

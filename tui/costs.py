@@ -36,6 +36,10 @@ class Costs:
         self._names = names
         self.ledger = ledger
         self._rates: dict[str, Decimal | None] = {}
+        #: id -> its price, kept while the names are the same object (fetched anew
+        #: every 10 minutes): most asks are for the same configurations every poll.
+        self._prices: dict[str, Price | None] = {}
+        self._prices_of: object = None
 
     @property
     def enabled(self) -> bool:
@@ -51,7 +55,64 @@ class Costs:
         return cfg.name if cfg and cfg.name else ai_llm_id
 
     def price(self, ai_llm_id: str) -> Price | None:
-        return self.pricebook.price_for(ai_llm_id, self._name(ai_llm_id))
+        names = self._names()
+        if names is not self._prices_of:
+            self._prices, self._prices_of = {}, names
+        prices = self._prices
+        if ai_llm_id in prices:
+            return prices[ai_llm_id]
+        price = prices[ai_llm_id] = self.pricebook.price_for(ai_llm_id, self._name(ai_llm_id))
+        return price
+
+    def sums(self, ids: Iterable[str], now: float) -> tuple[Decimal, Decimal, bool, bool]:
+        """USD per hour and USD today over ``ids``; whether some are unpriced or unknown,
+        and whether some of today was counted from after midnight.
+
+        Money is linear in tokens: tokens and rates are summed per price first and
+        each price applied once (a poll sums 10,000 configurations)."""
+        # Keyed by the price object's id: hashing a frozen dataclass of Decimals per
+        # row would cost more than the rest of the sum.
+        tokens: dict[int, list[int]] = {}
+        rates: dict[int, list[float]] = {}
+        priced: dict[int, Price] = {}
+        partial = approx = False
+        history = self._history()
+        usage_of = self.ledger.usage
+        for ident in ids:
+            price = self.price(ident)
+            if price is None:
+                partial = True
+                continue
+            key = id(price)
+            priced[key] = price
+            series = history.get(ident)
+            rin = series.span_rate(LLM_IN, RATE_WINDOW) if series is not None else None
+            rout = series.span_rate(LLM_OUT, RATE_WINDOW) if series is not None else None
+            usage = usage_of(ident, "day", now)
+            if rin is None or rout is None or usage is None:
+                partial = True
+            if rin is not None and rout is not None:
+                r = rates.get(key)
+                if r is None:
+                    rates[key] = [rin, rout]
+                else:
+                    r[0] += rin
+                    r[1] += rout
+            if usage is not None:
+                approx = approx or not usage.exact
+                t = tokens.get(key)
+                if t is None:
+                    tokens[key] = [usage.tokens_in, usage.tokens_out]
+                else:
+                    t[0] += usage.tokens_in
+                    t[1] += usage.tokens_out
+        rate_usd = today_usd = Decimal(0)
+        for key, (rin_sum, rout_sum) in rates.items():
+            cost = priced[key].cost_rate(rin_sum, rout_sum)
+            rate_usd = MONEY.add(rate_usd, cost or Decimal(0))
+        for key, (tin, tout) in tokens.items():
+            today_usd = MONEY.add(today_usd, priced[key].cost(tin, tout))
+        return rate_usd, today_usd, partial, approx
 
     def model(self, ai_llm_id: str) -> str | None:
         return self.pricebook.model_for(ai_llm_id, self._name(ai_llm_id))
@@ -69,9 +130,10 @@ class Costs:
         series = self._history().get(ai_llm_id) if price is not None else None
         value = None
         if price is not None and series is not None:
+            # From the window's ends (O(1)): every row's $/h is summed in the totals
+            # each poll, 10,000 of them on a big organization.
             value = price.cost_rate(
-                series.rate_per_minute((LLM_IN,), RATE_WINDOW),
-                series.rate_per_minute((LLM_OUT,), RATE_WINDOW),
+                series.span_rate(LLM_IN, RATE_WINDOW), series.span_rate(LLM_OUT, RATE_WINDOW)
             )
         memo[ai_llm_id] = value
         return value

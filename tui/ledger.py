@@ -167,11 +167,25 @@ class Ledger:
                     period.tin = _after(gin, a_at, at, start)
                 if gout:
                     period.tout = _after(gout, a_at, at, start)
+            elif a_at < period.start:
+                # The step began before this period did (a restart after midnight: the
+                # seed opened the period at the file's last sample): only its share.
+                if gin:
+                    period.tin += _after(gin, a_at, at, period.start)
+                if gout:
+                    period.tout += _after(gout, a_at, at, period.start)
             else:
                 if gin:
                     period.tin += gin
                 if gout:
                     period.tout += gout
+
+    def forget(self, before: float) -> None:
+        """Drop configurations last seen before ``before`` (gone from the server), so a
+        long run with configurations coming and going stays bounded."""
+        stale = [k for k, t in self._tracks.items() if t.at < before]
+        for k in stale:
+            del self._tracks[k]
 
     def record_all(self, stats: Iterable[LlmStats], at: float) -> None:
         """:meth:`record` every configuration of one poll."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,10 @@ NAMES_MIN_GAP = 60.0
 #: A poll with more configurations than this is recorded in parts of this size,
 #: with a pause between (about 2 ms each), so a UI answers keys meanwhile.
 POLL_PART = 1000
+#: Budgets of organizations with more configurations than this are evaluated at most
+#: every BUDGETS_EVERY seconds, not on every poll.
+BUDGETS_EVERY_FROM = 1000
+BUDGETS_EVERY = 15.0
 #: Seconds the history writer waits before writing a poll (a frame goes first).
 WRITE_DELAY = 0.25
 
@@ -121,8 +126,9 @@ class Monitor:
         #: Thresholds already told, per budget and period: kept in the data dir with
         #: the history (so a restart does not tell them again), else in memory.
         self.budget_alerts = BudgetAlerts(None)
-        #: Where each budget stood at the last poll.
+        #: Where each budget stood at the last evaluation, and when that was.
         self.budgets: list[BudgetStatus] = []
+        self._budgets_at = -math.inf
         #: Told of each overview poll once recorded (the face shows it).
         self.on_update: Listener | None = None
         #: Told of each change of the overview poller's connection state.
@@ -245,6 +251,8 @@ class Monitor:
             record = self.ledger.record
             for s in stats:
                 record(s.ai_llm_id, at, s.values)
+            if len(self.ledger) > len(self.history.series):
+                self.ledger.forget(at - self.history.forget_after)
         self.costs.new_poll()
         rates: dict[str, float | None] = {}
         for part in parts:
@@ -256,17 +264,30 @@ class Monitor:
             self.write(page, at)
         alerts = event_alerts(changes, self.name_of) + reset_alerts(changes, self.name_of)
         alerts += self._rate_alerts(page, rates)
-        if budgets and self.settings.budgets:
-            self.budgets = self.budget_evaluator.evaluate(
-                self.settings.budgets,
-                configs=self.names,
-                ledger=self.ledger,
-                pricebook=self.costs.pricebook,
-                history=self.history,
-                now=at,
-            )
+        if budgets and self.settings.budgets and self._budgets_due(len(stats), at):
+            self._budgets_at = at
+            statuses: list[BudgetStatus] = []
+            for spec in self.settings.budgets:
+                # One budget at a time, with a pause between on a big organization.
+                statuses += self.budget_evaluator.evaluate(
+                    (spec,),
+                    configs=self.names,
+                    ledger=self.ledger,
+                    pricebook=self.costs.pricebook,
+                    history=self.history,
+                    now=at,
+                )
+                if len(parts) > 1:
+                    await asyncio.sleep(0)
+            self.budgets = statuses
             alerts += self.budget_alerts.check(self.budgets, at)
         return PollUpdate(page, at, changes, rates, alerts, self.notes(), list(self.budgets))
+
+    def _budgets_due(self, configs: int, at: float) -> bool:
+        """Every poll up to :data:`BUDGETS_EVERY_FROM` configurations; past that at most
+        every :data:`BUDGETS_EVERY` seconds (evaluating walks every configuration, and
+        a runway of hours does not need a fresher figure)."""
+        return configs <= BUDGETS_EVERY_FROM or at - self._budgets_at >= BUDGETS_EVERY
 
     def write(self, page: StatsPage, at: float) -> None:
         """Hand a recorded poll to the history file's writer (its own thread)."""

@@ -169,7 +169,7 @@ def table_price(model: str, when: datetime | None = None) -> Price | None:
             continue
     else:
         return None
-    prices = info.get_prices(when or datetime.now(UTC))
+    prices = _standing_prices(info, when or datetime.now(UTC))
     rin = _base(getattr(prices, "input_mtok", None))
     rout = _base(getattr(prices, "output_mtok", None))
     if rin is None and rout is None:
@@ -181,6 +181,24 @@ def table_price(model: str, when: datetime | None = None) -> Price | None:
         source=f"genai-prices {table_info().version}",
         provider=str(provider.id),
     )
+
+
+def _standing_prices(info: Any, when: datetime) -> Any:
+    """The model's prices in force at ``when``, whatever the hour: a total of many
+    requests spread over the day is priced at the standard rate, not at a time-of-day
+    discount (DeepSeek's off-peak hours), so a budget errs on the safe side and the
+    figure does not depend on when flashtop started."""
+    conditional = info.prices
+    if not isinstance(conditional, list):
+        return conditional
+    standing = conditional[0].prices
+    for entry in reversed(conditional):  # the table's rule: the last active one wins
+        constraint = entry.constraint
+        if constraint is None or (hasattr(constraint, "start_date") and constraint.active(when)):
+            standing = entry.prices  # always valid, or a price change that took effect
+            break
+    hourly = [e.prices for e in conditional if hasattr(e.constraint, "start_time")]
+    return max([standing, *hourly], key=lambda p: _base(getattr(p, "input_mtok", None)) or 0)
 
 
 def _base(value: Any) -> Decimal | None:
@@ -278,10 +296,15 @@ def format_usd(value: Decimal | None, width: int | None = None) -> str:
         return "$0"
     if value < Decimal("0.01"):
         return f"{sign}<$0.01"
+    if value.adjusted() >= MONEY.prec - 10:  # past any real bill: no cents, compact
+        return f"{sign}${compact(int(value), max(1, (width or 14) - 1 - len(sign)))}"
     places = Decimal(1) if value >= 1000 else Decimal("0.01")
-    text = f"{sign}${value.quantize(places, rounding=decimal.ROUND_HALF_EVEN):,}"
+    # In the money context: the default one keeps 28 digits, and quantizing a larger
+    # amount there raises.
+    value = value.quantize(places, rounding=decimal.ROUND_HALF_EVEN, context=MONEY)
+    text = f"{sign}${value:,}"
     if width is not None and len(text) > width:
-        whole = int(value.to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
+        whole = int(value.to_integral_value(rounding=decimal.ROUND_HALF_EVEN, context=MONEY))
         text = f"{sign}${compact(whole, max(1, width - 1 - len(sign)))}"
     return text
 

@@ -15,7 +15,7 @@ from tui.counters import COUNTERS, REGISTRY, TOKENS_IN, TOKENS_OUT, Counter
 from tui.fmt import compact, rate, safe_text, sparkline
 from tui.history import History, Series
 from tui.models import CellProblem, LlmConfig, LlmStats
-from tui.pricing import MONEY, PeriodCost, format_usd
+from tui.pricing import PeriodCost, format_usd
 from tui.ranking import CalmOrder, calm_order
 
 if TYPE_CHECKING:
@@ -213,6 +213,8 @@ def _cost_today_sort(s: LlmStats, ctx: SortContext) -> SortValue:
     return None if today is None else float(today.usd)
 
 
+#: The narrowest screen that shows the cost columns.
+COST_MIN_SCREEN = 80
 #: Where counter columns go when the cost columns are shown (screen widths).
 _COST_MIN_SCREEN = {
     "llm_in": 150,
@@ -265,7 +267,8 @@ SORT_LABELS = {c.key: c.title.lower() for c in COLUMNS}
 def columns_for_width(width: int, cost: bool = False) -> tuple[Column, ...]:
     """The columns that fit a screen ``width`` columns wide, by priority; ``cost``:
     with the cost columns (the profile prices its configurations)."""
-    if not cost:
+    if not cost or width < COST_MIN_SCREEN:
+        # Narrower than the cost columns need: the plain layout (events stay).
         return tuple(c for c in COLUMNS if width >= c.min_screen and not c.cost)
     return tuple(
         c
@@ -539,19 +542,7 @@ def totals(
             rate_sum = (rate_sum or 0.0) + r
     if costs is None or not costs.enabled:
         return Totals(tuple(sums), tuple(partial), rate_sum, len(stats))
-    cost_rate = cost_today = Decimal(0)
-    cost_partial = cost_approx = False
-    for s in stats:
-        ident = s.ai_llm_id
-        r_usd = costs.rate(ident)
-        today = costs.today(ident, now)
-        if r_usd is None or today is None:
-            cost_partial = True
-        if r_usd is not None:
-            cost_rate = MONEY.add(cost_rate, r_usd)
-        if today is not None:
-            cost_today = MONEY.add(cost_today, today.usd)
-            cost_approx = cost_approx or not today.exact
+    cost_rate, cost_today, cost_partial, cost_approx = costs.sums([s.ai_llm_id for s in stats], now)
     return Totals(
         tuple(sums),
         tuple(partial),

@@ -13,12 +13,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.budgets import BudgetStatus
+from tui.budgets import percent_text as percent
 from tui.fmt import safe_text
 from tui.monitor import Monitor
 from tui.pricing import format_usd
 
 #: Width of the used-so-far bar, in cells.
 BAR = 20
+#: Screen widths: from WIDE the whole table; below NARROW two lines per budget.
+WIDE = 110
+NARROW = 70
 _STATE_STYLE = {"over": "bold red", "runs out": "bold yellow", "ok": ""}
 
 
@@ -108,32 +112,12 @@ class BudgetsScreen(Screen[None]):
         if not statuses:
             self.query_one("#budgets-table", Static).update(Text("waiting for the first poll…"))
             return
-        table = Table(box=None, padding=(0, 1), header_style="bold", expand=False)
-        for title, justify in (
-            ("BUDGET", "left"),
-            ("PERIOD", "left"),
-            ("USED", "right"),
-            ("LIMIT", "right"),
-            ("", "left"),
-            ("%", "right"),
-            ("BURN", "right"),
-            ("OUTLOOK", "left"),
-            ("CONFIGS", "right"),
-        ):
-            table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-        for s in statuses:
-            state = s.state()
-            table.add_row(
-                Text(safe_text(s.spec.label, 40)),
-                s.spec.period,
-                ("" if s.exact else "~") + s.amount(s.used),
-                s.amount(s.limit, whole=True),
-                Text(bar(s.percent), style=_STATE_STYLE[state] or "green"),
-                f"{s.percent:.0f}",
-                burn(s),
-                outlook(s),
-                str(s.members),
-            )
+        width = self.size.width or self.app.size.width
+        table: Table | Text
+        if width < NARROW:
+            table = self._lines(statuses)
+        else:
+            table = self._table(statuses, wide=width >= WIDE)
         self.query_one("#budgets-table", Static).update(table)
         lines = []
         for s in statuses:
@@ -151,6 +135,52 @@ class BudgetsScreen(Screen[None]):
             "at the models' base rates; token budgets count LLM tokens in + out."
         )
         notes.update(Text("\n".join(lines)))
+
+    def on_resize(self) -> None:
+        self.render_budgets()
+
+    @staticmethod
+    def _table(statuses: Sequence[BudgetStatus], *, wide: bool) -> Table:
+        """One row per budget; below :data:`WIDE` columns without the bar and counts."""
+        table = Table(box=None, padding=(0, 1), header_style="bold", expand=False)
+        columns = [("BUDGET", "left"), ("USED", "right"), ("LIMIT", "right")]
+        if wide:
+            columns.insert(1, ("PERIOD", "left"))
+            columns.append(("", "left"))
+        columns += [("%", "right"), ("BURN", "right"), ("OUTLOOK", "left")]
+        if wide:
+            columns.append(("CONFIGS", "right"))
+        for title, justify in columns:
+            table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        for s in statuses:
+            state = s.state()
+            cells: list[str | Text] = [
+                Text(safe_text(s.spec.label, 40 if wide else 24)),
+                ("" if s.exact else "~") + s.amount(s.used),
+                s.amount(s.limit, whole=True),
+            ]
+            if wide:
+                cells.insert(1, s.spec.period)
+                cells.append(Text(bar(s.percent), style=_STATE_STYLE[state] or "green"))
+            cells += [percent(s.percent), burn(s), outlook(s)]
+            if wide:
+                cells.append(str(s.members))
+            table.add_row(*cells)
+        return table
+
+    @staticmethod
+    def _lines(statuses: Sequence[BudgetStatus]) -> Text:
+        """A narrow pane: each budget on two lines, nothing cut."""
+        text = Text()
+        for s in statuses:
+            text.append(safe_text(s.spec.label, 40), style="bold")
+            text.append(f"  {percent(s.percent)} %  ")
+            text.append_text(outlook(s))
+            text.append(
+                f"\n  {'' if s.exact else '~'}{s.amount(s.used)} of "
+                f"{s.amount(s.limit, whole=True)}, burn {burn(s)}\n"
+            )
+        return text
 
     def action_back(self) -> None:
         self.app.pop_screen()

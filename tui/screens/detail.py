@@ -434,19 +434,21 @@ class DetailScreen(Screen[str]):
             else:
                 # "~": counted from when the history starts, not from the period's start.
                 since = time.strftime(
-                    "%H:%M" if kind == "day" else "%b %d %H:%M", time.localtime(spent.since)
+                    "%H:%M" if kind == "day" else "%b %d", time.localtime(spent.since)
                 )
                 t.add_row(label, f"~{format_usd(spent.usd)}  since {since}")
         rate_now = costs.rate(ident)
         t.add_row("Now", f"{format_usd(rate_now)}/h" if rate_now is not None else "-")
         t.add_row("Model", Text(safe_text(model or "-", 60)))
-        t.add_row("Prices", f"${price.input:f} in, ${price.output:f} out /1M LLM tokens")
+        t.add_row("Prices", f"${price.input:f} in, ${price.output:f} out /1M tokens")
         table = costs.pricebook.table
         if price.source == "config":
-            source = "the profile's own price"
+            source = "the profile's own"
+        elif table is not None and table.checked:
+            source = f"genai-prices {table.version} ({table.checked})"
         else:
-            source = table.describe() if table is not None else price.source
-        t.add_row("", Text(f"{source}; base rates", style="dim"))
+            source = price.source
+        t.add_row("", Text(f"{source}, base rates", style="dim"))
         return t
 
     def _figures_width(self) -> int:

@@ -12,13 +12,13 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from tui.budgets import BudgetStatus
+from tui.budgets import BudgetStatus, percent_text
 from tui.counters import REGISTRY
-from tui.fmt import compact, rate
+from tui.fmt import compact, rate, safe_text
 from tui.grouping import (
     GROUPINGS,
     Group,
-    group_name,
+    group_key,
     groups_of,
     is_group,
     key_function,
@@ -249,9 +249,9 @@ class OverviewScreen(Screen[None]):
             bar.budget, bar.budget_alarm = "", False
             return
         state = bad.state()
-        line = f"budget {bad.spec.label} {bad.percent:.0f} %"
+        line = f"budget {safe_text(bad.spec.label, 24)} {percent_text(bad.percent)} %"
         if state == "over":
-            line += " over"
+            line += " over budget"
         elif state == "runs out":
             line += " · " + outlook(bad).plain  # "runs out at 15:40"
         bar.budget = line
@@ -392,7 +392,7 @@ class OverviewScreen(Screen[None]):
                     members,
                     t,
                     trend,
-                    folded=group.name in self.folded,
+                    folded=group.key in self.folded,
                     priced=priced,
                 )
             return row
@@ -547,8 +547,7 @@ class OverviewScreen(Screen[None]):
         if ident is None:
             return
         if is_group(ident):
-            name = group_name(ident)
-            self.folded.symmetric_difference_update({name})
+            self.folded.symmetric_difference_update({group_key(ident)})
             self.render_rows()
             return
         self.app.push_screen(DetailScreen(self.monitor, ident, self.ordered_ids))

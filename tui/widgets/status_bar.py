@@ -99,13 +99,17 @@ class StatusBar(LineStatic):
         line2 = Text()
         line2.append(f" ● {label}", style="bold")
         line2.append(f"  {updated(self.status.last_ok, now, is_behind(self.status, label))}")
+        if self.budget and self.budget_alarm:
+            # A budget running out matters more than the counts: before them, so it
+            # shows on a narrow pane too.
+            line2.append(f"  {self.budget}", style="bold")
         line2.append(f"  {self.configs} configs")
         if self.invalid:
             line2.append(f"  {self.invalid} invalid", style="bold")
         if self.unpriced:
             line2.append(f"  {self.unpriced} unpriced")
-        if self.budget:
-            line2.append(f"  {self.budget}", style="bold" if self.budget_alarm else "")
+        if self.budget and not self.budget_alarm:
+            line2.append(f"  {self.budget}")
         for note in self.notes:
             line2.append(f"  {safe_text(note, 60)}")
         if self.status.last_error:
