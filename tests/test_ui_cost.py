@@ -168,3 +168,27 @@ async def test_grouping_by_provider_sums_its_members_and_folds() -> None:
         await h.pilot.press("g")
         assert screen.grouping == ""
         assert not any(is_group(i) for i in screen.table.order)
+
+
+async def test_s_reaches_the_cost_columns_and_grouping_keeps_the_totals_exact() -> None:
+    async with running(settings_changes=PRICED) as h:
+        await advance(h, 30)
+        await advance(h, 30)
+        assert h.pilot is not None
+        screen = h.app.overview
+        seen = []
+        for _ in range(20):
+            await h.pilot.press("s")
+            seen.append(screen.sort_key)
+        assert {"cost_rate", "cost_today"} <= set(seen)
+        totals_before = str(screen.query_one("#totals").content)
+        await h.pilot.press("g")
+        rows = {r.id: r for r in screen.rows}
+        groups = [r for r in rows.values() if r.group]
+        # Today's spend of a group is its members' sum; the totals line is unchanged.
+        for group in groups:
+            members = [r for r in rows.values() if not r.group and r.provider == group.name]
+            spent = [m.cost_today.usd for m in members if m.cost_today is not None]
+            assert group.cost_today is not None
+            assert group.cost_today.usd == sum(spent, Decimal(0))
+        assert str(screen.query_one("#totals").content) == totals_before
