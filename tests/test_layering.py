@@ -43,6 +43,9 @@ CORE_MODULES = (
     "tui.ledger",
     "tui.budgets",
     "tui.grouping",
+    "tui.rules",
+    "tui.notify",
+    "tui.toasts",
 )
 OPTIONAL_MODULES: tuple[str, ...] = ()
 

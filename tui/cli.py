@@ -40,6 +40,7 @@ commands:
   status        where credentials come from, keyring backend, base URL, reachability
   stats         one request to /ai/llm/stats, printed once
   export        samples kept in the local history (CSV or JSON, exact digits)
+  alerts        the alert log kept in the local history (table or JSON)
   serve-demo    run the simulated Flashback backend alone
 
 environment:
@@ -139,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="csv",
         help="csv (default) or json",
     )
+
+    alerts = sub.add_parser(
+        "alerts", parents=[common], help="print the alert log kept in the local history"
+    )
+    alerts.add_argument(
+        "--since", metavar="DURATION", help="only the last DURATION (e.g. 90s, 15m, 1h, 1d)"
+    )
+    alerts.add_argument("--json", dest="alerts_json", action="store_true", help="JSON")
 
     demo = sub.add_parser("serve-demo", parents=[common], help="run the simulated backend")
     demo.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
@@ -341,6 +350,11 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
         return export_command(
             settings, ns.ai_llm_id, ns.since, ns.export_format, sys.stdout, sys.stderr
         )
+    if command == "alerts":
+        # Reads the local history file only: no network, no credentials, no Textual.
+        from tui.export import alerts_command
+
+        return alerts_command(settings, ns.since, ns.alerts_json, sys.stdout, sys.stderr)
     if command in ("login", "logout", "status"):
         from tui import account
 

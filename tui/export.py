@@ -1,18 +1,22 @@
-"""``flashtop export``: the samples kept in the local history, as CSV or JSON, for scripts.
+"""``flashtop export`` and ``flashtop alerts``: what the local history keeps, for scripts.
+
+``export`` prints the samples, as CSV or JSON; ``alerts`` prints the alert log (the
+events of the alert rules), as a table or JSON.
 
 Reads the profile's history file read-only (no network, no credentials, no Textual).
 Counters are printed with every digit: CSV cells hold the decimal digits, JSON holds
 them as strings like the API does; an unknown value is an empty cell / ``null``.
 When no history has been recorded yet for the profile, a note goes to stderr, the
 output is just the CSV header (or ``[]``), and the exit status is 0: an empty
-history is not an error for a script that runs before the monitor ever has.
+history is not an error for a script that runs before the monitor ever has
+(``alerts`` says "no alerts recorded", or prints ``[]`` with ``--json``).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import re
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -21,19 +25,18 @@ from typing import TextIO
 
 from tui.errors import EXIT_OK, UsageError, one_line
 from tui.models import COUNTERS
+from tui.rules import Event, parse_seconds
 from tui.settings import Settings
 from tui.store import HistoryStore, StoredSample, StoreError, fault_kind, store_path
 
 FORMATS = ("csv", "json")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)", re.ASCII)
 
 
 def parse_duration(text: str) -> float:
-    """``90s``, ``15m``, ``1h``, ``7d``, ``2w`` (a bare number is seconds) -> seconds."""
-    m = _DURATION.fullmatch(text.strip().lower())
-    seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"] if m else 0.0
-    if not m or seconds <= 0:
+    """``90s``, ``15m``, ``1h``, ``7d``, ``2w`` (a bare number is seconds) -> seconds > 0
+    (the rules' :func:`~tui.rules.parse_seconds`, which also allows 0)."""
+    seconds = parse_seconds(text)
+    if seconds is None or seconds <= 0:
         raise UsageError(
             f"invalid duration '{one_line(text, 40)}' (expected e.g. 90s, 15m, 1h or 7d)"
         )
@@ -116,3 +119,91 @@ def _why(exc: BaseException) -> str:
         "corrupt": "it is damaged (the monitor moves it aside at its next start)",
         "locked": "it is locked by another process",
     }.get(kind, one_line(str(exc), 120) or kind)
+
+
+# ---------------------------------------------------------------------------- alerts
+
+
+def _figure(value: float) -> str:
+    """A value or threshold for the table: whole numbers plainly, others to 4 digits."""
+    if not math.isfinite(value):
+        return "?"
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) >= 1 else f"{value:.4g}"
+
+
+def _event_json(e: Event) -> dict[str, object]:
+    return {
+        "at": iso_utc(e.at),
+        "rule": e.rule,
+        "state": e.state,
+        "metric": e.metric,
+        "entity": e.entity,
+        "name": e.entity_name,
+        "value": e.value if math.isfinite(e.value) else None,
+        "threshold": e.threshold if math.isfinite(e.threshold) else None,
+        "muted": e.muted,
+    }
+
+
+def _write_alert_table(events: list[Event], out: TextIO) -> None:
+    header = ["TIME", "RULE", "CONFIGURATION", "STATE", "VALUE", "THRESHOLD"]
+    rows = []
+    for e in events:
+        who = one_line(e.entity_name, 40) or "-"
+        if e.entity and e.entity_name != e.entity and not e.entity.startswith("budget:"):
+            who += f" ({one_line(e.entity, 40)})"
+        rows.append(
+            [
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at)),
+                one_line(e.rule, 40),
+                who,
+                e.state + (" (muted)" if e.muted else ""),
+                _figure(e.value),
+                _figure(e.threshold),
+            ]
+        )
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        cells = [
+            c.rjust(w) if i >= 4 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        out.write("  ".join(cells).rstrip() + "\n")
+
+
+def alerts_command(
+    settings: Settings,
+    since: str | None,
+    as_json: bool,
+    out: TextIO,
+    err: TextIO,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """Print the alert log of ``settings.profile`` (read-only; see the module docstring)."""
+    start = None if since is None else clock() - parse_duration(since)
+    path = store_path(settings.profile)
+    events: list[Event] = []
+    if path.exists():
+        try:
+            store = HistoryStore.open(path, readonly=True)
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            raise StoreError(f"cannot read history file {path}: {_why(exc)}") from None
+        try:
+            events = store.events(start)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read history file {path}: {_why(exc)}") from None
+        finally:
+            store.close()
+    if as_json:
+        if not events:
+            err.write("flashtop: no alerts recorded\n")
+        # ensure_ascii: no raw control or bidi characters from the server reach a terminal.
+        out.write(json.dumps([_event_json(e) for e in events], indent=2, ensure_ascii=True))
+        out.write("\n")
+    elif events:
+        _write_alert_table(events, out)
+    else:
+        out.write("no alerts recorded\n")
+    return EXIT_OK

@@ -32,10 +32,36 @@ match = "*"                  # glob on name, id or provider; "*": the whole orga
 period = "day"               # "day" or "month", local time
 usd = 100                    # or: tokens = 50_000_000 (LLM tokens in + out)
 
+[[profiles.test.rules]]      # alert rules, evaluated after every poll (see tui.rules)
+name = "any block"           # unique within the profile
+metric = "blocks"            # calls_per_minute | tokens_per_minute | cost_per_hour |
+                             # violations | alerts | blocks | budget_percent | no_data
+match = "prod-*"             # glob on name, id or provider (budget_percent: on the label)
+above = 0                    # fires while the value is above this (>= 0)
+window = "5m"                # event counters: their increase within it; rates: over it
+for = "0s"                   # how long it must hold before firing
+repeat = "1h"                # remind while still firing (optional)
+notify = ["toast", "bell", "desktop", "json://hooks.example.com/flashtop"]
+sum = false                  # true: one value summed over the matching configurations
+
 [keymap]                     # other keys for any key binding, by its id (all profiles)
 refresh = "ctrl+r,f5"        # comma-separated Textual key names or characters
 detail-refresh = "ctrl+r,f5"
 ```
+
+Rules. Durations are strings (``"0s"``, ``"90s"``, ``"5m"``, ``"1h"``, ``"7d"``) or
+numbers of seconds. Defaults: match ``"*"``, above 0, window 5 minutes, for 0, no
+repeat, notify ``["toast"]``, sum false. ``notify`` entries other than ``toast``,
+``bell`` and ``desktop`` are Apprise URLs; they hold secrets (webhook tokens), so no
+error message, log line or repr ever shows one (errors say "notify entry 2 of rule
+'x'"). ``Settings.rules`` is the resolved list: the profile's rules, the built-in
+rules "new violations", "new alerts" and "new blocks" (each increase within a minute,
+as a toast, plus the bell when ``bell`` is on) unless the profile sets
+``default_rules = false``, and the ``thresholds`` shorthand: ``tokens_per_minute``
+and ``calls_per_minute`` are the rules "tokens per minute" and "calls per minute"
+(above that value, over a minute, toast and bell as above; kept even with
+``default_rules = false``, since they are written out). A profile rule named like a
+built-in one replaces it.
 
 ``[keymap]`` gives the bindings with that id these keys instead of their own (the
 `?` help and the command palette show the new keys). An unknown id is an error that
@@ -61,6 +87,7 @@ import platformdirs
 
 from tui.client import DEFAULT_BASE_URL, normalize_base_url
 from tui.errors import ConfigError, UsageError
+from tui.rules import CONFIG_METRICS, LOCAL_CHANNELS, METRICS, Rule, default_rules, parse_seconds
 
 APP_NAME = "flashtop"
 MIN_INTERVAL = 1.0
@@ -82,10 +109,14 @@ _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "models": dict,
     "prices": dict,
     "budgets": list,
+    "rules": list,
+    "default_rules": bool,
 }
 _THRESHOLD_KEYS = {"tokens_per_minute", "calls_per_minute"}
 _BUDGET_KEYS = {"match", "period", "usd", "tokens", "name"}
 BUDGET_PERIODS = ("day", "month")
+#: Keys of a rule table (``for`` is ``Rule.for_``).
+_RULE_KEYS = ("name", "metric", "match", "above", "window", "for", "repeat", "notify", "sum")
 #: The drill-down's chart marker: braille where the terminal can show it, quadrant
 #: blocks on the Linux console (its font has no braille).
 DEFAULT_CHART_MARKER = "braille"
@@ -154,6 +185,9 @@ class Settings:
     #: ``[profiles.<name>.prices]``: model -> (input, output) USD per million tokens.
     prices: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     budgets: tuple[BudgetSpec, ...] = ()
+    #: Alert rules: the profile's, then the built-in ones and the ``thresholds``
+    #: shorthand (see the module docstring).
+    rules: tuple[Rule, ...] = field(default_factory=default_rules)
 
 
 def check_interval(value: float, what: str = "interval") -> float:
@@ -221,6 +255,8 @@ def load_config(path: Path) -> dict[str, Any]:
             if key == "budgets":
                 for n, budget in enumerate(value, 1):
                     _check_budget(budget, f"{where}[{n}]", path)
+            if key == "rules":
+                _rules(value, where, path)
     return data
 
 
@@ -269,6 +305,111 @@ def _check_budget(budget: object, where: str, path: Path) -> None:
         tokens = budget["tokens"]
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0:
             raise ConfigError(f"'{where}.tokens' in {path} must be a positive whole number")
+
+
+def _duration(rule: dict[str, Any], key: str, where: str, path: Path, *, zero: bool) -> float:
+    seconds = parse_seconds(rule[key])
+    if seconds is None or (seconds == 0 and not zero):
+        raise ConfigError(
+            f'\'{where}.{key}\' in {path} must be a duration like "90s", "5m" or "1h"'
+            + (" (0 allowed)" if zero else " (above 0)")
+        )
+    return seconds
+
+
+def _rule(raw: object, where: str, path: Path) -> Rule:
+    """One ``[[profiles.<name>.rules]]`` table as a :class:`Rule`, or a ConfigError
+    naming the key and the file (and never a notify entry: those may be secret URLs)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'{where}' in {path} must be a table")
+    for key in raw:
+        if key not in _RULE_KEYS:
+            raise ConfigError(f"unknown key '{where}.{key}' in config file {path}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"'{where}.name' in {path} must be a non-empty string")
+    metric = raw.get("metric")
+    if metric not in METRICS:
+        raise ConfigError(f"'{where}.metric' in {path} must be one of {', '.join(METRICS)}")
+    match = raw.get("match", "*")
+    if not isinstance(match, str) or not match:
+        raise ConfigError(f"'{where}.match' in {path} must be a glob, like \"*\"")
+    above = raw.get("above", 0)
+    if (
+        isinstance(above, bool)
+        or not isinstance(above, int | float)
+        or not above >= 0
+        or above == float("inf")
+    ):
+        raise ConfigError(f"'{where}.above' in {path} must be a number >= 0")
+    if not isinstance(raw.get("sum", False), bool):
+        raise ConfigError(f"'{where}.sum' in {path} must be true or false")
+    window = _duration(raw, "window", where, path, zero=False) if "window" in raw else 300.0
+    for_ = _duration(raw, "for", where, path, zero=True) if "for" in raw else 0.0
+    repeat = _duration(raw, "repeat", where, path, zero=False) if "repeat" in raw else None
+    notify = raw.get("notify", ["toast"])
+    if not isinstance(notify, list):
+        raise ConfigError(f"'{where}.notify' in {path} must be a list of strings")
+    for n, entry in enumerate(notify, 1):
+        what = f"notify entry {n} of rule '{name}'"
+        if not isinstance(entry, str) or not entry.strip():
+            raise ConfigError(f"{what} ('{where}.notify') in {path} must be a non-empty string")
+        if entry not in LOCAL_CHANNELS and "://" not in entry:
+            raise ConfigError(
+                f"{what} ('{where}.notify') in {path} is neither toast, bell, desktop "
+                "nor a notification URL (scheme://...)"
+            )
+    if metric not in CONFIG_METRICS:
+        for key in ("sum", "window") if metric == "budget_percent" else ("sum", "window", "match"):
+            if key in raw:
+                raise ConfigError(f"'{where}.{key}' in {path} does not apply to {metric}")
+        if metric == "no_data" and "above" in raw:
+            raise ConfigError(
+                f"'{where}.above' in {path} does not apply to no_data (it fires once polls "
+                "have failed for 'for')"
+            )
+    return Rule(
+        name=name,
+        metric=metric,
+        match=match,
+        above=float(above),
+        window=window,
+        for_=for_,
+        repeat=repeat,
+        notify=tuple(notify),
+        sum=bool(raw.get("sum", False)),
+    )
+
+
+def _rules(raw: list[Any], where: str, path: Path) -> tuple[Rule, ...]:
+    """A profile's rules, checked (see :func:`_rule`); duplicate names are errors."""
+    out: list[Rule] = []
+    seen: set[str] = set()
+    for n, item in enumerate(raw, 1):
+        rule = _rule(item, f"{where}[{n}]", path)
+        if rule.name in seen:
+            raise ConfigError(
+                f"'{where}[{n}].name' in {path}: a rule named '{rule.name}' "
+                "comes earlier (rule names must be unique)"
+            )
+        seen.add(rule.name)
+        out.append(rule)
+    return tuple(out)
+
+
+def resolve_rules(
+    prof: Mapping[str, Any], bell: bool, path: Path, where: str = "rules"
+) -> tuple[Rule, ...]:
+    """The profile's rules, then the defaults (see the module docstring) that no
+    profile rule of the same name replaces; ``where`` names the rules' key in errors."""
+    own = _rules(prof.get("rules", []), where, path)
+    names = {r.name for r in own}
+    defaults = default_rules(
+        bell=bell,
+        thresholds=prof.get("thresholds", {}),
+        builtin=prof.get("default_rules", True),
+    )
+    return own + tuple(r for r in defaults if r.name not in names)
 
 
 def _budgets(raw: list[dict[str, Any]]) -> tuple[BudgetSpec, ...]:
@@ -384,4 +525,5 @@ def resolve(
         models=dict(prof.get("models", {})),
         prices=_prices(prof.get("prices", {})),
         budgets=_budgets(prof.get("budgets", [])),
+        rules=resolve_rules(prof, bool(bell), path, f"profiles.{profile}.rules"),
     )

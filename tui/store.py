@@ -25,6 +25,16 @@ locked or full database skips samples until it can write again. Each of these be
 one short :attr:`StoreWriter.problem` for the status bar, and monitoring carries on in
 memory.
 
+Alert log. The events of the alert rules (:class:`~tui.rules.Event`: fired,
+resolved, repeat) are kept in the ``alert_event`` table (schema version 2), written
+by the :class:`StoreWriter` thread (:meth:`StoreWriter.submit_events`) and pruned with
+the *minute* tier's retention (7 days by default), so ``flashtop alerts --since 7d``
+has something to show. Notification URLs (secrets) are never stored: an event row
+holds its time, rule, entity id and name, state, metric, value and threshold. A file
+of version 1 is migrated when opened for writing; opened read-only (``flashtop
+export``/``alerts`` before a newer monitor ran), it is read as it is and has no
+alerts.
+
 No Textual here: ``flashtop export`` reads the same store without a terminal.
 """
 
@@ -33,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import math
 import os
 import re
 import sqlite3
@@ -47,6 +58,7 @@ from typing import NamedTuple
 from tui.errors import FlashtopError
 from tui.history import History, Sample
 from tui.models import COUNTERS, LlmStats
+from tui.rules import Event
 from tui.settings import Settings, data_dir
 
 #: ``PRAGMA application_id`` of a flashtop history file ("fltp").
@@ -82,8 +94,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (tier, bucket, config)
         ) WITHOUT ROWID""",
     ),
+    (
+        # The alert log: one row per rule event (at = epoch milliseconds). No notify
+        # column: notification URLs are secrets and never leave the config file.
+        """CREATE TABLE alert_event (
+            id INTEGER PRIMARY KEY,
+            at INTEGER NOT NULL,
+            rule TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            value REAL,
+            threshold REAL,
+            muted INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX alert_event_at ON alert_event (at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The first schema version with the alert log.
+ALERTS_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +262,11 @@ def _to_db(value: int | None) -> int | str | None:
     return value if value is None or value <= _INT64_MAX else str(value)
 
 
+def _real(value: object) -> float:
+    """A REAL column as read back (NULL, which SQLite makes of NaN, as NaN again)."""
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
 def _from_db(row: Sequence[object]) -> tuple[int | None, ...]:
     """Counters as read back: TEXT digits (too large for INTEGER) become int again."""
     return tuple(int(v) if isinstance(v, str) else v if isinstance(v, int) else None for v in row)
@@ -244,12 +280,19 @@ class HistoryStore:
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, path: Path, retention: Retention, readonly: bool
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        retention: Retention,
+        readonly: bool,
+        version: int = SCHEMA_VERSION,
     ) -> None:
         self.conn = conn
         self.path = path
         self.retention = retention
         self.readonly = readonly
+        #: The file's schema version (older than SCHEMA_VERSION only when read-only).
+        self.version = version
         self._lock = threading.RLock()
         self._ids: dict[str, int] = {}
         #: config ids known to have a counter stored as TEXT.
@@ -284,11 +327,11 @@ class HistoryStore:
                 # cut may lose the last polls but never corrupts the file.
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA journal_size_limit = 8388608")
-            _migrate(conn, readonly)
+            version = _migrate(conn, readonly)
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, retention or Retention(), readonly)
+        return cls(conn, path, retention or Retention(), readonly, version)
 
     def close(self) -> None:
         with self._lock:
@@ -381,7 +424,105 @@ class HistoryStore:
                 deleted += n
                 if not more:
                     break
+        # The alert log goes with the minute tier (7 days by default).
+        cutoff_ms = now_ms - round(self.retention.minute * 1000)
+        while max_batches is None or statements < max_batches:
+            statements += 1
+            n, more = self._prune_events(cutoff_ms, batch)
+            deleted += n
+            if not more:
+                break
         return deleted
+
+    def write_events(self, events: Iterable[Event]) -> int:
+        """Append alert events to the log in one transaction; return how many.
+
+        Only what :meth:`events` gives back is stored: never the rule's notify list."""
+        if self.readonly:
+            raise StoreError("the history file is read-only", "read-only")
+        rows = [
+            (
+                round(e.at * 1000),
+                e.rule,
+                e.entity,
+                e.entity_name,
+                e.state,
+                e.metric,
+                e.value,
+                e.threshold,
+                int(e.muted),
+            )
+            for e in events
+        ]
+        if not rows:
+            return 0
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO alert_event (at, rule, entity, entity_name, state, metric, "
+                    "value, threshold, muted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def events(self, since: float | None = None, limit: int | None = None) -> list[Event]:
+        """The alert log from ``since`` (epoch seconds; None: all kept), oldest first;
+        with ``limit``, only the newest ``limit`` of them. Events read back have no
+        ``notify`` (it is never stored). A file older than the log has none."""
+        if self.version < ALERTS_VERSION:
+            return []
+        sql = (
+            "SELECT at, rule, entity, entity_name, state, metric, value, threshold, muted "
+            "FROM alert_event WHERE at >= ? ORDER BY at DESC, id DESC"
+        )
+        args: list[object] = [-(1 << 62) if since is None else round(since * 1000)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(max(0, limit))
+        with self._lock:
+            rows = self.conn.execute(sql, args).fetchall()
+        rows.reverse()
+        return [
+            Event(
+                rule=str(rule),
+                entity=str(entity),
+                entity_name=str(name),
+                state=str(state),
+                value=_real(value),
+                threshold=_real(threshold),
+                metric=str(metric),
+                at=at / 1000.0,
+                notify=(),
+                muted=bool(muted),
+            )
+            for at, rule, entity, name, state, metric, value, threshold, muted in rows
+        ]
+
+    def _prune_events(self, cutoff_ms: int, batch: int) -> tuple[int, bool]:
+        """Delete up to ``batch`` of the oldest alert events before ``cutoff_ms``."""
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = conn.execute(
+                    "DELETE FROM alert_event WHERE id IN (SELECT id FROM alert_event "
+                    "WHERE at < ? ORDER BY at LIMIT ?)",
+                    (cutoff_ms, batch),
+                )
+                n = cur.rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        return n, n >= batch
 
     def _prune_batch(self, tier: int, cutoff: int, batch: int) -> tuple[int, bool]:
         """Delete about ``batch`` of the oldest rows of ``tier`` below ``cutoff``."""
@@ -669,8 +810,9 @@ def _use_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
             time.sleep(0.01)
 
 
-def _migrate(conn: sqlite3.Connection, readonly: bool) -> None:
-    """Check the file is ours and bring its schema to :data:`SCHEMA_VERSION`."""
+def _migrate(conn: sqlite3.Connection, readonly: bool) -> int:
+    """Check the file is ours and bring its schema to :data:`SCHEMA_VERSION`; return
+    the version it has now (an older one only when read-only: it is read as it is)."""
 
     def state() -> tuple[int, int, int]:
         app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
@@ -680,11 +822,13 @@ def _migrate(conn: sqlite3.Connection, readonly: bool) -> None:
 
     app_id, version, tables = state()
     if version == SCHEMA_VERSION and app_id == APPLICATION_ID:
-        return
+        return version
     if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables):
         raise StoreError("the history file was not written by flashtop", "foreign")
     if version > SCHEMA_VERSION:
         raise StoreError("the history file was written by a newer flashtop", "newer")
+    if readonly and version >= 1 and app_id == APPLICATION_ID:
+        return version  # readable as it is: the samples have not changed since version 1
     if readonly:
         raise StoreError("the history file is read-only and needs an upgrade", "read-only")
     conn.execute("BEGIN IMMEDIATE")
@@ -700,6 +844,7 @@ def _migrate(conn: sqlite3.Connection, readonly: bool) -> None:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+    return SCHEMA_VERSION
 
 
 # ---------------------------------------------------------------------------- for the app
@@ -749,9 +894,15 @@ class StoreWriter:
     """Writes polls to the store on one background thread, never blocking the caller.
 
     :meth:`submit` queues a poll (at most ``max_pending``; the oldest is dropped when
-    the thread falls behind) and returns at once. Failures become :attr:`problem`, one
-    short line for the status bar; monitoring is never stopped by the store.
+    the thread falls behind) and returns at once; :meth:`submit_events` queues alert
+    events (written before the next poll, without the poll's delay; kept and tried
+    again while the file is locked or full, up to :attr:`MAX_EVENTS`). Failures become
+    :attr:`problem`, one short line for the status bar; monitoring is never stopped
+    by the store.
     """
+
+    #: Alert events held while they cannot be written (the oldest go first beyond).
+    MAX_EVENTS = 10_000
 
     def __init__(
         self,
@@ -771,6 +922,9 @@ class StoreWriter:
         self.prune_every = prune_every
         self.prune_batches = prune_batches
         self._pending: deque[tuple[float, list[tuple[str, tuple[int | None, ...]]]]] = deque()
+        self._events: list[Event] = []
+        self.events_written = 0
+        self.events_dropped = 0
         self._max_pending = max_pending
         self._cond = threading.Condition()
         self._busy = False
@@ -807,6 +961,36 @@ class StoreWriter:
             self._pending.append((at, items))
             self._cond.notify_all()
 
+    def submit_events(self, events: Iterable[Event]) -> None:
+        """Queue alert events for the log; never blocks (nothing happens without a
+        writable store: the log then lives only in memory)."""
+        if not self.active or self._closed:
+            return
+        batch = list(events)
+        if not batch:
+            return
+        with self._cond:
+            self._events.extend(batch)
+            self._trim_events()
+            self._cond.notify_all()
+
+    def _trim_events(self) -> None:
+        over = len(self._events) - self.MAX_EVENTS
+        if over > 0:
+            del self._events[:over]
+            self.events_dropped += over
+
+    def load_events(self, since: float | None = None, limit: int | None = None) -> list[Event]:
+        """The alert log kept in the file (see :meth:`HistoryStore.events`); empty
+        without a store or when it cannot be read. Blocking: call it off the event loop."""
+        store = self.store
+        if store is None:
+            return []
+        try:
+            return store.events(since, limit)
+        except (sqlite3.Error, StoreError):
+            return []
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is written (or failed)."""
         deadline = time.monotonic() + timeout
@@ -814,7 +998,7 @@ class StoreWriter:
             self._hurry = True
             self._cond.notify_all()
             try:
-                while (self._pending or self._busy) and self._thread is not None:
+                while (self._pending or self._events or self._busy) and self._thread is not None:
                     left = deadline - time.monotonic()
                     if left <= 0 or not self._thread.is_alive():
                         return False
@@ -840,10 +1024,28 @@ class StoreWriter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._closed:
+                while not self._pending and not self._events and not self._closed:
                     self._cond.wait()
-                if not self._pending:
+                if not self._pending and not self._events:
                     return
+                if self._events:
+                    events, self._events = self._events, []
+                    self._busy = True
+                else:
+                    events = []
+            if events:
+                try:
+                    self._write_events(events)
+                finally:
+                    with self._cond:
+                        self._busy = False
+                        self._cond.notify_all()
+                if self.store is None:
+                    return
+                continue
+            with self._cond:
+                if not self._pending:
+                    continue
                 if self.write_delay > 0:
                     self._cond.wait_for(lambda: self._closed or self._hurry, self.write_delay)
                 if not self._pending:
@@ -858,6 +1060,30 @@ class StoreWriter:
                     self._cond.notify_all()
             if self.store is None:
                 return
+
+    def _write_events(self, events: list[Event]) -> None:
+        store = self.store
+        if store is None:
+            return
+        try:
+            self.events_written += store.write_events(events)
+            self.error = None
+        except Exception as exc:  # the store never stops monitoring
+            self.failed += 1
+            kind = fault_kind(exc)
+            self.error = NOTES.get(kind, NOTES["error"])
+            if kind in ("corrupt", "read-only"):
+                self._give_up(store, kind)
+                return
+            # Locked or full: keep them for the next try (after the next poll, or a
+            # second: not a busy loop while the file stays locked), unless closing.
+            with self._cond:
+                if self._closed:
+                    self.events_dropped += len(events)
+                    return
+                self._events[:0] = events
+                self._trim_events()
+                self._cond.wait_for(lambda: self._closed or bool(self._pending), 1.0)
 
     def _write(self, at: float, items: list[tuple[str, tuple[int | None, ...]]]) -> None:
         store = self.store
@@ -890,6 +1116,7 @@ class StoreWriter:
                 self.error = "history file damaged: in memory only"
         with self._cond:
             self._pending.clear()
+            self._events.clear()
 
 
 def start_history(
