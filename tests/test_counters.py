@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tui import alerts, history, models, view
+from tui import history, models, view
 from tui.counters import COUNTERS, EVENT_INDICES, IDX, REGISTRY
-from tui.history import Changes, Increase
 from tui.models import CellProblem
 from tui.view import COLUMN_BY_KEY, SORT_KEYS, RowView
 
@@ -51,16 +50,3 @@ def test_a_counter_column_renders_its_own_cells() -> None:
     missing = row(tuple(None if i == IDX["totalAlerts"] else 1 for i in range(len(COUNTERS))))
     cell = COLUMN_BY_KEY["alerts"].render(missing, 4, False)
     assert (cell.text, cell.role, cell.right) == ("-", "muted", True)
-
-
-def test_event_alerts_use_the_registry_words_and_severity() -> None:
-    changes = Changes(
-        events=[
-            Increase("a", "totalAlerts", 1),
-            Increase("a", "totalPolicyViolations", 2),
-            Increase("b", "totalBlocks", 3),
-        ]
-    )
-    out = {a.title: a for a in alerts.event_alerts(changes, lambda i: i)}
-    assert out["a"].message == "+1 alert, +2 violations" and out["a"].severity == "warning"
-    assert out["b"].message == "+3 blocks" and out["b"].severity == "error"

@@ -66,9 +66,7 @@ def test_span_rate_agrees_with_the_walk_and_falls_back_to_it_across_a_reset() ->
             s.rate_per_minute((TOKENS_IN,), window)
         )
     s.add(Sample(1150.0, vals(tin=50)))  # reset: the ends went down
-    assert s.span_rate(TOKENS_IN, 3600.0) == pytest.approx(
-        s.rate_per_minute((TOKENS_IN,), 3600.0)
-    )
+    assert s.span_rate(TOKENS_IN, 3600.0) == pytest.approx(s.rate_per_minute((TOKENS_IN,), 3600.0))
     quiet = Series()
     for i in range(20):
         quiet.add(Sample(1000.0 + 5 * i, vals(tin=BIG)))

@@ -15,6 +15,7 @@ from tui.errors import AuthError
 from tui.models import LlmStats, StatsPage
 from tui.monitor import INTERVAL_STEPS, Monitor, PollUpdate
 from tui.poller import ConnState
+from tui.rules import default_rules
 from tui.settings import Settings
 from tui.tokens import AuthSession, TokenSet
 
@@ -82,20 +83,38 @@ async def test_ingest_records_a_poll_and_returns_changes_and_rates() -> None:
         assert second.rates[ident] == pytest.approx(grown)  # per minute, 60 s apart
 
 
-async def test_event_increases_become_alerts_with_the_registry_words() -> None:
+async def test_event_increases_fire_the_default_rules_as_one_event_each() -> None:
     async with monitor_on_demo() as (monitor, _server, _clock):
-        await monitor.ingest(page_of(LlmStats("a", values()), LlmStats("b", values())), 10.0)
+        page = page_of(LlmStats("a", values()), LlmStats("b", values()))
+        await monitor.ingest(page, 10.0, overview=True)
         update = await monitor.ingest(
             page_of(
                 LlmStats("a", values(totalPolicyViolations=101, totalAlerts=103)),
                 LlmStats("b", values(totalBlocks=101)),
             ),
             20.0,
+            overview=True,
         )
-        by_title = {a.title: a for a in update.alerts}
-        assert by_title["a"].message == "+1 violation, +3 alerts"
-        assert by_title["a"].severity == "warning"
-        assert by_title["b"].message == "+1 block" and by_title["b"].severity == "error"
+        fired = {(e.rule, e.entity, e.state, e.value) for e in update.events}
+        assert fired == {
+            ("new violations", "a", "firing", 1.0),
+            ("new alerts", "a", "firing", 3.0),
+            ("new blocks", "b", "firing", 1.0),
+        }
+        by_title = {(a.title, a.message): a.severity for a in update.alerts}
+        assert by_title[("b", "new blocks: 1 (above 0)")] == "error"
+        assert by_title[("a", "new alerts: 3 (above 0)")] == "warning"
+        assert list(monitor.alert_log)[-3:] == update.events
+        # More of the same while firing: no new event (one toast, not one per poll).
+        again = await monitor.ingest(
+            page_of(LlmStats("a", values(totalPolicyViolations=102)), LlmStats("b", values())),
+            30.0,
+            overview=True,
+        )
+        assert not [e for e in again.events if e.state == "firing"]
+        # A drill-down's poll evaluates no rules.
+        one = await monitor.ingest(page_of(LlmStats("a", values(totalBlocks=500))), 35.0)
+        assert one.events == []
 
 
 async def test_a_counter_going_down_is_told_once_as_a_reset() -> None:
@@ -108,13 +127,20 @@ async def test_a_counter_going_down_is_told_once_as_a_reset() -> None:
         assert again.alerts == []
 
 
-async def test_rate_thresholds_alert_once_per_crossing() -> None:
-    async with monitor_on_demo(thresholds={"tokens_per_minute": 1000.0}) as (monitor, _s, _c):
-        await monitor.ingest(page_of(LlmStats("a", values())), 0.0)
-        fast = await monitor.ingest(page_of(LlmStats("a", values(totalTokensIn=10_000))), 60.0)
-        assert [a.message for a in fast.alerts] == ["9.9k tokens/min (threshold 1.0k)"]
-        still = await monitor.ingest(page_of(LlmStats("a", values(totalTokensIn=20_000))), 120.0)
-        assert still.alerts == []
+async def test_rate_thresholds_fire_once_per_crossing() -> None:
+    limits = {"tokens_per_minute": 1000.0}
+    rules = default_rules(thresholds=limits)  # what resolve() makes of [thresholds]
+    async with monitor_on_demo(thresholds=limits, rules=rules) as (monitor, _s, _c):
+        await monitor.ingest(page_of(LlmStats("a", values())), 0.0, overview=True)
+        fast = await monitor.ingest(
+            page_of(LlmStats("a", values(totalTokensIn=10_000))), 60.0, overview=True
+        )
+        assert [(e.rule, e.state) for e in fast.events] == [("tokens per minute", "firing")]
+        assert [a.message for a in fast.alerts] == ["tokens per minute: 9.9k (above 1.0k)"]
+        still = await monitor.ingest(
+            page_of(LlmStats("a", values(totalTokensIn=20_000))), 120.0, overview=True
+        )
+        assert still.events == []
 
 
 async def test_run_hands_each_poll_to_the_face_and_counts_it_once_shown() -> None:
@@ -204,3 +230,19 @@ async def test_the_demo_helper_gives_a_logged_in_session_without_credentials() -
             assert demo.server.request_count("/user/login") == 0  # no password involved
         finally:
             await monitor.aclose()
+
+
+async def test_increases_across_a_restart_gap_are_not_new_events() -> None:
+    from tui.history import Sample
+
+    async with monitor_on_demo() as (monitor, _server, _clock):
+        # The history file's last sample, from before the restart.
+        monitor.history.load({"a": [Sample(0.0, values())]})
+        first = await monitor.ingest(
+            page_of(LlmStats("a", values(totalBlocks=125))), 7200.0, overview=True
+        )
+        assert first.events == []  # 25 blocks some time in two hours: not "new"
+        later = await monitor.ingest(
+            page_of(LlmStats("a", values(totalBlocks=126))), 7210.0, overview=True
+        )
+        assert [(e.rule, e.value) for e in later.events] == [("new blocks", 1.0)]

@@ -83,6 +83,7 @@ def make_harness(
     keymap: dict[str, str] | None = None,
     min_gap: float = 0.0,
     settings_changes: dict[str, Any] | None = None,
+    keep_history: bool = False,
 ) -> Harness:
     """Start a demo server on a fake clock and build (not run) an app against it.
 
@@ -106,7 +107,9 @@ def make_harness(
     )
     if settings_changes:
         settings = replace(settings, **settings_changes)
-    app = FlashtopApp(settings, session, clock=clock, mark_changes=mark_changes)
+    app = FlashtopApp(
+        settings, session, clock=clock, mark_changes=mark_changes, keep_history=keep_history
+    )
     # Tests poll on demand, many times a second: the 1 s floor between polls (which
     # keeps a held-down `r` from flooding the server) is tested on its own.
     app.monitor.poller.min_gap = min_gap

@@ -20,15 +20,18 @@ from textual.worker import Worker
 from tui.alerts import Alert
 from tui.errors import FlashtopError, UsageError
 from tui.monitor import Monitor, PollUpdate, TokenStore
+from tui.notify import config_warning, desktop_sequence, in_tmux, message
 from tui.poller import PollStatus
+from tui.rules import Event
 from tui.screens.help import HelpScreen
 from tui.screens.keys import BindingGroup, all_binding_ids, check_keymap, palette_commands
 from tui.screens.login import LoginRequest, LoginScreen
 from tui.screens.messages import LoginWanted, Polled, RaiseAlerts, SelectConfig
 from tui.screens.overview import OverviewScreen
 from tui.settings import Settings
-from tui.toasts import ToastGate
+from tui.toasts import ToastGate, toasts_for
 from tui.tokens import AuthSession
+from tui.widgets._textual_compat import write_to_terminal
 
 if TYPE_CHECKING:
     from tui.demo import DemoBackend
@@ -138,12 +141,14 @@ class FlashtopApp(App[int]):
         monitor = self.monitor
         monitor.on_update = self._show_poll
         monitor.on_status = self._on_status
+        monitor.on_events = self._rule_events
         self._poll_worker = self.run_worker(
             monitor.run(), name="overview-poll", group="poll", exit_on_error=False
         )
 
     async def _show_poll(self, update: PollUpdate) -> None:
         self._raise_alerts(update.alerts)
+        self._desktop(update.events)
         message = Polled(self.monitor, update)
         if self.overview.post_message(message):
             await message.shown()
@@ -160,8 +165,25 @@ class FlashtopApp(App[int]):
 
     def _raise_alerts(self, alerts: list[Alert]) -> None:
         """A poll's alerts as at most one toast, at most every ``toasts.MIN_GAP``
-        seconds (held ones join the next; the once-a-second tick shows them)."""
+        seconds (held ones join the next; the once-a-second tick shows them); the
+        bell at once when one of them asks for it."""
+        if any(a.bell for a in alerts):
+            self.bell()
         self._show_toast(self.toasts.offer(alerts, time.monotonic()))
+
+    def _desktop(self, events: list[Event]) -> None:
+        """Desktop notifications (OSC 777 and OSC 9, wrapped for tmux) for the rule
+        events that ask for them: they cross SSH to the laptop's desktop."""
+        tmux = in_tmux()
+        for event in events:
+            if "desktop" in event.notify and not event.muted:
+                title, body = message(event)
+                write_to_terminal(self, desktop_sequence(title, body, tmux=tmux))
+
+    def _rule_events(self, events: list[Event]) -> None:
+        """Rule events from outside a poll result (polls failing: no_data)."""
+        self._raise_alerts(toasts_for(events))
+        self._desktop(events)
 
     def _show_toast(self, toast: Alert | None) -> None:
         if toast is None:
@@ -173,8 +195,6 @@ class FlashtopApp(App[int]):
             timeout=8,
             markup=False,
         )
-        if self.monitor.settings.bell and toast.severity != "information":
-            self.bell()
 
     def on_raise_alerts(self, message: RaiseAlerts) -> None:
         self._raise_alerts(message.alerts)
@@ -236,6 +256,7 @@ class FlashtopApp(App[int]):
 
 def key_groups() -> list[BindingGroup]:
     """What the `?` help lists, in order; their ids are what [keymap] may name."""
+    from tui.screens.alerts import AlertsScreen
     from tui.screens.budgets import BudgetsScreen
     from tui.screens.detail import DetailScreen
     from tui.widgets.stats_table import StatsTable
@@ -244,6 +265,7 @@ def key_groups() -> list[BindingGroup]:
         ("Monitor", [*FlashtopApp.BINDINGS, *OverviewScreen.BINDINGS, *StatsTable.BINDINGS]),
         ("Detail", list(DetailScreen.BINDINGS)),
         ("Budgets", list(BudgetsScreen.BINDINGS)),
+        ("Alerts", list(AlertsScreen.BINDINGS)),
     ]
 
 
@@ -279,6 +301,11 @@ def run_app(settings: Settings, env: Mapping[str, str], demo: DemoBackend | None
 
         creds = load_credentials(settings, env, warn=warnings.append)
         session, store = creds.session, creds.store
+    if settings.config_path is not None:
+        # Notification URLs hold webhook tokens: a config file others can read says so.
+        unsafe = config_warning(settings.config_path, settings.rules)
+        if unsafe:
+            warnings.append(unsafe)
     app = FlashtopApp(settings, session, store=store, warnings=warnings, keep_history=True)
     app.run(mouse=settings.mouse)
     return app.return_code or 0

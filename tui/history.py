@@ -499,7 +499,9 @@ class Series:
             return self.rate_per_minute((index,), window)
         return (b - a) * 60.0 / span
 
-    def increase(self, index: int, window: float, end: float | None = None) -> int | None:
+    def increase(
+        self, index: int, window: float, end: float | None = None, not_before: float = -math.inf
+    ) -> int | None:
         """How much one counter went up within the ``window`` seconds before ``end``
         (default: the newest sample), for alert rules on event counters.
 
@@ -513,7 +515,10 @@ class Series:
         O(1) for the series that did not change within the window (nearly all of
         them): :attr:`last_event_at` (kept by :meth:`History.record` and
         :meth:`extend`) or the time of the last change answers; otherwise only the
-        samples within the window are unpacked.
+        samples within the window are unpacked. Steps that begin before ``not_before``
+        are not counted (the step from a sample loaded from the history file to the
+        first poll after a restart: when in the hours between those events came, and
+        whether anyone was told, is unknown).
         """
         n = self._count
         last = self._last_values
@@ -538,6 +543,8 @@ class Series:
             slot = slot - 1 if slot else maxlen - 1
             held = odd.get(slot) if odd else None
             a = unpack(buf, slot * _SIZE) if held is None else _picked(held, (index,))
+            if a[0] < not_before:
+                break
             old, new = a[1], b[1]
             if old is not None and new is not None and new > old:
                 total += new - old

@@ -15,23 +15,26 @@ import contextlib
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from tui.alerts import Alert, RateWatch, event_alerts, reset_alerts
+from tui.alerts import Alert, reset_alerts
 from tui.budgets import BudgetAlerts, BudgetEvaluator, BudgetStatus
 from tui.client import FlashbackClient, client_for
 from tui.costs import Costs
-from tui.counters import CALLS
 from tui.errors import ApiError
 from tui.history import Changes, History
 from tui.ledger import Ledger, load_baselines
 from tui.models import LlmConfig, StatsPage
-from tui.poller import MAX_INTERVAL, MIN_INTERVAL, Poller, PollStatus
+from tui.notify import Notifier
+from tui.poller import MAX_INTERVAL, MIN_INTERVAL, ConnState, Poller, PollStatus
 from tui.pricing import PriceBook, build_pricebook
+from tui.rules import Event, HistoryMetrics, RuleEngine
 from tui.settings import Settings
 from tui.store import StoreWriter, start_history
+from tui.toasts import toasts_for
 from tui.tokens import AuthSession, TokenSet
 from tui.view import config_name, token_rate
 
@@ -48,6 +51,12 @@ POLL_PART = 1000
 #: every BUDGETS_EVERY seconds, not on every poll.
 BUDGETS_EVERY_FROM = 1000
 BUDGETS_EVERY = 15.0
+#: Alert events kept in memory for the alerts screen (the file keeps 7 days).
+ALERT_LOG = 1000
+#: Seconds between rule evaluations while polls fail (for ``no_data``).
+FAILURE_CHECK = 5.0
+#: Seconds the notifications may take to go out when the monitor closes.
+NOTIFY_CLOSE = 2.0
 #: Seconds the history writer waits before writing a poll (a frame goes first).
 WRITE_DELAY = 0.25
 
@@ -79,6 +88,8 @@ class PollUpdate:
     notes: list[str] = field(default_factory=list)
     #: Where each budget stands after this poll (empty without budgets).
     budgets: list[BudgetStatus] = field(default_factory=list)
+    #: What the alert rules said after this poll (fired, resolved, reminders).
+    events: list[Event] = field(default_factory=list)
 
 
 Listener = Callable[[PollUpdate], Awaitable[None] | None]
@@ -113,7 +124,6 @@ class Monitor:
         self.names_error: str | None = None
         self._names_at = 0.0
         self._names_unknown_at = 0.0
-        self.rate_watch = RateWatch(settings.thresholds)
         #: What the configurations cost (raises ConfigError for a model without a price).
         if pricebook is None:
             pricebook = build_pricebook(
@@ -129,6 +139,19 @@ class Monitor:
         #: Where each budget stood at the last evaluation, and when that was.
         self.budgets: list[BudgetStatus] = []
         self._budgets_at = -math.inf
+        #: The alert rules (tui/rules.py), what they read, where they are told, and the
+        #: recent log (with the history file's last day of it at start).
+        self.rules = RuleEngine(settings.rules)
+        self.metrics = HistoryMetrics(
+            self.history,
+            configs=lambda: self.names,
+            budgets=lambda: [(b.spec.label, b.percent) for b in self.budgets],
+            cost_per_hour=self._cost_per_hour,
+        )
+        self.notifier = Notifier()
+        self.alert_log: deque[Event] = deque(maxlen=ALERT_LOG)
+        #: Told of rule events raised outside a poll result (polls failing: no_data).
+        self.on_events: Callable[[list[Event]], None] | None = None
         #: Told of each overview poll once recorded (the face shows it).
         self.on_update: Listener | None = None
         #: Told of each change of the overview poller's connection state.
@@ -144,10 +167,30 @@ class Monitor:
     # ------------------------------------------------------------------ running
 
     async def run(self) -> None:
-        """Load the history (when kept), then poll until cancelled."""
+        """Load the history (when kept), then poll until cancelled; meanwhile watch
+        for polls failing long enough to fire a ``no_data`` rule."""
         if self.keep_history:
             await self.attach_history()
-        await self.poller.run()
+        watch = asyncio.ensure_future(self._watch_failures())
+        try:
+            await self.poller.run()
+        finally:
+            watch.cancel()
+
+    async def _watch_failures(self) -> None:
+        """While polls fail, evaluate the rules every few seconds (a retry may be
+        minutes away, and ``no_data`` must fire when its ``for`` has passed)."""
+        while True:
+            await asyncio.sleep(FAILURE_CHECK)
+            if self.metrics.seconds_without_data(self.clock()) is not None:
+                self._failed_evaluation()
+
+    def _failed_evaluation(self) -> None:
+        now = self.clock()
+        self.metrics.poll_failed(now)
+        events = self.dispatch(self.rules.evaluate(self.metrics, now))
+        if events and self.on_events is not None:
+            self.on_events(events)
 
     async def attach_history(self) -> None:
         """Open the profile's history file off the event loop, load it, start its writer."""
@@ -170,6 +213,11 @@ class Monitor:
             return
         self.history_writer.write_delay = WRITE_DELAY
         self.history = history
+        self.metrics.history = history
+        # The last day of the alert log, for the alerts screen.
+        since = self.clock() - 86400.0
+        past = await asyncio.to_thread(self.history_writer.load_events, since, ALERT_LOG)
+        self.alert_log.extendleft(reversed(past))
         if self.tracks_spend:
             await self._seed_spend()
 
@@ -187,9 +235,10 @@ class Monitor:
             self.budget_alerts = await asyncio.to_thread(BudgetAlerts.for_profile, settings.profile)
 
     async def aclose(self) -> None:
-        """Flush and close the history file and the client's connections."""
+        """Flush and close the history file, the notifications and the connections."""
         if self.history_writer is not None:
             await asyncio.to_thread(self.history_writer.close)
+        await asyncio.to_thread(self.notifier.close, NOTIFY_CLOSE)
         await self.client.aclose()
 
     # ------------------------------------------------------------------ fetching
@@ -228,7 +277,7 @@ class Monitor:
     # ------------------------------------------------------------------ recording
 
     async def ingest(
-        self, page: StatsPage, at: float, *, write: bool = True, budgets: bool = False
+        self, page: StatsPage, at: float, *, write: bool = True, overview: bool = False
     ) -> PollUpdate:
         """Record a poll (the overview's or a drill-down's) taken at ``at``; return
         what it changed, its token rates, the alerts it raises and the notes to show.
@@ -236,8 +285,9 @@ class Monitor:
         A large poll is recorded, and its rates computed, in parts with a pause
         between, so the event loop answers keys meanwhile. ``write``: hand it to the
         history file's writer now (else the caller does, with :meth:`write`).
-        ``budgets``: evaluate the budgets too (the overview's polls: evaluating walks
-        every configuration, and a drill-down's poll changes one).
+        ``overview``: the overview's poll of every configuration: evaluate the budgets
+        and the alert rules too (evaluating walks every configuration, and a
+        drill-down's poll changes one).
         """
         stats = page.stats
         parts = [stats[i : i + POLL_PART] for i in range(0, len(stats), POLL_PART)]
@@ -262,9 +312,10 @@ class Monitor:
                 await asyncio.sleep(0)
         if write:
             self.write(page, at)
-        alerts = event_alerts(changes, self.name_of) + reset_alerts(changes, self.name_of)
-        alerts += self._rate_alerts(page, rates)
-        if budgets and self.settings.budgets and self._budgets_due(len(stats), at):
+        alerts = reset_alerts(changes, self.name_of)
+        if not overview:  # a drill-down's poll: the rules see its increases next time
+            self.metrics.note_changes(at, changes)
+        if overview and self.settings.budgets and self._budgets_due(len(stats), at):
             self._budgets_at = at
             statuses: list[BudgetStatus] = []
             for spec in self.settings.budgets:
@@ -280,8 +331,33 @@ class Monitor:
                 if len(parts) > 1:
                     await asyncio.sleep(0)
             self.budgets = statuses
-            alerts += self.budget_alerts.check(self.budgets, at)
-        return PollUpdate(page, at, changes, rates, alerts, self.notes(), list(self.budgets))
+            bell = self.settings.bell
+            alerts += [replace(a, bell=bell) for a in self.budget_alerts.check(self.budgets, at)]
+        events: list[Event] = []
+        if overview:
+            self.metrics.poll_succeeded(at, changes, [s.ai_llm_id for s in stats])
+            events = self.dispatch(self.rules.evaluate(self.metrics, at))
+            alerts += toasts_for(events)
+        return PollUpdate(
+            page, at, changes, rates, alerts, self.notes(), list(self.budgets), events
+        )
+
+    def dispatch(self, events: list[Event]) -> list[Event]:
+        """Log rule events (memory and the history file) and hand those with URLs to
+        the notifier (its own threads; muted ones are logged, not sent)."""
+        if not events:
+            return events
+        self.alert_log.extend(events)
+        if self.history_writer is not None:
+            self.history_writer.submit_events(events)
+        for event in events:
+            if not event.muted and any("://" in channel for channel in event.notify):
+                self.notifier.send(event)
+        return events
+
+    def _cost_per_hour(self, ai_llm_id: str) -> float | None:
+        rate = self.costs.rate(ai_llm_id)
+        return None if rate is None else float(rate)
 
     def _budgets_due(self, configs: int, at: float) -> bool:
         """Every poll up to :data:`BUDGETS_EVERY_FROM` configurations; past that at most
@@ -294,18 +370,6 @@ class Monitor:
         if self.history_writer is not None:
             self.history_writer.submit(at, page.stats)
 
-    def _rate_alerts(self, page: StatsPage, rates: dict[str, float | None]) -> list[Alert]:
-        watch = self.rate_watch
-        if not (watch.tokens_per_minute or watch.calls_per_minute):
-            return []
-        watched = []
-        for s in page.stats:
-            series = self.history.get(s.ai_llm_id)
-            if series is not None:
-                calls = series.rate_per_minute((CALLS,))
-                watched.append((s.ai_llm_id, rates.get(s.ai_llm_id), calls))
-        return watch.check(watched, self.name_of)
-
     def notes(self) -> list[str]:
         """What is wrong besides the connection (names, the history file), one line each."""
         notes = [self.names_error] if self.names_error else []
@@ -313,10 +377,12 @@ class Monitor:
             notes.append(self.history_writer.problem)
         if self.budget_alerts.problem:
             notes.append(self.budget_alerts.problem)
+        if self.notifier.problem:
+            notes.append(self.notifier.problem)
         return notes
 
     async def _overview_result(self, page: StatsPage, at: float) -> None:
-        update = await self.ingest(page, at, write=False, budgets=True)
+        update = await self.ingest(page, at, write=False, overview=True)
         try:
             if self.on_update is not None:
                 shown = self.on_update(update)
@@ -328,6 +394,8 @@ class Monitor:
             self.write(page, at)
 
     def _status(self, status: PollStatus) -> None:
+        if status.state in (ConnState.RETRYING, ConnState.LOGIN_NEEDED) and not status.in_flight:
+            self._failed_evaluation()  # a poll failed: no_data may be due
         if self.on_status is not None:
             self.on_status(status)
 

@@ -626,11 +626,15 @@ class HistoryMetrics:
         self._moved: dict[str, float] = {}
         self._went_up: dict[int, dict[str, float]] = {i: {} for i in EVENT_COUNTER.values()}
         self._ok_at: float | None = None
+        #: When this monitor's first poll came in: increases across the gap before it
+        #: (a restart) are not new events.
+        self._live_since = math.inf
         self._failing_since: float | None = None
         self._pruned_at = 0.0
 
     def poll_succeeded(self, at: float, changes: Changes, ids: Sequence[str]) -> None:
         """An overview poll taken at ``at`` was recorded: ``ids`` are its configurations."""
+        self._live_since = min(self._live_since, at)
         self._ok_at, self._failing_since = at, None
         self.note_changes(at, changes)
         if ids != self._ids:
@@ -696,7 +700,7 @@ class HistoryMetrics:
         if series is None:
             return None
         if metric in EVENT_COUNTER:
-            got = series.increase(EVENT_COUNTER[metric], window, self._ok_at)
+            got = series.increase(EVENT_COUNTER[metric], window, self._ok_at, self._live_since)
             return None if got is None else float(got)
         if metric == "calls_per_minute":
             # From the span's two ends (O(1)); it walks the span only across a reset.

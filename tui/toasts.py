@@ -13,12 +13,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tui.alerts import Alert
+from tui.fmt import safe_text
+from tui.notify import format_value
+from tui.rules import Event
 
 #: Seconds between two toasts at least.
 MIN_GAP = 10.0
 #: Configurations named in a summary before "and N more".
 NAMED = 3
 _RANK = {"information": 0, "warning": 1, "error": 2}
+
+
+#: Metrics whose firing is an error (red), not a warning.
+SEVERE = frozenset({"blocks", "no_data"})
+
+
+def toasts_for(events: list[Event]) -> list[Alert]:
+    """The toasts and bells rule events ask for (``notify`` holds "toast" or "bell");
+    muted rules stay quiet."""
+    out: list[Alert] = []
+    for e in events:
+        toast, bell = "toast" in e.notify, "bell" in e.notify
+        if e.muted or not (toast or bell):
+            continue
+        if e.state == "resolved":
+            severity, words = "information", "resolved"
+        else:
+            severity = "error" if e.metric in SEVERE else "warning"
+            words = (
+                f"{format_value(e.metric, e.value)} (above {format_value(e.metric, e.threshold)})"
+            )
+            if e.state == "repeat":
+                words += ", still"
+        out.append(
+            Alert(
+                title=safe_text(e.entity_name, 40),
+                message=f"{safe_text(e.rule, 40)}: {words}",
+                severity=severity,
+                toast=toast,
+                bell=bell and e.state != "resolved",
+            )
+        )
+    return out
 
 
 def summary(alerts: list[Alert]) -> Alert:
@@ -29,7 +65,12 @@ def summary(alerts: list[Alert]) -> Alert:
     lines = [f"{a.title}: {a.message}" for a in alerts[:NAMED]]
     if len(alerts) > NAMED:
         lines.append(f"and {len(alerts) - NAMED} more (a: alerts)")
-    return Alert(title=f"{len(alerts)} alerts", message="\n".join(lines), severity=worst)
+    return Alert(
+        title=f"{len(alerts)} alerts",
+        message="\n".join(lines),
+        severity=worst,
+        bell=any(a.bell for a in alerts),
+    )
 
 
 @dataclass(slots=True)
@@ -41,9 +82,11 @@ class ToastGate:
     _last: float = -1e18
 
     def offer(self, alerts: list[Alert], now: float) -> Alert | None:
-        """A poll's alerts: the toast to show now, or None (held, or nothing)."""
-        if alerts:
-            self._held = [*(self._held or []), *alerts]
+        """A poll's alerts: the toast to show now, or None (held, or nothing). Alerts
+        that ask only for the bell are not held (the face rings for them at once)."""
+        shown = [a for a in alerts if a.toast]
+        if shown:
+            self._held = [*(self._held or []), *shown]
         return self.due(now)
 
     def due(self, now: float) -> Alert | None:

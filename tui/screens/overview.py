@@ -32,6 +32,7 @@ from tui.monitor import Monitor
 from tui.poller import PollStatus
 from tui.pricing import format_usd
 from tui.ranking import CalmOrder
+from tui.screens.alerts import AlertsScreen
 from tui.screens.budgets import BudgetsScreen, outlook, worst
 from tui.screens.detail import DetailScreen
 from tui.screens.messages import LoginWanted, Polled
@@ -91,6 +92,13 @@ class OverviewScreen(Screen[None]):
             "Group",
             id="group",
             tooltip="group: provider, workspace, none (enter folds)",
+        ),
+        Binding(
+            "a",
+            "alerts",
+            "Alerts",
+            id="alerts",
+            tooltip="alerts: firing, pending, and the log",
         ),
         Binding(
             "b",
@@ -234,6 +242,7 @@ class OverviewScreen(Screen[None]):
         try:
             update = message.update
             self.status_bar.notes = update.notes
+            self.status_bar.firing = self.monitor.rules.firing_count()
             self._show_budget(update.budgets)
             self.show_page(update.page, update.changes, update.rates)
         except Exception as exc:  # reported by the poller in the status bar
@@ -538,6 +547,9 @@ class OverviewScreen(Screen[None]):
             timeout=2,
         )
         self.render_rows()
+
+    def action_alerts(self) -> None:
+        self.app.push_screen(AlertsScreen(self.monitor))
 
     def action_budgets(self) -> None:
         self.app.push_screen(BudgetsScreen(self.monitor))

@@ -30,6 +30,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 if TYPE_CHECKING:
+    from textual.app import App
     from textual.screen import Screen
 
 #: Textual versions these overrides were checked against: ``[low, high)``.
@@ -165,3 +166,14 @@ def _whole_cell(strip: Strip, at: int, step: int) -> int:
             pos += w
         return at
     return at
+
+
+def write_to_terminal(app: App[Any], text: str) -> bool:
+    """Write escape sequences straight to the app's terminal (a desktop notification's
+    OSC 777 / OSC 9), as Textual's own ``copy_to_clipboard`` does for OSC 52; False
+    when there is no terminal (headless tests)."""
+    driver = getattr(app, "_driver", None)
+    if driver is None:
+        return False
+    driver.write(text)
+    return True

@@ -61,6 +61,8 @@ class StatusBar(LineStatic):
         self.configs = 0
         self.invalid = 0
         self.notes: list[str] = []
+        #: Alert rules firing now (the alerts screen, `a`, lists them).
+        self.firing = 0
         #: Configurations the profile cannot price (cost shows n/a), when it prices any.
         self.unpriced = 0
         #: The worst budget, one line ("" when none), and whether it is in trouble.
@@ -99,6 +101,8 @@ class StatusBar(LineStatic):
         line2 = Text()
         line2.append(f" ● {label}", style="bold")
         line2.append(f"  {updated(self.status.last_ok, now, is_behind(self.status, label))}")
+        if self.firing:
+            line2.append(f"  ▲ {self.firing} firing", style="bold")
         if self.budget and self.budget_alarm:
             # A budget running out matters more than the counts: before them, so it
             # shows on a narrow pane too.
