@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -17,6 +18,9 @@ SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 COMPACT_WIDTH = 6
 
 
+#: The table formats every visible counter on every poll, mostly the same values as
+#: the poll before (idle configurations): remembered, not worked out again.
+@functools.lru_cache(maxsize=8192, typed=True)
 def compact(value: int | float | None, width: int = COMPACT_WIDTH) -> str:
     """``45678`` -> ``45.7k`` in at most ``width`` characters; None -> ``?``.
 

@@ -23,8 +23,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
+from rich.color import ColorSystem
 from rich.console import Console
-from rich.control import Control
+from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -124,27 +126,154 @@ if _PRIVATE_OK:
             return CroppedChopsUpdate(update.chops, update.spans, update.chop_ends)
 
     class CroppedChopsUpdate(ChopsUpdate):
-        """A partial update whose spans are cropped to their own columns."""
+        """A partial update whose spans are cropped to their own columns, and written
+        with as few escape codes as the terminal needs.
+
+        Rich writes every styled segment as ``ESC[<whole style>m text ESC[0m``: under
+        churn six bytes in ten written were colour codes, mostly the table's one base
+        style sent again for every changed cell. Here the terminal's style is tracked
+        through the update: a segment in the style already set costs its text only,
+        and a change of style sends only what differs (``ESC[22;24m`` to unmark a cell,
+        say), or a reset and the new style where that is shorter. A move within the
+        line just written is a column move (``ESC[<x>G``), and the line feeds Textual
+        writes between lines (each followed by an absolute move anyway) are left out.
+        The update ends in the default style, as Rich's own output does.
+        """
 
         def render_segments(self, console: Console) -> str:
+            color_system = console._color_system or ColorSystem.TRUECOLOR
             out: list[str] = []
             append = out.append
-            move_to = Control.move_to
-            last_y = self.spans[-1][0]
+            state: _Sgr = _NO_STYLE
+            sgr_of = _sgr_cache(color_system)
+            row = -1  # the row the cursor is on, when it is known
+            row_end = -1  # the column the last write on that row ended at
             for y, x1, x2 in self.spans:
-                chops = zip(self.chop_ends[y], self.chops[y].items(), strict=False)
+                ends = self.chop_ends[y]
+                width = ends[-1] if ends else 0
+                chops = zip(ends, self.chops[y].items(), strict=False)
                 for end, (x, strip) in chops:
                     if strip is None or x > x2 or end <= x1:
                         continue
                     start = _whole_cell(strip, max(x1 - x, 0), -1)
                     stop = _whole_cell(strip, min(end, x2) - x, +1)
-                    if start > 0 or stop < strip.cell_length:
-                        strip = strip.crop(start, stop)
-                    append(move_to(x + start, y).segment.text)
-                    append(strip.render(console))
-                if y != last_y:
-                    append("\n")
+                    if stop <= start:
+                        continue
+                    column = x + start
+                    if row == y and 0 <= row_end < width:
+                        append(f"\x1b[{column + 1}G")
+                    else:
+                        append(f"\x1b[{y + 1};{column + 1}H")
+                    row, row_end = y, x + stop
+                    pos = 0
+                    for text, style, control in strip:
+                        if control:
+                            append(text)
+                            continue
+                        size = len(text) if text.isascii() else cell_len(text)
+                        seg_end = pos + size
+                        if seg_end <= start:
+                            pos = seg_end
+                            continue
+                        if pos >= stop:
+                            break
+                        if pos < start or seg_end > stop:
+                            text = _cut(text, start - pos, min(stop, seg_end) - pos)
+                        pos = seg_end
+                        if not text:
+                            continue
+                        if style is None:
+                            new = _NO_STYLE
+                        else:
+                            known = sgr_of.get(style)
+                            if known is None:
+                                known = sgr_of[style] = _sgr_state(style, color_system)
+                            new = known
+                            if style._link:
+                                # Links as Rich writes them: from and back to no style.
+                                if state != _NO_STYLE:
+                                    append("\x1b[0m")
+                                    state = _NO_STYLE
+                                if new != _NO_STYLE:
+                                    text = f"{_transition(_NO_STYLE, new)}{text}\x1b[0m"
+                                append(f"\x1b]8;id={style._link_id};{style._link}\x1b\\")
+                                append(f"{text}\x1b]8;;\x1b\\")
+                                continue
+                        if new != state:
+                            append(_transition(state, new))
+                            state = new
+                        append(text)
+            if state != _NO_STYLE:
+                append("\x1b[0m")
             return "".join(out)
+
+
+#: A terminal style as SGR parts: (attribute bits as Rich numbers them, foreground
+#: codes, background codes); "" is the terminal's default colour.
+_Sgr = tuple[int, str, str]
+_NO_STYLE: _Sgr = (0, "", "")
+#: Rich's attribute bits, in order: the code that sets each and the one that clears
+#: it (some clear two: 22 bold and dim, 24 both underlines, 25 both blinks, 54 frame
+#: and encircle).
+_SET = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "21", "51", "52", "53")
+_CLEAR = ("22", "22", "23", "24", "25", "25", "27", "28", "29", "24", "54", "54", "55")
+_CACHES: dict[Any, dict[Style, _Sgr]] = {}
+
+
+def _sgr_cache(color_system: ColorSystem) -> dict[Style, _Sgr]:
+    cache = _CACHES.get(color_system)
+    if cache is None or len(cache) > 4096:
+        cache = _CACHES[color_system] = {}
+    return cache
+
+
+def _sgr_state(style: Style, color_system: ColorSystem) -> _Sgr:
+    color, bgcolor = style._color, style._bgcolor
+    fg = ";".join(color.downgrade(color_system).get_ansi_codes()) if color else ""
+    bg = ";".join(bgcolor.downgrade(color_system).get_ansi_codes(False)) if bgcolor else ""
+    return (style._attributes & style._set_attributes, fg, bg)
+
+
+def _codes(bits: int) -> list[str]:
+    return [_SET[i] for i in range(bits.bit_length()) if bits >> i & 1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _transition(old: _Sgr, new: _Sgr) -> str:
+    """The shortest SGR sequence that takes the terminal from style ``old`` to ``new``."""
+    bits, fg, bg = new
+    whole = _codes(bits) + [c for c in (fg, bg) if c]
+    if new == _NO_STYLE:
+        return "\x1b[0m"
+    if old == _NO_STYLE:
+        return f"\x1b[{';'.join(whole)}m"
+    reset = f"\x1b[0;{';'.join(whole)}m"
+    old_bits, old_fg, old_bg = old
+    cleared = old_bits & ~bits
+    parts: list[str] = []
+    lost = 0  # attributes switched off by a shared clearing code, still wanted
+    for i in range(cleared.bit_length()):
+        if cleared >> i & 1 and _CLEAR[i] not in parts:
+            parts.append(_CLEAR[i])
+            lost |= sum(1 << j for j, c in enumerate(_CLEAR) if c == _CLEAR[i])
+    parts += _codes((bits & ~old_bits) | (bits & lost))
+    if fg != old_fg:
+        parts.append(fg or "39")
+    if bg != old_bg:
+        parts.append(bg or "49")
+    diff = f"\x1b[{';'.join(parts)}m"
+    return diff if len(diff) <= len(reset) else reset
+
+
+def _cut(text: str, start: int, stop: int) -> str:
+    """Cells ``[start, stop)`` of one segment's text (the ends fall between cells)."""
+    if text.isascii():
+        return text[max(start, 0) : stop]
+    segment = Segment(text)
+    if start > 0:
+        segment = segment.split_cells(start)[1]
+        stop -= start
+    return segment.split_cells(stop)[0].text
 
 
 def _whole_cell(strip: Strip, at: int, step: int) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from rich.cells import cell_len
+from rich.control import strip_control_codes
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -32,7 +33,6 @@ NAME_MIN, NAME_MAX = 10, 40
 PAD = 2
 #: Changed runs of a line this close together are repainted as one.
 SPAN_GAP = 4
-_SPACE = Segment(" ")
 
 RowSource = Callable[[str], RowView]
 
@@ -222,34 +222,74 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
             return Text(cell.text, style=style, justify="right")
         return Text(cell.text, style=style, no_wrap=True, overflow="ellipsis")
 
-    def _line_segments(self, row: RowView, marked: frozenset[str]) -> list[Segment]:
-        """The segments of one row: each cell between two spaces, cut or padded to its
-        column. Built directly for the common cell that fits (a poll redraws every
-        changed row), through Rich ``Text`` for the rest (a long or wide name)."""
+    def _line_segments(self, row: RowView, marked: frozenset[str], style: Style) -> list[Segment]:
+        """The segments of one row in the line's ``style``: each cell between two
+        spaces, cut or padded to its column, in its role's style on top of the line's.
+
+        Built directly for the common cell that fits (a poll redraws every changed
+        row), through Rich ``Text`` for the rest (a long or wide name), and merged as
+        they go: one segment a run of one style (what ``Strip.simplify`` would make),
+        so the line is ready without restyling and merging it afterwards.
+        """
         segments: list[Segment] = []
-        console = self.app.console
-        for col in self.columns_shown:
-            cell = self.render_cell(row, col, col.key in marked)
-            text, width = cell.plain, col.width
-            if cell.justify == "right":
-                text = text.rstrip()
-            used = cell_len(text)
-            if cell.spans or used > width or "\n" in text:
-                one = Text(" ", no_wrap=True, overflow="crop")
-                one.append_text(self._fit(cell, width))
-                one.append(" ")
-                segments.extend(one.render(console))
-                continue
-            style = Style.parse(cell.style) if isinstance(cell.style, str) else cell.style
-            pad = " " * (width - used)
-            if not text:  # an empty segment upsets Strip's cropping: pad alone
-                segments.append(Segment(" " + pad + " "))
-                continue
-            if cell.justify == "right":
-                segments += [Segment(" " + pad), Segment(text, style or None), _SPACE]
+        run: list[str] = []
+        run_style = style
+        palette = self.palette
+
+        def add(text: str, text_style: Style) -> None:
+            nonlocal run, run_style
+            if not text:
+                return  # (an empty segment would upset Strip's cropping)
+            if text_style is run_style or text_style == run_style:
+                run.append(text)
             else:
-                segments += [_SPACE, Segment(text, style or None), Segment(pad + " ")]
+                if run:
+                    segments.append(Segment("".join(run), run_style))
+                run, run_style = [text], text_style
+
+        for col in self.columns_shown:
+            is_marked = col.key in marked
+            cell = col.render(row, col.width, is_marked)
+            text, width = cell.text, col.width
+            if not text.isprintable():
+                text = strip_control_codes(text)  # as rich.Text would
+            if cell.right:
+                text = text.rstrip()
+            used = len(text) if text.isascii() else cell_len(text)
+            if used > width or "\n" in text:
+                one = Text(" ", no_wrap=True, overflow="crop")
+                one.append_text(self._fit(self.render_cell(row, col, is_marked), width))
+                one.append(" ")
+                for seg in one.render(self.app.console):
+                    if seg.text:
+                        add(seg.text, style + seg.style)
+                continue
+            role = palette.for_role(cell.role) if palette is not None else ""
+            pad = " " * (width - used)
+            if cell.right:
+                add(" " + pad, style)
+                add(text, style + role if isinstance(role, Style) else style)
+                add(" ", style)
+            else:
+                add(" ", style)
+                add(text, style + role if isinstance(role, Style) else style)
+                add(pad + " ", style)
+        if run:
+            segments.append(Segment("".join(run), run_style))
         return segments
+
+    def _line_strip(self, row: RowView, marked: frozenset[str], style: Style, width: int) -> Strip:
+        """One row as a strip ``width`` cells wide, in the line's ``style``."""
+        segments = self._line_segments(row, marked, style)
+        length = sum(len(t) if t.isascii() else cell_len(t) for t, _, _ in segments)
+        if length >= width:
+            return Strip(segments, length).adjust_cell_length(width, style).simplify()
+        pad = " " * (width - length)
+        if segments and segments[-1].style == style:
+            segments[-1] = Segment(segments[-1].text + pad, style)
+        else:
+            segments.append(Segment(pad, style))
+        return Strip(segments, width)
 
     @staticmethod
     def _fit(cell: Text, width: int) -> Text:
@@ -273,21 +313,23 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
         if y == 0:
-            style = base + self.get_component_rich_style("stats-table--header")
+            style = self.rich_style + self.get_component_rich_style("stats-table--header")
             return self._strip(self._header_text(), style, width)
         index = self.scroll_offset.y + y - 1
         if index >= len(self._order) or self._row_of is None:
-            strip = Strip.blank(width, base)
+            strip = Strip.blank(width, self.rich_style)
         else:
-            strip = self._line_for(self._order[index], index, width, base)[1]
+            # The widget's style (a walk up the DOM) only for a line not built yet.
+            strip = self._line_for(self._order[index], index, width, None)[1]
         self._painted[y] = strip
         return strip
 
     def _line_for(
-        self, ident: str, index: int, width: int, base: Style, focused: bool | None = None
+        self, ident: str, index: int, width: int, base: Style | None, focused: bool | None = None
     ) -> tuple[object, Strip]:
+        """The line of ``ident`` at ``index``, from the cache when it shows the same;
+        ``base``: the widget's style (None: looked up when the line must be built)."""
         row = self._row(ident)
         marked = self._marked.get(ident, frozenset())
         is_cursor = index == self._cursor
@@ -297,12 +339,11 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         cached = self._lines.get(ident)
         if cached is not None and cached[0] == key:
             return cached
-        style = base
+        style = self.rich_style if base is None else base
         if is_cursor:
             component = "stats-table--cursor" if focused else "stats-table--cursor-blurred"
             style = style + self.get_component_rich_style(component)
-        strip = Strip(self._line_segments(row, marked)).apply_style(style)
-        entry = (key, strip.adjust_cell_length(width, style).simplify())
+        entry = (key, self._line_strip(row, marked, style, width))
         self._lines[ident] = entry
         return entry
 
@@ -439,12 +480,73 @@ def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
     return cells
 
 
+def _runs(strip: Strip) -> list[tuple[int, str, Style | None]] | None:
+    """(end, text, style) of each segment, when every character is one cell wide
+    (ASCII, or box and block characters such as sparklines); else None."""
+    runs: list[tuple[int, str, Style | None]] = []
+    x = 0
+    for text, style, control in strip:
+        if control:
+            continue
+        if not text.isascii() and not all(map(_one_cell, text)):
+            return None
+        x += len(text)
+        runs.append((x, text, style))
+    return runs
+
+
+def _one_cell(ch: str) -> bool:
+    return cell_len(ch) == 1
+
+
 def changed_spans(before: Strip, after: Strip) -> list[tuple[int, int]]:
     """Runs ``[x0, x1)`` of cells that differ between two strips of one screen line."""
     if before.cell_length != after.cell_length:
         return [(0, max(before.cell_length, after.cell_length))]
     if before == after:
         return []
+    old, new = _runs(before), _runs(after)
+    if old is None or new is None:
+        return _changed_cells(before, after)
+    # Walk both lines a stretch of one style in each at a time: a stretch whose
+    # styles differ changed whole; one whose text is equal did not change (both
+    # compared in C); only the rest is compared cell by cell.
+    found: list[tuple[int, int]] = []
+    i = j = x = 0
+    while i < len(old) and j < len(new):
+        a_end, a_text, a_style = old[i]
+        b_end, b_text, b_style = new[j]
+        end = min(a_end, b_end)
+        if a_style is not b_style and a_style != b_style:
+            found.append((x, end))
+        else:
+            a = a_text[x - a_end + len(a_text) : end - a_end + len(a_text)]
+            b = b_text[x - b_end + len(b_text) : end - b_end + len(b_text)]
+            if a != b:
+                start = -1
+                for k, (p, q) in enumerate(zip(a, b, strict=True)):
+                    if p != q:
+                        if start < 0:
+                            start = k
+                    elif start >= 0:
+                        found.append((x + start, x + k))
+                        start = -1
+                if start >= 0:
+                    found.append((x + start, end))
+        x = end
+        i += a_end == end
+        j += b_end == end
+    # A span costs a cursor move and maybe a style: bridge short gaps.
+    spans: list[tuple[int, int]] = []
+    for x0, x1 in found:
+        if spans and x0 - spans[-1][1] <= SPAN_GAP:
+            x0 = spans.pop()[0]
+        spans.append((x0, x1))
+    return spans
+
+
+def _changed_cells(before: Strip, after: Strip) -> list[tuple[int, int]]:
+    """:func:`changed_spans` cell by cell, for lines with wide or zero-width characters."""
     old, new = _cells(before), _cells(after)
     if len(old) != len(new):
         return [(0, after.cell_length)]
