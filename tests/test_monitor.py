@@ -246,3 +246,26 @@ async def test_increases_across_a_restart_gap_are_not_new_events() -> None:
             page_of(LlmStats("a", values(totalBlocks=126))), 7210.0, overview=True
         )
         assert [(e.rule, e.value) for e in later.events] == [("new blocks", 1.0)]
+
+
+async def test_no_data_fires_through_the_monitor_when_polls_fail() -> None:
+    from tui.rules import Rule
+
+    rule = Rule("down", "no_data", for_=0.0, notify=("toast",))
+    async with monitor_on_demo(interval=1.0, rules=(rule,)) as (monitor, server, _clock):
+        told: list[str] = []
+        monitor.on_events = lambda events: told.extend(e.state for e in events)
+        server.set_fault("server_error")
+        task = asyncio.create_task(monitor.run())
+        try:
+            for _ in range(200):
+                if told:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert told == ["firing"]
+        assert monitor.rules.firing_count() == 1
+        assert [e.rule for e in monitor.alert_log] == ["down"]

@@ -231,10 +231,10 @@ def test_budget_percent_has_one_entity_per_matching_budget() -> None:
     src.budget_list = [("all / day", 85.0), ("all / month", 40.0), ("prod / day", 99.0)]
     events = engine.evaluate(src, T0)
     assert [(e.entity, e.entity_name, e.value) for e in events] == [
-        ("budget:all / day", "all / day", 85.0)
+        ("budget:0:all / day", "all / day", 85.0)
     ]
     src.budget_list = [("all / day", 20.0), ("all / month", 40.0)]  # a new day
-    assert states(engine.evaluate(src, T0 + 5)) == [("budget", "budget:all / day", "resolved")]
+    assert states(engine.evaluate(src, T0 + 5)) == [("budget", "budget:0:all / day", "resolved")]
 
 
 def test_only_candidates_and_tracked_configurations_are_asked() -> None:
@@ -567,3 +567,15 @@ def test_an_increase_seen_by_a_drill_down_poll_still_fires() -> None:
     assert not changes.events
     metrics.poll_succeeded(T0 + 5, changes, ["a"])
     assert states(engine.evaluate(metrics, T0 + 5)) == [("any block", "a", FIRING)]
+
+
+def test_two_budgets_with_one_label_are_two_entities() -> None:
+    """An unnamed USD budget and an unnamed tokens budget on the same match and period
+    share a label: each keeps its own state (no firing and resolving every poll)."""
+    engine = RuleEngine([Rule("b", "budget_percent", above=90)])
+    src = FakeSource()
+    src.budget_list = [("all / day", 95.0), ("all / day", 10.0)]
+    first = engine.evaluate(src, T0)
+    assert [(e.entity, e.state) for e in first] == [("budget:0:all / day", "firing")]
+    assert engine.evaluate(src, T0 + 5) == []
+    assert engine.evaluate(src, T0 + 10) == []

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_notify import Sink
+from test_notify import Sink, _no_proxy  # noqa: F401  (autouse: loopback, no proxy)
 from textual.widgets import DataTable
 from ui_helpers import advance, running, wait_for
 
@@ -23,13 +23,6 @@ from tui.settings import Settings
 
 BLOCKS = IDX["totalBlocks"]
 STEP = 5.0
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
 @pytest.fixture

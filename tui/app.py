@@ -172,18 +172,26 @@ class FlashtopApp(App[int]):
         self._show_toast(self.toasts.offer(alerts, time.monotonic()))
 
     def _desktop(self, events: list[Event]) -> None:
-        """Desktop notifications (OSC 777 and OSC 9, wrapped for tmux) for the rule
-        events that ask for them: they cross SSH to the laptop's desktop."""
-        tmux = in_tmux()
-        for event in events:
-            if "desktop" in event.notify and not event.muted:
-                title, body = message(event)
-                write_to_terminal(self, desktop_sequence(title, body, tmux=tmux))
+        """A desktop notification (OSC 777 and OSC 9, wrapped for tmux) for the rule
+        events that ask for one: it crosses SSH to the laptop's desktop. One per poll
+        at most (300 configurations firing at once are one notification)."""
+        wanted = [e for e in events if "desktop" in e.notify and not e.muted]
+        if not wanted:
+            return
+        title, body = message(wanted[0])
+        if len(wanted) > 1:
+            title = f"flashtop: {len(wanted)} alerts"
+            body = f"{body}; and {len(wanted) - 1} more"
+        write_to_terminal(self, desktop_sequence(title, body, tmux=in_tmux()))
 
     def _rule_events(self, events: list[Event]) -> None:
         """Rule events from outside a poll result (polls failing: no_data)."""
         self._raise_alerts(toasts_for(events))
         self._desktop(events)
+        if self.overview.is_mounted:
+            bar = self.overview.status_bar
+            bar.firing = self.monitor.rules.firing_count()
+            bar.refresh_text()
 
     def _show_toast(self, toast: Alert | None) -> None:
         if toast is None:

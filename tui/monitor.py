@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -38,6 +39,8 @@ from tui.toasts import toasts_for
 from tui.tokens import AuthSession, TokenSet
 from tui.view import config_name, token_rate
 
+log = logging.getLogger(__name__)
+
 #: Steps for making polls more or less frequent (seconds).
 INTERVAL_STEPS = (1, 2, 3, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
 #: How often configuration names are fetched again, and at most how often an
@@ -55,6 +58,8 @@ BUDGETS_EVERY = 15.0
 ALERT_LOG = 1000
 #: Seconds between rule evaluations while polls fail (for ``no_data``).
 FAILURE_CHECK = 5.0
+#: Delivery attempts per event and URL (about an hour with the backoff capped at 60 s).
+NOTIFY_ATTEMPTS = 64
 #: Seconds the notifications may take to go out when the monitor closes.
 NOTIFY_CLOSE = 2.0
 #: Seconds the history writer waits before writing a poll (a frame goes first).
@@ -148,7 +153,9 @@ class Monitor:
             budgets=lambda: [(b.spec.label, b.percent) for b in self.budgets],
             cost_per_hour=self._cost_per_hour,
         )
-        self.notifier = Notifier()
+        # Retried for about an hour (1, 2, 4 ... then every 60 s): a webhook that is
+        # down for a while still gets its "firing" and "resolved".
+        self.notifier = Notifier(attempts=NOTIFY_ATTEMPTS)
         self.alert_log: deque[Event] = deque(maxlen=ALERT_LOG)
         #: Told of rule events raised outside a poll result (polls failing: no_data).
         self.on_events: Callable[[list[Event]], None] | None = None
@@ -186,11 +193,16 @@ class Monitor:
                 self._failed_evaluation()
 
     def _failed_evaluation(self) -> None:
-        now = self.clock()
-        self.metrics.poll_failed(now)
-        events = self.dispatch(self.rules.evaluate(self.metrics, now))
-        if events and self.on_events is not None:
-            self.on_events(events)
+        """Polls are failing: evaluate the rules (no_data). Never raises: it runs inside
+        the poller's failure handling, which must go on retrying."""
+        try:
+            now = self.clock()
+            self.metrics.poll_failed(now)
+            events = self.dispatch(self.rules.evaluate(self.metrics, now))
+            if events and self.on_events is not None:
+                self.on_events(events)
+        except Exception:
+            log.exception("evaluating the alert rules while polls fail")
 
     async def attach_history(self) -> None:
         """Open the profile's history file off the event loop, load it, start its writer."""
@@ -351,8 +363,10 @@ class Monitor:
         if self.history_writer is not None:
             self.history_writer.submit_events(events)
         for event in events:
-            if not event.muted and any("://" in channel for channel in event.notify):
-                self.notifier.send(event)
+            if any("://" in channel for channel in event.notify):
+                # Muting quiets the screen (toasts, bell, desktop), not the webhooks:
+                # they must see every "firing" matched by its "resolved".
+                self.notifier.send(replace(event, muted=False) if event.muted else event)
         return events
 
     def _cost_per_hour(self, ai_llm_id: str) -> float | None:

@@ -208,6 +208,8 @@ class Event:
     notify: tuple[str, ...] = field(default=("toast",), repr=False)
     #: The rule was muted when this happened: logged and shown, but notifiers skip it.
     muted: bool = False
+    #: From a built-in rule (the event toasts, the thresholds shorthand).
+    builtin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,9 +377,11 @@ class RuleEngine:
                 continue
             if rule.metric == "budget_percent":
                 seen: set[str] = set()
-                for label, percent in budgets:
+                for n, (label, percent) in enumerate(budgets):
                     if glob_matches(rule.match, "", label, ""):
-                        key = BUDGET_PREFIX + label
+                        # By position too: two budgets may share a label (an unnamed
+                        # USD and tokens budget on the same match and period).
+                        key = f"{BUDGET_PREFIX}{n}:{label}"
                         seen.add(key)
                         self._step(rule, tracks, key, label, percent, now, events, muted)
                 self._vanish(rule, tracks, seen, now, events, muted)
@@ -541,6 +545,7 @@ def _event(rule: Rule, key: str, t: _Track, state: str, now: float, muted: bool)
         at=now,
         notify=rule.notify,
         muted=muted,
+        builtin=rule.builtin,
     )
 
 

@@ -37,6 +37,8 @@ def toasts_for(events: list[Event]) -> list[Alert]:
         if e.muted or not (toast or bell):
             continue
         if e.state == "resolved":
+            if e.builtin:
+                continue  # "new blocks" resolved a minute later: the log says it
             severity, words = "information", "resolved"
         else:
             severity = "error" if e.metric in SEVERE else "warning"

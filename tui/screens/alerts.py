@@ -21,8 +21,10 @@ from tui.rules import ActiveAlert, Event
 
 #: How long `m` mutes a rule.
 MUTE_SECONDS = 3600.0
-#: Log lines shown (newest first).
+#: Log lines shown (newest first), and active alerts at most (the rest are counted
+#: in the title: thousands of rows would cost the screen a second to rebuild).
 LOG_LINES = 200
+ACTIVE_ROWS = 500
 _STATE_STYLE = {
     "firing": "bold red",
     "pending": "yellow",
@@ -88,31 +90,40 @@ class AlertsScreen(Screen[None]):
         firing = sum(1 for a in active if a.state == "firing")
         title = Text(" Alerts ", style="bold reverse")
         title.append(f"  {firing} firing, {len(active) - firing} pending")
+        if len(active) > ACTIVE_ROWS:
+            title.append(f" (the first {ACTIVE_ROWS} shown)")
         muted = [r.name for r in monitor.rules.rules if monitor.rules.is_muted(r.name, now)]
         if muted:
             title.append(f"  muted: {safe_text(', '.join(muted), 60)}")
         self.query_one("#alerts-title", Static).update(title)
 
         table = self.query_one(DataTable)
+        # The cursor stays on its alert (not its row number) when rows come and go.
+        chosen = self._selected_key()
         cursor = table.cursor_row
         table.clear()
         self._rows = {}
-        for n, alert in enumerate(active):
-            self._add_active(table, f"a{n}", alert, now)
-        for n, event in enumerate(log):
-            self._add_event(table, f"e{n}", event, now)
+        for alert in active[:ACTIVE_ROWS]:
+            self._add_active(table, f"a:{alert.rule.name}:{alert.entity}", alert, now)
+        for event in log:
+            row_key = f"e:{event.at!r}:{event.rule}:{event.entity}:{event.state}"
+            if row_key not in self._rows:
+                self._add_event(table, row_key, event, now)
         if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+            if chosen is not None and chosen in self._rows:
+                table.move_cursor(row=table.get_row_index(chosen))
+            else:
+                table.move_cursor(row=min(cursor, table.row_count - 1))
         self._render_delivery()
 
     def _add_active(
         self, table: DataTable[Text | str], key: str, a: ActiveAlert, now: float
     ) -> None:
-        state = "muted" if a.muted else a.state
+        state = f"{a.state} (muted)" if a.muted else a.state
         since = a.firing_since if a.firing_since is not None else a.since
         table.add_row(
             Text(f"since {_clock(since, now)}"),
-            Text(state, style=_STATE_STYLE.get(state, "")),
+            Text(state, style=_STATE_STYLE["muted" if a.muted else a.state]),
             Text(safe_text(a.rule.name, 30)),
             Text(safe_text(a.entity_name, 40)),
             Text(format_value(a.rule.metric, a.value)),
@@ -148,12 +159,16 @@ class AlertsScreen(Screen[None]):
             lines.append(" No notification URLs in this profile's rules.", style="dim")
         self.query_one("#alerts-delivery", Static).update(lines)
 
-    def _selected(self) -> tuple[str, str] | None:
+    def _selected_key(self) -> str | None:
         table = self.query_one(DataTable)
         if not table.row_count:
             return None
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return self._rows.get(str(row_key.value))
+        return str(row_key.value)
+
+    def _selected(self) -> tuple[str, str] | None:
+        key = self._selected_key()
+        return None if key is None else self._rows.get(key)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row (the table takes the key before the screen's binding)."""
