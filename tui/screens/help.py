@@ -51,7 +51,11 @@ class HelpScreen(ModalScreen[None]):
                 f"Sorted by TOK/MIN, rates within {TOLERANCE:.0%} of each other keep their "
                 f"order and a row moves only once its rate differed for {CONFIRM_POLLS} polls "
                 "in a row; counter columns sort exactly. When rows re-rank the view stays "
-                "where it is; F follows the selected configuration instead.",
+                "where it is; F follows the selected configuration instead. "
+                "$/H and $ TODAY price LLM tokens at the models' base rates (n/a: no model "
+                "in the profile; ~: counted since the history starts, after midnight). "
+                "The built-in rules fire once when violations, alerts or blocks go up "
+                "and resolve after a quiet minute; a poll's alerts are one toast.",
                 id="help-notes",
             )
 
