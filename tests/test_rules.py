@@ -579,3 +579,21 @@ def test_two_budgets_with_one_label_are_two_entities() -> None:
     assert [(e.entity, e.state) for e in first] == [("budget:0:all / day", "firing")]
     assert engine.evaluate(src, T0 + 5) == []
     assert engine.evaluate(src, T0 + 10) == []
+
+
+def test_what_fired_before_a_restart_resolves_or_fires_on_without_a_second_firing() -> None:
+    rule = Rule("blocks", "blocks", above=0, window=60)
+    log = [
+        Event("blocks", "a", "name-a", "firing", 2.0, 0.0, "blocks", T0 - 100),
+        Event("blocks", "b", "name-b", "firing", 1.0, 0.0, "blocks", T0 - 90),
+        Event("blocks", "b", "name-b", "resolved", 0.0, 0.0, "blocks", T0 - 20),
+        Event("gone rule", "a", "name-a", "firing", 1.0, 0.0, "blocks", T0 - 50),
+    ]
+    engine = RuleEngine([rule])
+    assert engine.restore(log) == 1  # a (b resolved already; the other rule is gone)
+    src = FakeSource("a", "b")
+    src.set("blocks", "a", 3.0)  # still blocking: no second "firing"
+    assert engine.evaluate(src, T0) == []
+    assert engine.firing_count() == 1
+    src.set("blocks", "a", 0.0)
+    assert states(engine.evaluate(src, T0 + 5)) == [("blocks", "a", "resolved")]

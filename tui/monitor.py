@@ -230,6 +230,9 @@ class Monitor:
         since = self.clock() - 86400.0
         past = await asyncio.to_thread(self.history_writer.load_events, since, ALERT_LOG)
         self.alert_log.extendleft(reversed(past))
+        # What was firing when the last run stopped fires on: the next poll resolves
+        # it (webhooks get their "resolved") or keeps it, without a second "firing".
+        self.rules.restore(past)
         if self.tracks_spend:
             await self._seed_spend()
 
@@ -348,6 +351,7 @@ class Monitor:
         events: list[Event] = []
         if overview:
             self.metrics.poll_succeeded(at, changes, [s.ai_llm_id for s in stats])
+            self.metrics.token_rates = rates
             events = self.dispatch(self.rules.evaluate(self.metrics, at))
             alerts += toasts_for(events)
         return PollUpdate(

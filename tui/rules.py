@@ -302,6 +302,27 @@ class RuleEngine:
 
     # ------------------------------------------------------------------ muting
 
+    def restore(self, log: Iterable[Event]) -> int:
+        """Take up where the last run left off: each (rule, entity) whose last logged
+        event (``log`` oldest first) is a firing or a reminder is firing again, so
+        the next evaluation resolves it, or keeps it firing without telling anyone a
+        second time. Returns how many were restored. Call it before the first
+        evaluation."""
+        index = {rule.name: i for i, rule in enumerate(self.rules)}
+        last: dict[tuple[str, str], Event] = {}
+        for event in log:
+            last[(event.rule, event.entity)] = event
+        restored = 0
+        for (rule_name, entity), event in last.items():
+            i = index.get(rule_name)
+            if i is None or event.state not in (FIRING, REPEAT):
+                continue
+            self._tracks[i][entity] = _Track(
+                FIRING, event.at, event.value, event.entity_name, event.at, event.at
+            )
+            restored += 1
+        return restored
+
     def mute(self, rule_name: str, until: float) -> None:
         """Keep the rule's notifications quiet until ``until`` (epoch seconds)."""
         self._mutes[rule_name] = until
@@ -631,6 +652,9 @@ class HistoryMetrics:
         self._moved: dict[str, float] = {}
         self._went_up: dict[int, dict[str, float]] = {i: {} for i in EVENT_COUNTER.values()}
         self._ok_at: float | None = None
+        #: The last poll's tokens per minute (1-minute window) by id, when the Monitor
+        #: has them: a tokens_per_minute rule over a minute reads them.
+        self.token_rates: Mapping[str, float | None] = {}
         #: When this monitor's first poll came in: increases across the gap before it
         #: (a restart) are not new events.
         self._live_since = math.inf
@@ -711,6 +735,8 @@ class HistoryMetrics:
             # From the span's two ends (O(1)); it walks the span only across a reset.
             return series.span_rate(CALLS, window)
         if metric == "tokens_per_minute":
+            if window == 60.0 and ai_llm_id in self.token_rates:
+                return self.token_rates[ai_llm_id]  # the poll's TOK/MIN, already computed
             return series.rate_per_minute((TOKENS_IN, TOKENS_OUT), window)
         return None
 
