@@ -19,6 +19,9 @@ from tui.pricing import EMPTY, LLM_IN, LLM_OUT, MONEY, PeriodCost, Price, PriceB
 
 #: The window of the ``$/H`` figure: the same minute as TOK/MIN.
 RATE_WINDOW = 60.0
+#: One configuration's part of the sums: its price, LLM tokens in and out per minute,
+#: LLM tokens in and out today, and whether today was counted from after midnight.
+_Entry = tuple[Price, float | None, float | None, int | None, int | None, bool]
 
 
 class Costs:
@@ -40,6 +43,12 @@ class Costs:
         #: every 10 minutes): most asks are for the same configurations every poll.
         self._prices: dict[str, Price | None] = {}
         self._prices_of: object = None
+        #: id -> its part of the sums (see :meth:`refresh`), for which moment, day and
+        #: names; and when each configuration last changed (recent ones only).
+        self._entries: dict[str, _Entry | None] = {}
+        self._entries_day: tuple[float, float] | None = None
+        self._entries_names: object = None
+        self._moved: dict[str, float] = {}
 
     @property
     def enabled(self) -> bool:
@@ -64,32 +73,72 @@ class Costs:
         price = prices[ai_llm_id] = self.pricebook.price_for(ai_llm_id, self._name(ai_llm_id))
         return price
 
+    def _entry(self, ident: str, now: float) -> _Entry | None:
+        """One configuration's part of the sums (None: unpriced)."""
+        price = self.price(ident)
+        if price is None:
+            return None
+        series = self._history().get(ident)
+        rin = series.span_rate(LLM_IN, RATE_WINDOW) if series is not None else None
+        rout = series.span_rate(LLM_OUT, RATE_WINDOW) if series is not None else None
+        usage = self.ledger.usage(ident, "day", now)
+        return (
+            price,
+            rin,
+            rout,
+            None if usage is None else usage.tokens_in,
+            None if usage is None else usage.tokens_out,
+            usage is not None and not usage.exact,
+        )
+
+    def refresh(self, ids: Iterable[str], changed: Iterable[str], now: float) -> None:
+        """After a poll: bring each configuration's part of the sums up to date, working
+        out again only what can have moved: the configurations this poll changed and
+        those that changed within two rate windows (their $/h is falling to 0). Names
+        (prices) or a new day bring everything up to date."""
+        day = self.ledger.bounds("day", now)
+        names = self._names()
+        everything = day != self._entries_day or names is not self._entries_names
+        self._entries_day, self._entries_names = day, names
+        moved = self._moved
+        for ident in changed:
+            moved[ident] = now
+        keep = 2 * RATE_WINDOW
+        for ident in [i for i, t in moved.items() if now - t > keep]:
+            del moved[ident]
+        entries = self._entries
+        wanted = list(ids)
+        if everything or len(entries) != len(wanted) or any(i not in entries for i in wanted):
+            self._entries = entries = {i: self._entry(i, now) for i in wanted}
+        else:
+            for ident in moved:
+                if ident in entries:
+                    entries[ident] = self._entry(ident, now)
+
     def sums(self, ids: Iterable[str], now: float) -> tuple[Decimal, Decimal, bool, bool]:
         """USD per hour and USD today over ``ids``; whether some are unpriced or unknown,
         and whether some of today was counted from after midnight.
 
         Money is linear in tokens: tokens and rates are summed per price first and
-        each price applied once (a poll sums 10,000 configurations)."""
+        each price applied once (a poll sums 10,000 configurations). Each
+        configuration's part comes from the last :meth:`refresh` (samples and the
+        ledger change only with a poll); one it does not know is worked out now."""
+        entries = self._entries
         # Keyed by the price object's id: hashing a frozen dataclass of Decimals per
         # row would cost more than the rest of the sum.
         tokens: dict[int, list[int]] = {}
         rates: dict[int, list[float]] = {}
         priced: dict[int, Price] = {}
         partial = approx = False
-        history = self._history()
-        usage_of = self.ledger.usage
         for ident in ids:
-            price = self.price(ident)
-            if price is None:
+            entry = entries[ident] if ident in entries else self._entry(ident, now)
+            if entry is None:
                 partial = True
                 continue
+            price, rin, rout, tin, tout, late = entry
             key = id(price)
             priced[key] = price
-            series = history.get(ident)
-            rin = series.span_rate(LLM_IN, RATE_WINDOW) if series is not None else None
-            rout = series.span_rate(LLM_OUT, RATE_WINDOW) if series is not None else None
-            usage = usage_of(ident, "day", now)
-            if rin is None or rout is None or usage is None:
+            if rin is None or rout is None or tin is None or tout is None:
                 partial = True
             if rin is not None and rout is not None:
                 r = rates.get(key)
@@ -98,20 +147,20 @@ class Costs:
                 else:
                     r[0] += rin
                     r[1] += rout
-            if usage is not None:
-                approx = approx or not usage.exact
+            if tin is not None and tout is not None:
+                approx = approx or late
                 t = tokens.get(key)
                 if t is None:
-                    tokens[key] = [usage.tokens_in, usage.tokens_out]
+                    tokens[key] = [tin, tout]
                 else:
-                    t[0] += usage.tokens_in
-                    t[1] += usage.tokens_out
+                    t[0] += tin
+                    t[1] += tout
         rate_usd = today_usd = Decimal(0)
         for key, (rin_sum, rout_sum) in rates.items():
             cost = priced[key].cost_rate(rin_sum, rout_sum)
             rate_usd = MONEY.add(rate_usd, cost or Decimal(0))
-        for key, (tin, tout) in tokens.items():
-            today_usd = MONEY.add(today_usd, priced[key].cost(tin, tout))
+        for key, (tin_sum, tout_sum) in tokens.items():
+            today_usd = MONEY.add(today_usd, priced[key].cost(tin_sum, tout_sum))
         return rate_usd, today_usd, partial, approx
 
     def model(self, ai_llm_id: str) -> str | None:

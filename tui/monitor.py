@@ -319,6 +319,8 @@ class Monitor:
             if len(self.ledger) > len(self.history.series):
                 self.ledger.forget(at - self.history.forget_after)
         self.costs.new_poll()
+        if self.costs.enabled and overview:
+            self.costs.refresh((s.ai_llm_id for s in stats), changes.changed, at)
         rates: dict[str, float | None] = {}
         for part in parts:
             for s in part:
