@@ -541,10 +541,17 @@ async def test_w_cycles_the_chart_window() -> None:
         screen = await open_detail_for(h, h.app.overview.table.order[0])
         assert (screen.window_index, screen.window_seconds) == (0, 300.0)
         seen = []
-        for _ in range(4):
+        for _ in range(6):
             await pilot.press("w")
             seen.append((screen.window_index, screen.window_seconds))
-        assert seen == [(1, 3600.0), (2, 86400.0), (3, math.inf), (0, 300.0)]
+        assert seen == [
+            (1, 3600.0),
+            (2, 86400.0),
+            (3, 7 * 86400.0),
+            (4, 30 * 86400.0),
+            (5, math.inf),
+            (0, 300.0),
+        ]
         assert h.app.is_running
 
 
@@ -876,7 +883,7 @@ async def test_drill_down_x_axis_spans_the_window_named_in_the_status_line(
         oldest = series.samples[0].at
         calls = spy_on_charts(screen, monkeypatch)
         status = screen.query_one("#detail-status", Static)
-        for expected in ("1 h", "24 h", "all", "5 min"):
+        for expected in ("1 h", "24 h", "7 d", "30 d", "all", "5 min"):
             await pilot.press("w")
             assert f"window {expected}" in static_text(status)
             now = h.clock.now
@@ -890,6 +897,11 @@ async def test_drill_down_x_axis_spans_the_window_named_in_the_status_line(
                     assert labels == ["-5m", "-4m", "-3m", "-2m", "-1m", "now"]
                 elif expected == "1 h":
                     assert labels == ["-1h", "-45m", "-30m", "-15m", "now"]
+                elif expected in ("7 d", "30 d"):  # dates
+                    assert len(labels) >= 2, labels
+                    for t, label in zip(ticks, labels, strict=True):
+                        day = time.localtime(now + t)
+                        assert label == f"{time.strftime('%b', day)} {day.tm_mday}"
                 else:  # clock times on round steps, as the status line shows times
                     assert len(labels) >= 2, labels
                     for t, label in zip(ticks, labels, strict=True):

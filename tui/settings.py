@@ -185,6 +185,9 @@ class Settings:
     #: ``[profiles.<name>.prices]``: model -> (input, output) USD per million tokens.
     prices: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     budgets: tuple[BudgetSpec, ...] = ()
+    #: A Prometheus scraping `flashtop daemon`: the drill-down's long windows read
+    #: from it what the history file does not hold (None: local history only).
+    prometheus_url: str | None = None
     #: Alert rules: the profile's, then the built-in ones and the ``thresholds``
     #: shorthand (see the module docstring).
     rules: tuple[Rule, ...] = field(default_factory=default_rules)
@@ -412,6 +415,15 @@ def resolve_rules(
     return own + tuple(r for r in defaults if r.name not in names)
 
 
+def _prometheus_url(value: object, path: Path) -> str | None:
+    if not value:
+        return None
+    text = str(value).strip()
+    if not (text.startswith("http://") or text.startswith("https://")) or " " in text:
+        raise ConfigError(f"'prometheus_url' in {path} must be an http:// or https:// URL")
+    return text.rstrip("/")
+
+
 def _budgets(raw: list[dict[str, Any]]) -> tuple[BudgetSpec, ...]:
     return tuple(
         BudgetSpec(
@@ -525,5 +537,6 @@ def resolve(
         models=dict(prof.get("models", {})),
         prices=_prices(prof.get("prices", {})),
         budgets=_budgets(prof.get("budgets", [])),
+        prometheus_url=_prometheus_url(pick("prometheus_url", "FLASHTOP_PROMETHEUS_URL"), path),
         rules=resolve_rules(prof, bool(bell), path, f"profiles.{profile}.rules"),
     )

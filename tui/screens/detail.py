@@ -36,6 +36,7 @@ from tui.monitor import Monitor
 from tui.past import merged, read_past, window_rate
 from tui.poller import Poller, PollStatus
 from tui.pricing import format_usd
+from tui.promsource import PrometheusError, fetch_history
 from tui.screens.messages import RaiseAlerts, SelectConfig
 from tui.widgets.status_bar import is_behind, state_label
 
@@ -46,8 +47,12 @@ WINDOWS: tuple[tuple[str, float], ...] = (
     ("5 min", 300.0),
     ("1 h", 3600.0),
     ("24 h", 86400.0),
+    ("7 d", 7 * 86400.0),
+    ("30 d", 30 * 86400.0),
     ("all", math.inf),
 )
+#: Seconds a window's answer from Prometheus is used before it is asked again.
+PROMETHEUS_FRESH = 60.0
 #: Seconds up/down must rest on a configuration before it is polled (a held key).
 STEP_SETTLE = 0.3
 #: How far back the drill-down reads the history file (its hour tier keeps 400 days).
@@ -85,7 +90,7 @@ class DetailScreen(Screen[str]):
             "window",
             "Window",
             id="detail-window",
-            tooltip="chart window: 5 min, 1 h, 24 h, all",
+            tooltip="chart window: 5 min, 1 h, 24 h, 7 d, 30 d, all",
         ),
         Binding(
             "c",
@@ -122,6 +127,11 @@ class DetailScreen(Screen[str]):
         self._chart_series_cache: Series | None = None
         self._status_text: Text | None = None
         self._worker: Worker[None] | None = None
+        #: (id, window) -> (when asked, monotonic; the samples, or why there are none)
+        #: from the profile's Prometheus, for windows the history file does not cover.
+        self._prom: dict[tuple[str, float], tuple[float, list[Sample] | str]] = {}
+        #: Where the charts' window comes from, when not the local history alone.
+        self._source = ""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-status")
@@ -213,11 +223,12 @@ class DetailScreen(Screen[str]):
             self._merged_key, self._merged_samples = key, merged(self._past, series)
         return self._merged_samples
 
-    def _chart_source(self, samples: Sequence[Sample]) -> Series:
+    def _chart_source(self, samples: Sequence[Sample], *, own: bool = False) -> Series:
         """A series holding ``samples`` for bucketing: memory's own when they are all
-        from memory, else one built from them (kept until memory or the file changes)."""
+        from memory, else one built from them (kept until memory or the file changes);
+        ``own``: they come from elsewhere (Prometheus)."""
         held = self._series()
-        if not self._past and held is not None:
+        if not self._past and held is not None and not own:
             return held
         key = (self.ai_llm_id, samples[0].at, len(samples), samples[-1].at)
         if key != self._chart_key:
@@ -302,6 +313,8 @@ class DetailScreen(Screen[str]):
         text.append(f" ● {label}", style="bold")
         when = updated(status.last_ok, now, is_behind(status, label)) if status.last_ok else ""
         text.append(f"  {when}  every {interval:g} s  window {WINDOWS[self.window_index][0]}")
+        if self._source:
+            text.append(f" {safe_text(self._source, 60)}")
         if self.vanished:
             text.append("  no longer reported by the server: showing the last values", style="bold")
         if status.last_error:
@@ -534,9 +547,16 @@ class DetailScreen(Screen[str]):
         # x: seconds relative to now (the clock, not the newest sample), over the whole
         # window named in the status line whatever part of it has data.
         now = self.monitor.clock()
-        window = (seconds, now, samples[0].at if samples else None)
         span = "all history" if math.isinf(seconds) else f"last {label}"
-        xs, rates, events = self._chart_series(samples, now, seconds)
+        samples, source = self._long_history(samples, now, seconds)
+        if source != self._source:  # said in the status line: a chart title may be cut
+            self._source = source
+            if self.poller is not None:
+                self._render_status(self.poller.status)
+        window = (seconds, now, samples[0].at if samples else None)
+        xs, rates, events = self._chart_series(
+            samples, now, seconds, own=source == "(from Prometheus)"
+        )
         self._draw(
             "chart-tokens",
             ("Tokens / min", span),
@@ -623,8 +643,48 @@ class DetailScreen(Screen[str]):
         text.overflow = "ellipsis"
         return text
 
+    def _long_history(
+        self, samples: list[Sample], now: float, seconds: float
+    ) -> tuple[list[Sample], str]:
+        """Where the local history does not reach back over the window and the profile
+        names a Prometheus (``prometheus_url``): its samples, and the chart says so;
+        while it is asked, or when it cannot answer, the local ones with a note."""
+        url = self.monitor.settings.prometheus_url
+        if url is None or math.isinf(seconds):
+            return samples, ""
+        start = now - seconds
+        if samples and samples[0].at <= start + max(3600.0, seconds * 0.05):
+            return samples, ""  # the history file covers the window
+        key = (self.ai_llm_id, seconds)
+        held = self._prom.get(key)
+        if held is None or time.monotonic() - held[0] > PROMETHEUS_FRESH:
+            self._prom[key] = (time.monotonic(), held[1] if held else "asking Prometheus")
+            self.run_worker(
+                self._ask_prometheus(url, self.ai_llm_id, start, now, seconds),
+                group="detail-prometheus",
+                exit_on_error=False,
+            )
+            held = self._prom[key]
+        got = held[1]
+        if isinstance(got, str):
+            return samples, f"(local: {got})"
+        if len(got) < 2:
+            return samples, "(local: Prometheus has nothing for it)"
+        return got, "(from Prometheus)"
+
+    async def _ask_prometheus(
+        self, url: str, ai_llm_id: str, start: float, end: float, seconds: float
+    ) -> None:
+        try:
+            got: list[Sample] | str = await fetch_history(url, ai_llm_id, start, end)
+        except PrometheusError as exc:
+            got = exc.message
+        self._prom[(ai_llm_id, seconds)] = (time.monotonic(), got)
+        if ai_llm_id == self.ai_llm_id and self.is_mounted:
+            self._render_charts()
+
     def _chart_series(
-        self, samples: Sequence[Sample], now: float, seconds: float
+        self, samples: Sequence[Sample], now: float, seconds: float, *, own: bool = False
     ) -> tuple[
         list[float],
         dict[str, list[float | None]],
@@ -654,7 +714,7 @@ class DetailScreen(Screen[str]):
         width = max(window / CHART_POINTS, min(self.monitor.poller.interval, window / 10))
         count = max(1, math.ceil(window / width))
         end = math.floor(last / width) * width
-        series = self._chart_source(samples)
+        series = self._chart_source(samples, own=own)
         # An interval of up to three polls (or buckets, for the coarser stored tiers)
         # is interpolated; a longer silence is a gap.
         max_gap = 3 * max(self.monitor.poller.interval, width)
