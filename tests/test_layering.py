@@ -46,6 +46,9 @@ CORE_MODULES = (
     "tui.rules",
     "tui.notify",
     "tui.toasts",
+    "tui.promsource",
+    "tui.metrics",
+    "tui.daemon",
 )
 OPTIONAL_MODULES: tuple[str, ...] = ()
 

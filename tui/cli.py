@@ -42,6 +42,7 @@ commands:
   export        samples kept in the local history (CSV or JSON, exact digits)
   alerts        the alert log kept in the local history (table or JSON)
   serve-demo    run the simulated Flashback backend alone
+  daemon        poll without a screen: history, alert rules, /metrics and /healthz
 
 environment:
   FLASHBACK_TOKEN      access token to use (wins over the keyring; cannot be refreshed)
@@ -148,6 +149,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", metavar="DURATION", help="only the last DURATION (e.g. 90s, 15m, 1h, 1d)"
     )
     alerts.add_argument("--json", dest="alerts_json", action="store_true", help="JSON")
+
+    daemon = sub.add_parser(
+        "daemon",
+        parents=[common],
+        help="poll without a screen (history, rules, Prometheus metrics)",
+        description="The monitor without a screen: polls, records the history, runs the "
+        "alert rules (URL notifications only) and serves Prometheus metrics. "
+        "SIGTERM/SIGINT stop it (history flushed), SIGHUP reloads the config.",
+    )
+    daemon.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve /metrics and /healthz here (e.g. 127.0.0.1:9464; no authentication)",
+    )
+    daemon.add_argument(
+        "--textfile",
+        metavar="PATH",
+        help="write the metrics to PATH (atomically) after each poll, for node_exporter",
+    )
+    daemon.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="stderr log lines as text (default) or JSON",
+    )
 
     demo = sub.add_parser("serve-demo", parents=[common], help="run the simulated backend")
     demo.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
@@ -318,6 +344,35 @@ def stats_command(
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------- daemon
+
+
+def _daemon(ns: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
+    """``flashtop daemon``: the Monitor headless (tui/daemon.py), on the demo backend
+    with ``--demo`` (started like the TUI's)."""
+    from tui.daemon import daemon_command, rebase_on_demo
+
+    options = {"metrics": ns.metrics, "textfile": ns.textfile, "log_format": ns.log_format}
+    flags = _flags(ns)
+
+    def reload_settings() -> Settings:
+        return resolve(flags, env)
+
+    if settings.demo:
+        from tui.demo import demo_backend
+
+        with demo_backend(settings) as demo:
+            return daemon_command(
+                demo.settings,
+                env,
+                **options,
+                reload_settings=reload_settings,
+                demo_session=demo.session,
+                rebase=rebase_on_demo(demo.settings),
+            )
+    return daemon_command(settings, env, **options, reload_settings=reload_settings)
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -355,6 +410,8 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
         from tui.export import alerts_command
 
         return alerts_command(settings, ns.since, ns.alerts_json, sys.stdout, sys.stderr)
+    if command == "daemon":
+        return _daemon(ns, settings, env)
     if command in ("login", "logout", "status"):
         from tui import account
 

@@ -71,6 +71,12 @@ def _close_opened(opening: asyncio.Future[StoreWriter]) -> None:
         threading.Thread(target=opening.result().close, daemon=True).start()
 
 
+def _cancelling() -> bool:
+    """The current task is being cancelled (a fetch that ended this way is not told)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class TokenStore(Protocol):
     """Where a login's tokens are kept (tui.credentials' stores)."""
 
@@ -163,8 +169,12 @@ class Monitor:
         self.on_update: Listener | None = None
         #: Told of each change of the overview poller's connection state.
         self.on_status: Callable[[PollStatus], None] | None = None
+        #: Told after each overview fetch how many seconds its requests took and what it
+        #: raised (None: it succeeded), for a face that reports poll health (the
+        #: daemon's metrics). Never told of a fetch that was cancelled.
+        self.on_poll: Callable[[float, Exception | None], None] | None = None
         self.poller: Poller[StatsPage] = Poller(
-            self.fetch_overview,
+            self._timed_overview,
             interval=settings.interval,
             on_result=self._overview_result,
             on_status=self._status,
@@ -262,6 +272,23 @@ class Monitor:
         page = await self.client.get_stats()
         await self._maybe_fetch_names(page)
         return page
+
+    async def _timed_overview(self) -> StatsPage:
+        """:meth:`fetch_overview`, timed and reported to :attr:`on_poll` (the poller's
+        fetch: a hook that raises must not turn a good poll into a failed one)."""
+        started = time.monotonic()
+        error: Exception | None = None
+        try:
+            return await self.fetch_overview()
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            if self.on_poll is not None and (error is not None or not _cancelling()):
+                try:
+                    self.on_poll(time.monotonic() - started, error)
+                except Exception:
+                    log.exception("reporting a poll's duration")
 
     async def fetch_one(self, ai_llm_id: str) -> StatsPage:
         """``/ai/llm/stats`` of one configuration (a drill-down's poll)."""

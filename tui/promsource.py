@@ -49,12 +49,13 @@ def label_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def query_for(ai_llm_id: str, profile: str | None = None) -> str:
-    """The PromQL selecting every counter of one configuration."""
+def query_for(ai_llm_id: str, matchers: Mapping[str, str] | None = None) -> str:
+    """The PromQL selecting every counter of one configuration (and, with
+    ``matchers``, only the series with those labels: one daemon's ``instance``)."""
     names = "|".join(METRICS)
     labels = f'__name__=~"{names}",ai_llm_id="{label_value(ai_llm_id)}"'
-    if profile:
-        labels += f',profile="{label_value(profile)}"'
+    for key, value in (matchers or {}).items():
+        labels += f',{key}="{label_value(value)}"'
     return "{" + labels + "}"
 
 
@@ -93,7 +94,7 @@ async def fetch_history(
     start: float,
     end: float,
     *,
-    profile: str | None = None,
+    matchers: Mapping[str, str] | None = None,
     points: int = POINTS,
     client: httpx.AsyncClient | None = None,
 ) -> list[Sample]:
@@ -103,7 +104,7 @@ async def fetch_history(
     reached or answers with an error."""
     step = max(60.0, math.ceil((end - start) / max(1, points)))
     params: dict[str, str | float] = {
-        "query": query_for(ai_llm_id, profile),
+        "query": query_for(ai_llm_id, matchers),
         "start": start,
         "end": end,
         "step": step,
