@@ -191,13 +191,13 @@ async def test_a_scrape_never_calls_the_api() -> None:
         await poll(monitor, metrics)
         before = server.request_count(STATS)
         assert before == 1
+        total = len(server.requests)  # every request to the API, of any path
         with MetricsServer(metrics).start() as srv:
             async with httpx.AsyncClient() as client:
                 for _ in range(5):
                     r = await client.get(srv.url + "/metrics")
                     assert r.status_code == 200
                     assert "flashback_ai_llm_tokens_in_total{" in r.text
-                total = len(server.requests)
         assert server.request_count(STATS) == before
         assert len(server.requests) == total
 

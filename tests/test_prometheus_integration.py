@@ -460,3 +460,32 @@ def test_the_drill_down_reads_a_configurations_history_from_this_prometheus(
         return newest == tuple(int(exact[c]) for c in COUNTER_METRICS)
 
     _wait_for("support-bot's history through tui.promsource", read, stack.logs)
+
+
+def test_the_drill_down_query_gives_one_series_a_counter_whatever_scrapes_it(
+    stack: Stack,
+) -> None:
+    """Both daemons here export support-bot's id (their demo backends share a seed):
+    the drill-down's query, as the TUI makes it (no matchers), still gets one series
+    per counter, not one per daemon (interleaved, they would read as resets), and
+    tui/promsource.py reads its history."""
+    import asyncio
+
+    from tui.promsource import METRICS, fetch_history, query_for
+
+    [support] = [llm for llm in stack.backend.llms if llm["name"] == "support-bot"]
+    ident = str(support["id"])
+    raw = query_for(ident).removeprefix("max by (__name__) (")[:-1]
+    _wait_for(  # the case this is about: two instances export it
+        "both daemons scraped",
+        lambda: len({s["metric"]["instance"] for s in stack.query(raw)}) == 2,
+        stack.logs,
+    )
+    names = [s["metric"]["__name__"] for s in stack.query(query_for(ident))]
+    assert sorted(names) == sorted(METRICS)
+
+    def read() -> bool:
+        now = time.time()
+        return len(asyncio.run(fetch_history(stack.prom, ident, now - 120, now))) >= 1
+
+    _wait_for("support-bot's history as the TUI asks for it", read, stack.logs)

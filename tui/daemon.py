@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -376,7 +377,13 @@ class Daemon:
             emit(
                 logging.ERROR,
                 "login_needed",
-                f"login needed: {status.last_error} (run `flashtop login`, then SIGHUP)",
+                f"{status.last_error or 'login needed'} ("
+                + (
+                    "set a new FLASHBACK_TOKEN and restart"
+                    if os.environ.get("FLASHBACK_TOKEN")
+                    else "run `flashtop login`, then SIGHUP"
+                )
+                + ")",
             )
             self._textfile_soon()
         elif status.state is ConnState.LIVE and self._failing:

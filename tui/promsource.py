@@ -50,13 +50,16 @@ def label_value(text: str) -> str:
 
 
 def query_for(ai_llm_id: str, matchers: Mapping[str, str] | None = None) -> str:
-    """The PromQL selecting every counter of one configuration (and, with
-    ``matchers``, only the series with those labels: one daemon's ``instance``)."""
+    """The PromQL of every counter of one configuration (and, with ``matchers``, only
+    the series with those labels: one daemon's ``instance``), one series per counter:
+    several daemons (two profiles, a pair for availability) may export the same
+    configuration, and their series interleaved would read as resets. They count the
+    same account's running totals, so the largest at each moment is the latest."""
     names = "|".join(METRICS)
     labels = f'__name__=~"{names}",ai_llm_id="{label_value(ai_llm_id)}"'
     for key, value in (matchers or {}).items():
         labels += f',{key}="{label_value(value)}"'
-    return "{" + labels + "}"
+    return "max by (__name__) ({" + labels + "})"
 
 
 def samples_from(body: Mapping[str, Any]) -> list[Sample]:
