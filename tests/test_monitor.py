@@ -269,3 +269,30 @@ async def test_no_data_fires_through_the_monitor_when_polls_fail() -> None:
         assert told == ["firing"]
         assert monitor.rules.firing_count() == 1
         assert [e.rule for e in monitor.alert_log] == ["down"]
+
+
+async def test_two_monitors_on_one_profile_tell_each_rule_event_once() -> None:
+    """A daemon and a TUI on one profile: only the holder of the profile's rules lock
+    sends webhooks (and logs in the shared file); the duty moves when it stops."""
+    from tui.rules import Event
+
+    event = Event("r", "a", "cfg", "firing", 1.0, 0.0, "blocks", 1.0, notify=("json://x/y",))
+    async with (
+        monitor_on_demo() as (first, _s1, _c1),
+        monitor_on_demo() as (second, _s2, _c2),
+    ):
+        sent: dict[str, list[Event]] = {"first": [], "second": []}
+        for name, monitor in (("first", first), ("second", second)):
+            from tui.rules_lock import RulesLock
+            from tui.store import store_path
+
+            monitor.rules_lock = RulesLock(store_path("shared").with_suffix(".rules.lock"))
+            monitor.notifier.send = sent[name].append  # type: ignore[method-assign,assignment]
+        first.dispatch([event])
+        second.dispatch([event])
+        assert (len(sent["first"]), len(sent["second"])) == (1, 0)
+        assert list(second.alert_log) == [event]  # its own screen still shows it
+        assert first.rules_lock is not None
+        first.rules_lock.release()  # the first one stops
+        second.dispatch([event])
+        assert len(sent["second"]) == 1

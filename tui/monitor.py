@@ -33,8 +33,9 @@ from tui.notify import Notifier
 from tui.poller import MAX_INTERVAL, MIN_INTERVAL, ConnState, Poller, PollStatus
 from tui.pricing import PriceBook, build_pricebook
 from tui.rules import Event, HistoryMetrics, RuleEngine
+from tui.rules_lock import RulesLock
 from tui.settings import Settings
-from tui.store import StoreWriter, start_history
+from tui.store import StoreWriter, start_history, store_path
 from tui.toasts import toasts_for
 from tui.tokens import AuthSession, TokenSet
 from tui.view import config_name, token_rate
@@ -163,6 +164,13 @@ class Monitor:
         # down for a while still gets its "firing" and "resolved".
         self.notifier = Notifier(attempts=NOTIFY_ATTEMPTS)
         self.alert_log: deque[Event] = deque(maxlen=ALERT_LOG)
+        #: With the history file shared: only the holder of this lock logs rule events
+        #: there and sends webhooks (a daemon and a TUI on one profile tell once).
+        self.rules_lock: RulesLock | None = (
+            RulesLock(store_path(settings.profile).with_suffix(".rules.lock"))
+            if keep_history
+            else None
+        )
         #: Told of rule events raised outside a poll result (polls failing: no_data).
         self.on_events: Callable[[list[Event]], None] | None = None
         #: Told of each overview poll once recorded (the face shows it).
@@ -264,6 +272,8 @@ class Monitor:
         if self.history_writer is not None:
             await asyncio.to_thread(self.history_writer.close)
         await asyncio.to_thread(self.notifier.close, NOTIFY_CLOSE)
+        if self.rules_lock is not None:
+            self.rules_lock.release()
         await self.client.aclose()
 
     # ------------------------------------------------------------------ fetching
@@ -393,6 +403,8 @@ class Monitor:
         if not events:
             return events
         self.alert_log.extend(events)
+        if self.rules_lock is not None and not self.rules_lock.held():
+            return events  # another flashtop on this profile logs and sends them
         if self.history_writer is not None:
             self.history_writer.submit_events(events)
         for event in events:
