@@ -47,6 +47,7 @@ CORE_MODULES = (
     "tui.notify",
     "tui.toasts",
     "tui.promsource",
+    "tui.rules_lock",
     "tui.metrics",
     "tui.daemon",
 )
