@@ -269,6 +269,7 @@ def test_bad_options_are_one_line_usage_errors(tmp_path: Path) -> None:
     for args, text in (
         (["--metrics", "nonsense"], "HOST:PORT"),
         (["--textfile", str(tmp_path / "no" / "dir.prom")], "does not exist"),
+        (["--textfile", str(tmp_path)], "cannot write"),  # a directory
         (["--log-format", "xml"], "invalid choice"),
         (["--metrics", f"127.0.0.1:{busy_port}"], "cannot listen there"),
     ):

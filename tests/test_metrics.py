@@ -216,6 +216,10 @@ async def test_content_negotiation_and_paths() -> None:
                 assert om.headers["content-type"].startswith("application/openmetrics-text")
                 assert om.text.endswith("# EOF\n")
                 assert (await client.get(srv.url + "/nope")).status_code == 404
+                head = await client.head(srv.url + "/healthz")
+                assert head.status_code == 200 and head.content == b""
+                refused = await client.post(srv.url + "/metrics")
+                assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
 
 
 async def test_healthz_goes_503_across_a_fault_and_back_to_200() -> None:

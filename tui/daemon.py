@@ -473,6 +473,8 @@ def daemon_command(
     target = Path(textfile) if textfile else None
     if target is not None and not target.parent.is_dir():
         raise UsageError(f"--textfile: directory {target.parent} does not exist")
+    if target is not None and (target.is_dir() or not os.access(target.parent, os.W_OK)):
+        raise UsageError(f"--textfile: cannot write {target} (a directory, or no permission)")
 
     def load_session(s: Settings) -> AuthSession:
         if demo_session is not None:
