@@ -10,6 +10,7 @@ Standard library only: the wire layer (``models``) imports it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -69,6 +70,13 @@ IDX: dict[str, int] = {c.api: i for i, c in enumerate(REGISTRY)}
 BY_API: dict[str, Counter] = {c.api: c for c in REGISTRY}
 #: Indices of the event counters.
 EVENT_INDICES: tuple[int, ...] = tuple(i for i, c in enumerate(REGISTRY) if c.is_event)
+#: API field name -> its Prometheus metric (without ``_total``), as `flashtop daemon`
+#: exports it and the drill-down reads it back (tui/metrics.py, tui/promsource.py).
+METRIC_NAMES: dict[str, str] = {
+    c.api: "flashback_ai_llm_"
+    + "_".join(part.lower() for part in re.findall(r"[A-Z][a-z]+|[A-Z]+(?![a-z])", c.api[5:]))
+    for c in REGISTRY
+}
 TOKENS_IN = IDX["totalTokensIn"]
 TOKENS_OUT = IDX["totalTokensOut"]
 CALLS = IDX["totalApiCalls"]

@@ -53,7 +53,7 @@ from prometheus_client.exposition import choose_encoder, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from tui import __version__
-from tui.counters import REGISTRY
+from tui.counters import METRIC_NAMES, REGISTRY
 from tui.errors import (
     ApiError,
     ApiTimeoutError,
@@ -79,16 +79,7 @@ if TYPE_CHECKING:
 #: Labels of every per-configuration series, in this order.
 LABELS = ("ai_llm_id", "name", "provider", "workspace", "profile")
 #: Metric names (without ``_total``) of the API's counters, in COUNTERS order.
-COUNTER_METRICS: dict[str, str] = {
-    "totalApiCalls": "flashback_ai_llm_api_calls",
-    "totalTokensIn": "flashback_ai_llm_tokens_in",
-    "totalTokensOut": "flashback_ai_llm_tokens_out",
-    "totalLlmTokensIn": "flashback_ai_llm_llm_tokens_in",
-    "totalLlmTokensOut": "flashback_ai_llm_llm_tokens_out",
-    "totalPolicyViolations": "flashback_ai_llm_policy_violations",
-    "totalAlerts": "flashback_ai_llm_alerts",
-    "totalBlocks": "flashback_ai_llm_blocks",
-}
+COUNTER_METRICS: dict[str, str] = METRIC_NAMES
 COST_METRIC = "flashback_ai_llm_cost_usd"
 PRECISION = "Exact integers as float64: values above 2^53 lose precision."
 #: Upper bounds (seconds) of the poll duration histogram's buckets.

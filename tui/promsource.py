@@ -16,23 +16,13 @@ from typing import Any
 
 import httpx
 
-from tui.counters import COUNTERS
+from tui.counters import COUNTERS, METRIC_NAMES
 from tui.errors import FlashtopError, one_line
 from tui.history import Sample
 
 #: The exported metric of each counter, in COUNTERS order (see tui/metrics.py).
-METRICS: tuple[str, ...] = (
-    "flashback_ai_llm_api_calls_total",
-    "flashback_ai_llm_tokens_in_total",
-    "flashback_ai_llm_tokens_out_total",
-    "flashback_ai_llm_llm_tokens_in_total",
-    "flashback_ai_llm_llm_tokens_out_total",
-    "flashback_ai_llm_policy_violations_total",
-    "flashback_ai_llm_alerts_total",
-    "flashback_ai_llm_blocks_total",
-)
+METRICS: tuple[str, ...] = tuple(f"{METRIC_NAMES[api]}_total" for api in COUNTERS)
 _INDEX = {name: i for i, name in enumerate(METRICS)}
-assert len(METRICS) == len(COUNTERS)
 #: Points asked for across a window (Prometheus caps a range query at 11,000).
 POINTS = 400
 TIMEOUT = 10.0
