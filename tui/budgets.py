@@ -15,7 +15,6 @@ Money is :class:`~decimal.Decimal` (exact); token counts are ints. No UI toolkit
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from tui.history import History
 from tui.ledger import Ledger
 from tui.models import LlmConfig
 from tui.pricing import LLM_IN, LLM_OUT, MONEY, Price, PriceBook, format_usd
+from tui.rules import glob_matches
 from tui.settings import BudgetSpec, data_dir
 
 #: Percentages of a budget at which an alert is raised (once each per period).
@@ -132,15 +132,9 @@ def _clock(at: float, now: float) -> str:
     return time.strftime("%b %d %H:%M", local)
 
 
-def matches(pattern: str, ai_llm_id: str, name: str, provider: str) -> bool:
-    """Whether a budget's glob fits a configuration's name, aiLlmId or provider
-    (case-insensitive); ``*`` is every configuration."""
-    if pattern == "*":
-        return True
-    folded = pattern.casefold()
-    return any(
-        fnmatch.fnmatchcase(text.casefold(), folded) for text in (name, ai_llm_id, provider) if text
-    )
+#: Whether a budget's glob fits a configuration's name, aiLlmId or provider: the
+#: same rule as an alert rule's ``match``.
+matches = glob_matches
 
 
 class BudgetEvaluator:

@@ -456,20 +456,12 @@ class HistoryStore:
         ]
         if not rows:
             return 0
-        with self._lock:
-            conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT INTO alert_event (at, rule, entity, entity_name, state, metric, "
-                    "value, threshold, muted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO alert_event (at, rule, entity, entity_name, state, metric, "
+                "value, threshold, muted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
         return len(rows)
 
     def events(self, since: float | None = None, limit: int | None = None) -> list[Event]:
@@ -507,51 +499,47 @@ class HistoryStore:
 
     def _prune_events(self, cutoff_ms: int, batch: int) -> tuple[int, bool]:
         """Delete up to ``batch`` of the oldest alert events before ``cutoff_ms``."""
-        with self._lock:
-            conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = conn.execute(
-                    "DELETE FROM alert_event WHERE id IN (SELECT id FROM alert_event "
-                    "WHERE at < ? ORDER BY at LIMIT ?)",
-                    (cutoff_ms, batch),
-                )
-                n = cur.rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            n = conn.execute(
+                "DELETE FROM alert_event WHERE id IN (SELECT id FROM alert_event "
+                "WHERE at < ? ORDER BY at LIMIT ?)",
+                (cutoff_ms, batch),
+            ).rowcount
         return n, n >= batch
 
     def _prune_batch(self, tier: int, cutoff: int, batch: int) -> tuple[int, bool]:
         """Delete about ``batch`` of the oldest rows of ``tier`` below ``cutoff``."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT bucket FROM sample WHERE tier = ? AND bucket < ? "
+                "ORDER BY bucket LIMIT 1 OFFSET ?",
+                (tier, cutoff, batch),
+            ).fetchone()
+            bound = cutoff if row is None else int(row[0])
+            n = conn.execute(
+                "DELETE FROM sample WHERE tier = ? AND bucket < ?", (tier, bound)
+            ).rowcount
+            if n == 0 and row is not None:
+                # More than ``batch`` rows share the oldest bucket: take that bucket.
+                n = conn.execute(
+                    "DELETE FROM sample WHERE tier = ? AND bucket = ?", (tier, bound)
+                ).rowcount
+        return n, row is not None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction under the lock: committed, or rolled back when
+        the block raises."""
         with self._lock:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute(
-                    "SELECT bucket FROM sample WHERE tier = ? AND bucket < ? "
-                    "ORDER BY bucket LIMIT 1 OFFSET ?",
-                    (tier, cutoff, batch),
-                ).fetchone()
-                bound = cutoff if row is None else int(row[0])
-                cur = conn.execute(
-                    "DELETE FROM sample WHERE tier = ? AND bucket < ?", (tier, bound)
-                )
-                n = cur.rowcount
-                if n == 0 and row is not None:
-                    # More than ``batch`` rows share the oldest bucket: take that bucket.
-                    cur = conn.execute(
-                        "DELETE FROM sample WHERE tier = ? AND bucket = ?", (tier, bound)
-                    )
-                    n = cur.rowcount
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise
-        return n, row is not None
 
     # ------------------------------------------------------------------ reading
 
