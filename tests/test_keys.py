@@ -36,8 +36,8 @@ from tui.widgets.stats_table import StatsTable
 #: Every binding id the help must list, with the group it is listed in and one of
 #: its keys as the help shows it.
 EXPECTED: dict[str, tuple[str, str]] = {
-    "quit": ("Monitor", "q"),
-    "help": ("Monitor", "?"),
+    "quit": ("Every screen", "q"),
+    "help": ("Every screen", "?"),
     "open-detail": ("Monitor", "enter"),
     "filter": ("Monitor", "/"),
     "sort-next": ("Monitor", "s"),
@@ -60,7 +60,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
 def real_groups() -> list[BindingGroup]:
     """The groups the app's help shows, built from the classes' own BINDINGS."""
     return [
-        ("Monitor", [*FlashtopApp.BINDINGS, *OverviewScreen.BINDINGS, *StatsTable.BINDINGS]),
+        ("Every screen", list(FlashtopApp.BINDINGS)),
+        ("Monitor", [*OverviewScreen.BINDINGS, *StatsTable.BINDINGS]),
         ("Detail", list(DetailScreen.BINDINGS)),
     ]
 

@@ -967,3 +967,85 @@ async def test_a_drill_down_without_data_draws_empty_labelled_charts() -> None:
             assert any(line.lstrip().startswith("0┤") for line in lines), plain
             assert re.search(r"-5m +-4m +-3m +-2m +-1m +now", plain), plain
         assert h.app.is_running
+
+
+# ---------------------------------------------------------------------------- hostile ids
+
+OSC52_ID = "id\x1b]52;c;ZXZpbA==\x07"
+
+
+async def test_c_refuses_to_copy_an_id_with_control_characters_and_shows_it_escaped() -> None:
+    """Issue 19 item 4: the clipboard never gets raw control characters from the server."""
+    async with running(
+        extra_stats=[stats_object(OSC52_ID), stats_object("plain-id")],
+        extra_llms=[{"id": "plain-id", "name": "plain", "aiType": "OTHER"}],
+    ) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        await wait_for(pilot, lambda: OSC52_ID in h.app.overview.table.order)
+        screen = await open_detail_for(h, OSC52_ID)
+        identity = static_text(screen.query_one("#detail-identity", Static))
+        assert "id\\x1b]52;c;ZXZpbA==\\x07" in identity
+        await pilot.press("c")
+        await pilot.pause()
+        assert h.app.clipboard == ""
+        assert any("not copied" in str(n.message) for n in h.app._notifications)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(h.app.screen, DetailScreen))
+        await open_detail_for(h, "plain-id")
+        await pilot.press("c")
+        await pilot.pause()
+        assert h.app.clipboard == "plain-id"
+
+
+def test_escaped_ids_never_look_alike() -> None:
+    from tui.fmt import escaped_id, has_controls
+
+    ids = ["ab", "a\x1bb", "a\\x1bb", "a\u202eb", "a\u200bb", "a b", "a\u00a0b", "a\tb", "a\\b"]
+    shown = [escaped_id(i) for i in ids]
+    assert len(set(shown)) == len(ids), shown
+    assert escaped_id("a\x1bb") == "a\\x1bb"
+    assert escaped_id("a\\x1bb") == "a\\\\x1bb"
+    assert all(c.isprintable() for s in shown for c in s)
+    assert has_controls("a\x1bb") and has_controls("a\u202eb") and not has_controls("plain-id")
+
+
+def screen_lines(app: FlashtopApp) -> list[str]:
+    """The screen as a terminal shows it, one string per row."""
+    strips = app.screen._compositor.render_strips()
+    return ["".join(seg.text for seg in strip).rstrip() for strip in strips]
+
+
+LONG_URL = "http://localhost:18080/api/flashback/v1/organizations/production-eu-west"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20), (40, 12), (24, 6)])
+async def test_a_stopped_server_shows_as_stale_on_screen_at_every_size(
+    size: tuple[int, int],
+) -> None:
+    """Issue 19 item 1: the state is on screen, first, in one line, however narrow."""
+    async with running(size=size) as h:
+        pilot = h.pilot
+        assert pilot is not None
+        h.app.overview.status_bar.base_url = LONG_URL
+        h.server.stop()
+        h.clock.now += 60
+        await pilot.press("r")
+        await wait_for(
+            pilot,
+            lambda: h.app.monitor.poller.status.state is ConnState.RETRYING,
+            message="retrying",
+        )
+        await pilot.pause()
+        lines = screen_lines(h.app)
+        assert len(lines) == size[1]
+        state_line = next((line for line in lines[:2] if "●" in line), "")
+        assert state_line.lstrip().startswith("● retrying"), lines[:3]
+        assert any("flashtop" in line for line in lines[:1])  # the identity line is there too
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(h.app.screen, DetailScreen), message="detail")
+        await wait_for(
+            pilot,
+            lambda: screen_lines(h.app)[0].lstrip().startswith("● retrying"),
+            message="the drill-down's state first",
+        )

@@ -29,6 +29,7 @@ from tui.screens.login import LoginRequest, LoginScreen
 from tui.screens.messages import LoginWanted, Polled, RaiseAlerts, SelectConfig
 from tui.screens.overview import OverviewScreen
 from tui.settings import Settings
+from tui.terminal import TerminalDriver, install_signal_handlers
 from tui.toasts import ToastGate, toasts_for
 from tui.tokens import AuthSession
 from tui.widgets._textual_compat import write_to_terminal
@@ -80,8 +81,16 @@ class FlashtopApp(App[int]):
         mark_changes: bool = True,
         keep_history: bool = False,
         demo: DemoBackend | None = None,
+        on_a_terminal: bool = False,
     ) -> None:
-        super().__init__(css_path=[str(p) for p in sorted(styles_dir().glob("*.tcss"))])
+        super().__init__(
+            # On a real terminal: a driver that ends the app when the terminal goes away.
+            driver_class=TerminalDriver if on_a_terminal else None,
+            css_path=[str(p) for p in sorted(styles_dir().glob("*.tcss"))],
+        )
+        #: SIGTERM/SIGHUP/SIGINT quit like `q` (only on a terminal: tests own their signals).
+        self._handle_signals = on_a_terminal
+        self._undo_signals: Callable[[], None] | None = None
         #: Binding id -> keys, from the config file's [keymap] (checked by run_app).
         self.keymap = dict(settings.keymap)
         self.set_keymap(self.keymap)
@@ -108,6 +117,8 @@ class FlashtopApp(App[int]):
         # event loop sooner, so keys and frames do not queue behind them.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
+        if self._handle_signals:
+            self._undo_signals = install_signal_handlers(self)
         self.push_screen(self.overview)
         self.set_interval(1.0, self._tick)
         self.theme_changed_signal.subscribe(self, lambda _theme: self.overview.on_theme_changed())
@@ -119,6 +130,8 @@ class FlashtopApp(App[int]):
 
     async def on_unmount(self) -> None:
         sys.setswitchinterval(self._switch_interval)
+        if self._undo_signals is not None:
+            self._undo_signals()
         if self._gc_frozen:
             gc.unfreeze()
             self._gc_frozen = False
@@ -270,7 +283,9 @@ def key_groups() -> list[BindingGroup]:
     from tui.widgets.stats_table import StatsTable
 
     return [
-        ("Monitor", [*FlashtopApp.BINDINGS, *OverviewScreen.BINDINGS, *StatsTable.BINDINGS]),
+        # q, ? and the palette work on every screen (the drill-down's q quits too).
+        ("Every screen", list(FlashtopApp.BINDINGS)),
+        ("Monitor", [*OverviewScreen.BINDINGS, *StatsTable.BINDINGS]),
         ("Detail", list(DetailScreen.BINDINGS)),
         ("Budgets", list(BudgetsScreen.BINDINGS)),
         ("Alerts", list(AlertsScreen.BINDINGS)),
@@ -314,6 +329,8 @@ def run_app(settings: Settings, env: Mapping[str, str], demo: DemoBackend | None
         unsafe = config_warning(settings.config_path, settings.rules)
         if unsafe:
             warnings.append(unsafe)
-    app = FlashtopApp(settings, session, store=store, warnings=warnings, keep_history=True)
+    app = FlashtopApp(
+        settings, session, store=store, warnings=warnings, keep_history=True, on_a_terminal=True
+    )
     app.run(mouse=settings.mouse)
     return app.return_code or 0

@@ -6,6 +6,7 @@ import functools
 import math
 import re
 import time
+import unicodedata
 from collections.abc import Sequence
 
 from tui.errors import one_line
@@ -167,3 +168,38 @@ def sparkline(values: Sequence[int | None], width: int) -> str:
 def safe_text(text: object, limit: int = 64) -> str:
     """Untrusted server text as one printable line, truncated with an ellipsis."""
     return one_line(text, limit)
+
+
+def _needs_escape(ch: str) -> bool:
+    # Controls, format characters (bidi overrides, zero-width), unassigned and
+    # private-use code points, and every space but the plain one.
+    return ch == "\\" or (ch != " " and (unicodedata.category(ch)[0] in "CZ"))
+
+
+def has_controls(text: str) -> bool:
+    """Whether ``text`` holds a control, format (bidi, zero-width) or line-separator character."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") for ch in text)
+
+
+def escaped_id(text: str, limit: int = 200) -> str:
+    """An identifier shown so that two different ones never look alike.
+
+    Printable characters stand for themselves; a backslash and every control,
+    format, private-use or space character other than " " is written as a Python
+    escape (``\\x1b``, ``\\u202e``), so the mapping is one-to-one. Only an id longer
+    than ``limit`` is cut (with an ellipsis); the drill-down shows ids up to 200.
+    """
+    out: list[str] = []
+    for ch in text:
+        if not _needs_escape(ch):
+            out.append(ch)
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    s = "".join(out)
+    return s if len(s) <= limit else s[: limit - 1] + "…"

@@ -29,7 +29,7 @@ from tui.charts import (
     value_axis,
 )
 from tui.counters import EVENT_INDICES, IDX, REGISTRY
-from tui.fmt import compact, exact, safe_text, updated, wrap_number
+from tui.fmt import compact, escaped_id, exact, has_controls, safe_text, updated, wrap_number
 from tui.history import Sample, Series, delta
 from tui.models import StatsPage
 from tui.monitor import Monitor
@@ -306,11 +306,13 @@ class DetailScreen(Screen[str]):
         now = self.monitor.clock()
         label = state_label(status, interval, time.monotonic(), now)
         text = Text()
+        # The state first: on a narrow pane the line is cut from the right, and stale
+        # data must never look live.
+        text.append(f" ● {label} ", style="bold")
         text.append(
             f" {safe_text(self.monitor.name_of(self.ai_llm_id), 40)} ",
             style="bold reverse",
         )
-        text.append(f" ● {label}", style="bold")
         when = updated(status.last_ok, now, is_behind(status, label)) if status.last_ok else ""
         text.append(f"  {when}  every {interval:g} s  window {WINDOWS[self.window_index][0]}")
         if self._source:
@@ -349,7 +351,7 @@ class DetailScreen(Screen[str]):
         t.add_row("Provider", Text(safe_text(cfg.ai_type if cfg and cfg.ai_type else "-", 40)))
         t.add_row("Workspace", Text(safe_text(ws or "-", 80)))
         t.add_row("Created", Text(safe_text(cfg.created_at if cfg and cfg.created_at else "-", 40)))
-        t.add_row("aiLlmId", Text(safe_text(self.ai_llm_id, 200)))
+        t.add_row("aiLlmId", Text(escaped_id(self.ai_llm_id)))
         cost = self._cost_table()
         shown: Table | Group = t
         if cost is not None:
@@ -770,6 +772,15 @@ class DetailScreen(Screen[str]):
         self.notify(f"chart window: {WINDOWS[self.window_index][0]}", timeout=2)
 
     def action_copy_id(self) -> None:
+        if has_controls(self.ai_llm_id):
+            # The clipboard would get the raw control characters (a pasted ESC sequence
+            # acts on whatever terminal it is pasted into).
+            self.notify(
+                "not copied: this aiLlmId holds control characters (shown escaped)",
+                severity="warning",
+                timeout=5,
+            )
+            return
         # Textual's copy_to_clipboard writes OSC 52, which terminals honour over SSH.
         self.app.copy_to_clipboard(self.ai_llm_id)
         self.notify("aiLlmId copied to the clipboard (OSC 52)", timeout=3)

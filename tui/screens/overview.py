@@ -35,6 +35,7 @@ from tui.ranking import CalmOrder
 from tui.screens.alerts import AlertsScreen
 from tui.screens.budgets import BudgetsScreen, outlook, worst
 from tui.screens.detail import DetailScreen
+from tui.screens.keys import key_label
 from tui.screens.messages import LoginWanted, Polled
 from tui.view import (
     COLUMN_BY_KEY,
@@ -181,7 +182,14 @@ class OverviewScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         settings = self.monitor.settings
-        yield StatusBar(settings.profile, settings.base_url, self.monitor.clock, id="status")
+        login_keys = settings.keymap.get("login", "l").split(",")
+        yield StatusBar(
+            settings.profile,
+            settings.base_url,
+            self.monitor.clock,
+            login_key=key_label(login_keys[0]),
+            id="status",
+        )
         yield StatsTable(id="table")
         yield LineStatic("", id="totals")
         yield Input(placeholder="filter by name, id or provider", id="filter")

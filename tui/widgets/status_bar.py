@@ -50,9 +50,12 @@ class StatusBar(LineStatic):
         profile: str,
         base_url: str,
         clock: Callable[[], float] = time.time,
+        login_key: str = "l",
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
+        #: The key that opens the login screen (the keymap may move it): said when needed.
+        self.login_key = login_key
         self.clock = clock
         self.profile = profile
         self.base_url = base_url
@@ -100,6 +103,8 @@ class StatusBar(LineStatic):
 
         line2 = Text()
         line2.append(f" ● {label}", style="bold")
+        if self.status.state is ConnState.LOGIN_NEEDED and self.login_key:
+            line2.append(f": press {self.login_key}", style="bold")
         line2.append(f"  {updated(self.status.last_ok, now, is_behind(self.status, label))}")
         if self.firing:
             line2.append(f"  ▲ {self.firing} firing", style="bold")
