@@ -206,7 +206,7 @@ def test_without_any_dbus(tmp_path: Path, server: DemoServer) -> None:
         stdin=DEMO_PASSWORD + "\n",
     )
     assert login.returncode == EXIT_KEYRING
-    assert "dbus-run-session" in login.stderr
+    assert "keyring-session.sh" in login.stderr
     assert "FLASHBACK_TOKEN" in login.stderr
     assert "--insecure-storage" in login.stderr
     assert "Traceback" not in login.stderr

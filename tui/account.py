@@ -19,13 +19,13 @@ from tui.client import client_for
 from tui.credentials import (
     ENV_TOKEN,
     SERVICE,
-    FileStore,
     KeyringProbe,
     KeyringStore,
     TokenStore,
     check_token_text,
     entry_name,
     env_token,
+    file_store,
     jwt_expiry,
     no_keyring_message,
     open_store,
@@ -189,7 +189,7 @@ def login_command(
         raise UsageError("--password-stdin needs --email E")
     # The store comes first: nobody should type a password only to learn that
     # there is nowhere to keep the tokens.
-    store = open_store(settings, warn=warn)
+    store = open_store(settings, warn=warn, at_login=True)
     if env_token(env) is not None:
         warn(f"{ENV_TOKEN} is set and wins over stored tokens; unset it to use this login")
 
@@ -348,8 +348,8 @@ def status_command(
         rows.append(("credentials", f"the {ENV_TOKEN} environment variable (wins over stored)"))
     else:
         store: TokenStore | None = None
-        if settings.insecure_storage:
-            store = FileStore(settings.profile, settings.base_url, warn=warn)
+        if settings.insecure_storage or settings.credential_store == "file":
+            store = file_store(settings, warn=warn, at_login=False)
         elif probe.usable:
             store = KeyringStore(settings.profile, settings.base_url, backend=probe.backend)
         if store is None:

@@ -29,7 +29,12 @@ from tui.screens.login import LoginRequest, LoginScreen
 from tui.screens.messages import LoginWanted, Polled, RaiseAlerts, SelectConfig
 from tui.screens.overview import OverviewScreen
 from tui.settings import Settings
-from tui.terminal import TerminalDriver, install_signal_handlers
+from tui.terminal import (
+    TerminalDriver,
+    check_terminal,
+    install_signal_handlers,
+    stdin_and_output,
+)
 from tui.toasts import ToastGate, toasts_for
 from tui.tokens import AuthSession
 from tui.widgets._textual_compat import write_to_terminal
@@ -315,6 +320,8 @@ def run_app(settings: Settings, env: Mapping[str, str], demo: DemoBackend | None
     """Resolve credentials (or use the demo's session), then run the TUI until the user quits."""
     check_theme(settings.theme)
     check_keymap(settings.keymap, all_binding_ids(key_groups()), settings.config_path)
+    # Without a terminal the screen would be escape codes in a file and keys never come.
+    check_terminal(*stdin_and_output(), env)
     warnings: list[str] = []
     store = None
     if demo is not None:

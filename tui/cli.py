@@ -437,10 +437,6 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
     # Textual waits ESCDELAY ms after ESC for a sequence to continue; 100 ms by
     # default feels sluggish on top of tmux's own escape-time. Set before import.
     os.environ.setdefault("ESCDELAY", "25")
-    from tui.terminal import check_terminal, stdin_and_output
-
-    # Without a terminal the screen would be escape codes in a file and keys never come.
-    check_terminal(*stdin_and_output(), env)
     from tui.app import run_app
 
     if settings.demo:

@@ -64,10 +64,10 @@ NOT_LOGGED_IN = "not logged in: run `flashtop login`"
 # One short paragraph: with a reason in front it still fits the CLI's one-line
 # error (about 400 characters), so the advice is never cut off.
 NO_KEYRING_HELP = (
-    "Three ways forward: (1) run inside a session with a Secret Service, e.g. "
-    "dbus-run-session -- sh -c 'echo -n PW | gnome-keyring-daemon --unlock "
-    "--components=secrets; flashtop login'; (2) set FLASHBACK_TOKEN to an access token "
-    "(not refreshable); (3) opt in with --insecure-storage (a 0600 plain-text file)."
+    "Ways forward (README: On a headless server): (1) a keyring for every tmux pane, "
+    'started once before tmux: eval "$(sh contrib/headless/keyring-session.sh)"; '
+    '(2) a 0600 plain-text file: credential_store = "file" in the profile, or '
+    "--insecure-storage; (3) FLASHBACK_TOKEN (not refreshable)."
 )
 
 # The key looked up by probe_keyring: a harmless read that still makes a locked
@@ -357,12 +357,15 @@ class FileStore:
         *,
         warn: Callable[[str], None],
         path: Path | None = None,
+        chosen_by: str = "--insecure-storage",
     ) -> None:
         self.profile = profile
         self.base_url = base_url
         self.entry = entry_name(profile, base_url)
         self.path = path or insecure_file_path(profile)
-        self.description = f"the plain-text file {self.path} (--insecure-storage)"
+        #: What chose this store: the flag (or its variable), or the config file.
+        self.chosen_by = chosen_by
+        self.description = f"the plain-text file {self.path} ({chosen_by})"
         self._warn = warn
         self._warned = False
 
@@ -372,7 +375,7 @@ class FileStore:
     def warning(self) -> str:
         """The text of the warning given on each use."""
         return (
-            f"tokens are kept in plain text in {self.path} (--insecure-storage); "
+            f"tokens are kept in plain text in {self.path} ({self.chosen_by}); "
             "anyone who can read that file can use your Flashback account"
         )
 
@@ -478,11 +481,31 @@ class FileStore:
         return True
 
 
+def file_store(settings: Settings, *, warn: Callable[[str], None], at_login: bool) -> FileStore:
+    """The 0600 plain-text file, chosen by --insecure-storage (or FLASHTOP_INSECURE_STORAGE),
+    which warns on every use, or once for all by ``credential_store = "file"`` in the
+    profile, which warns at ``flashtop login`` only (a choice made in a file is not an
+    accident to point out on every start of a service)."""
+    if settings.insecure_storage:
+        return FileStore(settings.profile, settings.base_url, warn=warn)
+    return FileStore(
+        settings.profile,
+        settings.base_url,
+        warn=warn if at_login else _no_warning,
+        chosen_by='credential_store = "file"',
+    )
+
+
+def _no_warning(_message: str) -> None:
+    return None
+
+
 def open_store(
     settings: Settings,
     *,
     warn: Callable[[str], None],
     timeout: float | None = None,
+    at_login: bool = False,
 ) -> TokenStore:
     """The store for this profile and base URL: the 0600 file if opted in, else the keyring.
 
@@ -490,8 +513,8 @@ def open_store(
     with :data:`NO_KEYRING_HELP` when it is not usable, so that ``login`` can fail
     before anyone types a password.
     """
-    if settings.insecure_storage:
-        return FileStore(settings.profile, settings.base_url, warn=warn)
+    if settings.insecure_storage or settings.credential_store == "file":
+        return file_store(settings, warn=warn, at_login=at_login)
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     probe = probe_keyring(timeout)
     if not probe.usable:

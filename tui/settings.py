@@ -15,6 +15,8 @@ bell = false            # ring the terminal bell on new violations/alerts/blocks
 mouse = true
 theme = "textual-dark"
 ca_bundle = "/etc/ssl/private-ca.pem"
+credential_store = "keyring"  # or "file": a 0600 plain-text file, for headless servers
+                              # without a Secret Service (warned about at login only)
 
 [profiles.test.thresholds]
 tokens_per_minute = 200000   # alert when a configuration goes faster than this
@@ -86,7 +88,7 @@ from typing import Any
 import platformdirs
 
 from tui.client import DEFAULT_BASE_URL, normalize_base_url
-from tui.errors import ConfigError, UsageError
+from tui.errors import ConfigError, UsageError, one_line
 from tui.rules import CONFIG_METRICS, LOCAL_CHANNELS, METRICS, Rule, default_rules, parse_seconds
 
 APP_NAME = "flashtop"
@@ -111,7 +113,10 @@ _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "budgets": list,
     "rules": list,
     "default_rules": bool,
+    "credential_store": str,
 }
+#: Where tokens are kept: the OS keyring, or a 0600 plain-text file (headless servers).
+CREDENTIAL_STORES = ("keyring", "file")
 _THRESHOLD_KEYS = {"tokens_per_minute", "calls_per_minute"}
 _BUDGET_KEYS = {"match", "period", "usd", "tokens", "name"}
 BUDGET_PERIODS = ("day", "month")
@@ -173,6 +178,9 @@ class Settings:
     config_path: Path | None = None
     demo: bool = False
     insecure_storage: bool = False
+    #: ``credential_store`` of the profile: "keyring", or "file" (the 0600 plain-text
+    #: file that --insecure-storage picks, chosen once in the config file).
+    credential_store: str = "keyring"
     log_file: str | None = None
     #: Binding id -> keys (Textual's keymap format, "ctrl+r,f5"), from ``[keymap]``.
     keymap: Mapping[str, str] = field(default_factory=dict)
@@ -415,6 +423,16 @@ def resolve_rules(
     return own + tuple(r for r in defaults if r.name not in names)
 
 
+def _credential_store(value: str, path: Path | None) -> str:
+    if value not in CREDENTIAL_STORES:
+        where = f" in {path}" if path else ""
+        raise ConfigError(
+            f"'credential_store'{where} must be one of {', '.join(CREDENTIAL_STORES)}, "
+            f"got {one_line(value, 40)!r}"
+        )
+    return value
+
+
 def _prometheus_url(value: object, path: Path) -> str | None:
     if not value:
         return None
@@ -530,6 +548,7 @@ def resolve(
         demo=bool(flags.get("demo")),
         insecure_storage=bool(flags.get("insecure_storage"))
         or bool(_env_bool(env.get("FLASHTOP_INSECURE_STORAGE"))),
+        credential_store=_credential_store(prof.get("credential_store", "keyring"), path),
         log_file=flags.get("log_file"),
         keymap=dict(data.get("keymap", {})),
         no_color=bool(env.get("NO_COLOR")),
