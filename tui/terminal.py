@@ -16,14 +16,17 @@ not do, which a monitor left running in tmux for weeks needs:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import selectors
 import signal
 import sys
+import threading
 from codecs import getincrementaldecoder
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
+from textual._time import get_time
 from textual._xterm_parser import XTermParser
 from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
@@ -94,12 +97,36 @@ class _QuietOutput:
         self._on_lost()
 
 
+class _WakingEvent(threading.Event):
+    """The driver's exit event: setting it also wakes the input thread from select()."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: The write end of the input thread's wake-up pipe, while it runs; the lock
+        #: keeps a wake-up from writing to that number after the thread closed it.
+        self.wake_fd: int | None = None
+        self.fd_lock = threading.Lock()
+
+    def set(self) -> None:
+        super().set()
+        with self.fd_lock:
+            if self.wake_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.write(self.wake_fd, b"x")
+
+
 class TerminalDriver(LinuxDriver):
-    """Textual's Linux driver, ending the app when its terminal goes away."""
+    """Textual's Linux driver, ending the app when its terminal goes away.
+
+    Its input thread also sleeps until there is something to do (a key, the end of
+    a half-read escape sequence, or the app quitting), where Textual's wakes ten
+    times a second: a monitor left idle in tmux for weeks pays for every wake-up.
+    """
 
     def __init__(self, app: App[Any], **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self._gone = False
+        self.exit_event = _WakingEvent()
         if self._file is not None:
             self._file = _QuietOutput(self._file, self._terminal_gone)  # type: ignore[assignment]
 
@@ -119,12 +146,24 @@ class TerminalDriver(LinuxDriver):
         parser = XTermParser(self._debug)
         decode = getincrementaldecoder("utf-8")(errors="replace").decode
         fd = self.fileno
-        selector = selectors.SelectSelector()
+        wake_r, wake_w = os.pipe()
+        event = self.exit_event
+        if isinstance(event, _WakingEvent):
+            with event.fd_lock:
+                event.wake_fd = wake_w
+        selector = selectors.DefaultSelector()
         selector.register(fd, selectors.EVENT_READ)
+        selector.register(wake_r, selectors.EVENT_READ)
         try:
-            while not self.exit_event.is_set():
-                ready = selector.select(0.1)
-                if ready:
+            while not event.is_set():
+                # Sleep until a key comes, or a half-read escape sequence is due to be
+                # given up on (a lone ESC is the escape key), or the app quits.
+                due = parser._timeout_time
+                timeout = None if due is None else max(0.0, due - get_time())
+                if not isinstance(event, _WakingEvent):
+                    timeout = 0.1 if timeout is None else min(timeout, 0.1)
+                ready = [key.fd for key, _mask in selector.select(timeout)]
+                if fd in ready:
                     try:
                         data = os.read(fd, 4096)
                     except OSError:
@@ -134,12 +173,19 @@ class TerminalDriver(LinuxDriver):
                         # answer the same at once, forever.
                         self._terminal_gone()
                         return
-                    for event in parser.feed(decode(data)):
-                        self.process_message(event)
-                for event in parser.tick():
-                    self.process_message(event)
+                    for message in parser.feed(decode(data)):
+                        self.process_message(message)
+                for message in parser.tick():
+                    self.process_message(message)
         finally:
             selector.close()
+            if isinstance(event, _WakingEvent):
+                with event.fd_lock:
+                    event.wake_fd = None
+                    os.close(wake_w)
+            else:
+                os.close(wake_w)
+            os.close(wake_r)
 
 
 def install_signal_handlers(app: App[Any]) -> Callable[[], None]:

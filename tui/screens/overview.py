@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from rich.text import Text
 from textual import on
@@ -29,7 +30,7 @@ from tui.grouping import (
 from tui.history import Changes
 from tui.models import LlmStats, StatsPage
 from tui.monitor import Monitor
-from tui.poller import PollStatus
+from tui.poller import ConnState, PollStatus
 from tui.pricing import format_usd
 from tui.ranking import CalmOrder
 from tui.screens.alerts import AlertsScreen
@@ -249,7 +250,19 @@ class OverviewScreen(Screen[None]):
             return
         try:
             update = message.update
-            self.status_bar.notes = update.notes
+            bar = self.status_bar
+            # The poll goes on screen now: the state line says so in the same frame.
+            # (The poller's own report, once this is shown, then changes nothing on
+            # screen: one frame per poll, not two.)
+            bar.status = replace(
+                bar.status,
+                state=ConnState.PAUSED if self.monitor.poller.paused else ConnState.LIVE,
+                last_ok=update.at,
+                last_error=None,
+                retry_at=None,
+                in_flight=False,
+            )
+            bar.notes = update.notes
             self.status_bar.firing = self.monitor.rules.firing_count()
             self._show_budget(update.budgets)
             self.show_page(update.page, update.changes, update.rates)
