@@ -32,7 +32,12 @@ from tui.credentials import (
     probe_keyring,
 )
 from tui.errors import (
+    EXIT_AUTH,
+    EXIT_KEYRING,
+    EXIT_NETWORK,
     EXIT_OK,
+    EXIT_SERVER,
+    EXIT_USAGE,
     AuthError,
     FlashtopError,
     NetworkError,
@@ -267,14 +272,28 @@ def logout_command(
 # ---------------------------------------------------------------------------- status
 
 
-async def _health(settings: Settings) -> str:
+async def _health(settings: Settings) -> tuple[str, FlashtopError | None]:
+    """What to report about the API, and the failure when it does not answer."""
     started = time.monotonic()
     try:
         async with client_for(settings, AuthSession(None, source="status")) as client:
             await client.health()
     except FlashtopError as exc:
-        return f"not answering: {exc.message}"
-    return f"answers (GET /health ok in {(time.monotonic() - started) * 1000:.0f} ms)"
+        return f"not answering: {exc.message}", exc
+    return f"answers (GET /health ok in {(time.monotonic() - started) * 1000:.0f} ms)", None
+
+
+#: `flashtop status`: when several problems are found, the first of these is the exit
+#: status (documented in `flashtop status --help`).
+STATUS_EXIT_ORDER = (EXIT_USAGE, EXIT_NETWORK, EXIT_SERVER, EXIT_KEYRING, EXIT_AUTH)
+
+
+def status_exit(problems: list[int]) -> int:
+    """The exit status of `flashtop status` for the problems found (see STATUS_EXIT_ORDER)."""
+    for code in STATUS_EXIT_ORDER:
+        if code in problems:
+            return code
+    return min(problems) if problems else EXIT_OK
 
 
 def _describe_probe(probe: KeyringProbe) -> str:
@@ -283,11 +302,11 @@ def _describe_probe(probe: KeyringProbe) -> str:
     return f"{probe.backend} (not usable: {probe.reason})"
 
 
-def _stored(store: TokenStore) -> tuple[TokenSet | None, str | None]:
+def _stored(store: TokenStore) -> tuple[TokenSet | None, FlashtopError | None]:
     try:
         return store.load(), None
     except FlashtopError as exc:
-        return None, exc.message
+        return None, exc
 
 
 def _price_rows(settings: Settings, tokens: TokenSet | None) -> list[tuple[str, str]]:
@@ -330,10 +349,13 @@ def status_command(
 ) -> int:
     """Report where credentials come from, the keyring, the base URL and reachability.
 
-    The report itself always succeeds (exit 0), keyring or not; it never prints a
-    token and never refreshes one (that would rotate the stored refresh token).
+    The report is always printed; the exit status says whether all is well (0) or
+    the first problem found (see :data:`STATUS_EXIT_ORDER`): the API not answering,
+    no usable keyring, no usable credential. It never prints a token and never
+    refreshes one (that would rotate the stored refresh token).
     """
     warn = _warner(stderr)
+    problems: list[int] = []
     probe = probe_keyring(credentials.DEFAULT_TIMEOUT)
     rows: list[tuple[str, str]] = [
         ("profile", settings.profile),
@@ -355,6 +377,7 @@ def status_command(
         if store is None:
             rows.append(("credentials", "none: no usable keyring"))
             notes.append(no_keyring_message(probe.reason or "unknown reason"))
+            problems.append(EXIT_KEYRING)
         else:
             tokens, problem = _stored(store)
             entry = entry_name(settings.profile, settings.base_url)
@@ -363,7 +386,8 @@ def status_command(
             else:
                 where = store.description
             if problem is not None:
-                rows.append(("credentials", f"{where}: cannot be read: {problem}"))
+                rows.append(("credentials", f"{where}: cannot be read: {problem.message}"))
+                problems.append(problem.exit_code)
             elif tokens is None:
                 rows.append(("credentials", f"{where}: nothing stored"))
             else:
@@ -371,6 +395,7 @@ def status_command(
 
     if tokens is None:
         rows.append(("logged in", "no (run `flashtop login`)"))
+        problems.append(EXIT_AUTH)
     else:
         kinds = "access token and refresh token" if tokens.refresh_token else "access token only"
         rows.append(("logged in", f"yes ({kinds})"))
@@ -380,12 +405,15 @@ def status_command(
             expiry += "; refreshed automatically on next use"
         elif expired:
             expiry += "; cannot be refreshed: log in again or set a new token"
+            problems.append(EXIT_AUTH)
         rows.append(("token expires", expiry))
 
     try:
-        api = asyncio.run(_health(settings))
+        api, api_problem = asyncio.run(_health(settings))
     except FlashtopError as exc:  # e.g. an unreadable CA bundle
-        api = f"not checked: {exc.message}"
+        api, api_problem = f"not checked: {exc.message}", exc
+    if api_problem is not None:
+        problems.append(api_problem.exit_code)
     rows.append(("API", api))
     rows += _price_rows(settings, tokens)
 
@@ -394,4 +422,4 @@ def status_command(
         stdout.write(f"{(label + ':').ljust(width)}{one_line(value, 400)}\n")
     for note in notes:
         stdout.write(f"\n{note}\n")
-    return EXIT_OK
+    return status_exit(problems)
