@@ -40,6 +40,7 @@ from tui.errors import (
     EXIT_USAGE,
     AuthError,
     FlashtopError,
+    ForbiddenError,
     NetworkError,
     UnsuccessfulError,
     UsageError,
@@ -175,6 +176,45 @@ async def _password_login(settings: Settings, email: str, password: str) -> Toke
             raise AuthError(message) from None
 
 
+async def _check_token(settings: Settings, tokens: TokenSet) -> TokenSet:
+    """Ask the API once (``GET /ai/llm/stats``, what the monitor polls) whether it
+    takes ``tokens``; the tokens to store (refreshed ones, if the access token had to
+    be refreshed on the way). Raises with "nothing stored" in the message."""
+    session = AuthSession(tokens, source="the given token")
+    try:
+        async with client_for(settings, session) as client:
+            await client.get_stats()
+    except ForbiddenError as exc:
+        raise AuthError(
+            f"the server accepted the token but refuses it usage statistics ({exc.message}); "
+            "nothing stored"
+        ) from None
+    except AuthError as exc:
+        raise AuthError(f"the server rejected the token ({exc.message}); nothing stored") from None
+    except FlashtopError as exc:
+        # Same type, same exit status (network, server ...), with what it means here.
+        exc.message = f"could not check the token with the server: {exc.message}; nothing stored"
+        raise exc from None
+    return session.tokens or tokens
+
+
+async def _revoke_quietly(
+    settings: Settings, tokens: TokenSet, warn: Callable[[str], None]
+) -> None:
+    """Revoke a refresh token that could not be stored, so none is left live."""
+    if not tokens.refresh_token:
+        return
+    try:
+        await _revoke(settings, tokens.refresh_token)
+    except FlashtopError as exc:
+        warn(
+            f"could not revoke the new refresh token on the server ({exc.message}); "
+            "it stays valid until it expires"
+        )
+    else:
+        warn("the new refresh token was revoked on the server, since it could not be stored")
+
+
 def login_command(
     settings: Settings,
     *,
@@ -193,13 +233,18 @@ def login_command(
     if password_stdin and not email:
         raise UsageError("--password-stdin needs --email E")
     # The store comes first: nobody should type a password only to learn that
-    # there is nowhere to keep the tokens.
+    # there is nowhere to keep the tokens, and no live refresh token should be made
+    # on the server that cannot be kept (a file store in a read-only directory).
     store = open_store(settings, warn=warn)
+    if isinstance(store, FileStore):
+        store.check_writable()
     if env_token(env) is not None:
         warn(f"{ENV_TOKEN} is set and wins over stored tokens; unset it to use this login")
 
     if with_token:
-        tokens = _read_tokens(stdin, stderr)
+        # A token the server refuses is never stored: one request says so now, not
+        # the first poll later.
+        tokens = asyncio.run(_check_token(settings, _read_tokens(stdin, stderr)))
         who = "with the given token"
     else:
         address = (email if email is not None else _ask_email(stdin, stderr)).strip()
@@ -209,7 +254,13 @@ def login_command(
         tokens = asyncio.run(_password_login(settings, address, password))
         who = f"as {one_line(address, 120)}"
 
-    store.save(tokens)
+    try:
+        store.save(tokens)
+    except FlashtopError:
+        if not with_token:
+            # Ours alone (a fresh login): revoke it rather than leave it live unstored.
+            asyncio.run(_revoke_quietly(settings, tokens, warn))
+        raise
     refresh = "with a refresh token" if tokens.refresh_token else "without a refresh token"
     stdout.write(
         f"Logged in to {settings.base_url} {who} (profile '{settings.profile}').\n"

@@ -222,7 +222,7 @@ def _read_config_text(path: Path, *, required: bool) -> str | None:
     """
     try:
         st = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         if required:
             raise ConfigError(f"config file {path} does not exist") from None
         return None
