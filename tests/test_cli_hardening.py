@@ -6,6 +6,7 @@ exit statuses, stderr lines and stdout are exactly what a shell sees.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -337,3 +338,33 @@ def test_readme_exit_status_table_lists_every_code_as_help_does() -> None:
     for code in codes:
         assert re.search(rf"^\|\s*`?{code}`?\s*\|", table, re.MULTILINE), code
         assert re.search(rf"^\s+{code}\s+\S", help_text, re.MULTILINE), code
+
+
+def test_login_revokes_a_new_refresh_token_it_cannot_store(
+    demo_server: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should saving fail after all (the store passed its check), the fresh refresh
+    token is revoked on the server rather than left live and unstored."""
+    from tui import account, credentials
+    from tui.settings import Settings
+
+    def failing_save(self: credentials.FileStore, tokens: object) -> None:
+        raise errors.CredentialError("cannot write the token file: disk full")
+
+    monkeypatch.setattr(credentials.FileStore, "save", failing_save)
+    settings = Settings(base_url=demo_server.base_url, insecure_storage=True)
+    stderr = io.StringIO()
+    with pytest.raises(errors.CredentialError, match="disk full"):
+        account.login_command(
+            settings,
+            email=DEMO_EMAIL,
+            password_stdin=True,
+            with_token=False,
+            stdin=io.StringIO(DEMO_PASSWORD + "\n"),
+            stdout=io.StringIO(),
+            stderr=stderr,
+            env={},
+        )
+    assert demo_server.request_count("/user/login") == 1
+    assert demo_server.request_count("/user/logout") == 1
+    assert "revoked" in stderr.getvalue()

@@ -52,6 +52,7 @@ environment:
   FLASHBACK_TOKEN      access token to use (wins over the keyring; cannot be refreshed)
   FLASHBACK_BASE_URL   API base URL (default https://backend.flashback.tech)
   FLASHTOP_CONFIG      config file (default: config.toml in the platform config dir)
+  FLASHTOP_PROFILE     profile to use (like --profile; it must be defined in the config)
   NO_COLOR             turn colours off
 
 exit status:
@@ -95,8 +96,12 @@ def _common(suppress: bool) -> _Parser:
     g.add_argument(
         "--base-url", metavar="URL", help="API base URL (https; http only for localhost)"
     )
-    g.add_argument("--profile", metavar="NAME", help="named profile from the config file")
-    g.add_argument("--config", metavar="FILE", help="config file to read")
+    g.add_argument(
+        "--profile", metavar="NAME", help="named profile from the config file (must be defined)"
+    )
+    g.add_argument(
+        "--config", metavar="FILE", help="config file to read (must exist; at most 1 MiB)"
+    )
     g.add_argument(
         "--interval", metavar="SECONDS", type=float, help="seconds between polls (1 to 3600)"
     )

@@ -9,7 +9,11 @@ them as strings like the API does; an unknown value is an empty cell / ``null``.
 When no history has been recorded yet for the profile, a note goes to stderr, the
 output is just the CSV header (or ``[]``), and the exit status is 0: an empty
 history is not an error for a script that runs before the monitor ever has
-(``alerts`` says "no alerts recorded", or prints ``[]`` with ``--json``).
+(``alerts`` says "no alerts recorded", or prints ``[]`` with ``--json``). An
+``--id`` that matches no sample is different: the script asked for something that is
+not there, so nothing is printed on stdout and the exit status is 7
+(:class:`~tui.errors.NoMatchError`). A file that turns out damaged half-way through a
+JSON export still ends the array (valid JSON, cut short) before the error (exit 1).
 """
 
 from __future__ import annotations
