@@ -368,3 +368,18 @@ def test_login_revokes_a_new_refresh_token_it_cannot_store(
     assert demo_server.request_count("/user/login") == 1
     assert demo_server.request_count("/user/logout") == 1
     assert "revoked" in stderr.getvalue()
+
+
+def test_stats_with_stdout_closed_exits_1_in_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui", "stats", "--demo"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        preexec_fn=lambda: os.close(1),  # `flashtop stats >&-`
+    )
+    assert proc.returncode == EXIT_INTERNAL, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert "flashtop: error: cannot write the output: standard output is closed" in proc.stderr

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -458,9 +459,21 @@ def _output_error(exc: OSError) -> OutputError:
     return OutputError(f"cannot write the output: {exc.strerror or type(exc).__name__}")
 
 
+class _ClosedStdout(io.RawIOBase):
+    """Standard output when there is none (`flashtop stats >&-`): writing fails."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: object, /) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
 def _open_output() -> TextIO:
     """A writer on file descriptor 1 with the encoding of ``sys.stdout`` (see _Output)."""
     stdout = sys.stdout
+    if stdout is None:  # only commands that print fail, and only when they do
+        return _Output(io.BufferedWriter(_ClosedStdout()), encoding="utf-8")
     try:
         fd = stdout.fileno()
     except (AttributeError, OSError, ValueError):
@@ -477,7 +490,9 @@ def _open_output() -> TextIO:
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    with contextlib.suppress(OSError):
+    if sys.stdout is None:
+        return  # fd 1 was closed at the start: it may be a file of ours by now
+    with contextlib.suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
