@@ -88,6 +88,13 @@ def test_explicit_config_path_that_does_not_exist_exits_2_naming_it(
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize("flag", ["--config", "--profile"])
+def test_empty_config_or_profile_flag_is_a_usage_error(flag: str) -> None:
+    proc = run_cli("stats", "--demo", flag, "")
+    line = assert_one_line_failure(proc, EXIT_USAGE)
+    assert flag in line and "empty" in line
+
+
 # ---------------------------------------------------------------- item 6: bad values
 
 

@@ -526,6 +526,10 @@ def resolve(
     config, demo, insecure_storage, log_file.
     """
     env = os.environ if env is None else env
+    for flag, what in (("config", "file name"), ("profile", "profile name")):
+        if flags.get(flag) is not None and not str(flags[flag]).strip():
+            # An empty value must not quietly mean "the default" (a script's unset variable).
+            raise UsageError(f"--{flag} needs a {what}, not an empty string")
     # A path the user named (flag or FLASHTOP_CONFIG) must exist: a typo in it must
     # not quietly fall back to the defaults (production). The default path may be absent.
     named_path = flags.get("config") or env.get("FLASHTOP_CONFIG")
