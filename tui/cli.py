@@ -496,14 +496,14 @@ def _silence_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _log_internal_error(exc: BaseException) -> bool:
+def _log_internal_error(exc: BaseException, log_file: str | None) -> bool:
     """Write the traceback of an internal error to the --log-file (redacted like every
-    log line); False when no log file is open."""
+    log line); False when there is none, or it was not opened yet."""
     import logging
     import traceback
 
     log = logging.getLogger("flashtop")
-    if not any(isinstance(h, logging.StreamHandler) for h in log.handlers):
+    if not log_file or not any(isinstance(h, logging.StreamHandler) for h in log.handlers):
         return False
     text = "".join(traceback.format_exception(exc)).rstrip()
     log.error("internal error: %s", text)
@@ -604,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_OK
     except Exception as exc:  # the last line of defence: never a traceback
-        logged = _log_internal_error(exc)
+        logged = _log_internal_error(exc, getattr(ns, "log_file", None))
         print(
             f"flashtop: internal error ({type(exc).__name__}); "
             "please report it with the steps that led here"
