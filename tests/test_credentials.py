@@ -41,7 +41,14 @@ from tui.credentials import (
     probe_keyring,
 )
 from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD, MFA_EMAIL, DemoServer
-from tui.errors import AuthError, CredentialError, FlashtopError, LoginNeededError, UsageError
+from tui.errors import (
+    EXIT_NETWORK,
+    AuthError,
+    CredentialError,
+    FlashtopError,
+    LoginNeededError,
+    UsageError,
+)
 from tui.settings import Settings, config_dir
 from tui.tokens import TokenSet
 
@@ -791,7 +798,7 @@ def test_status_without_keyring_or_server_still_reports(
 ) -> None:
     use_backend(fail.Keyring())
     code, out, _ = run_cmd(account.status_command, settings_for("http://127.0.0.1:9"))
-    assert code == 0
+    assert code == EXIT_NETWORK  # the report is whole, and the status says what is wrong
     assert "keyring.backends.fail.Keyring (not usable" in out
     assert "not answering" in out
     assert NO_KEYRING_HELP in out
@@ -802,7 +809,7 @@ def test_status_with_hanging_keyring_is_bounded(
 ) -> None:
     started = time.monotonic()
     code, out, _ = run_cmd(account.status_command, settings_for("http://127.0.0.1:9"))
-    assert code == 0
+    assert code == EXIT_NETWORK
     assert time.monotonic() - started < 10
     assert "did not answer" in out
 

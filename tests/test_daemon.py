@@ -198,6 +198,9 @@ def test_json_log_lines_parse_and_never_hold_the_token() -> None:
     with DemoServer() as server:
         access, _refresh = server.issue_tokens()
         env = {"FLASHBACK_TOKEN": access}
+        config = Path(os.environ["XDG_CONFIG_HOME"]) / "flashtop" / "config.toml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text("[profiles.ops]\n")  # a named profile must be defined
         with daemon(
             "--base-url", server.base_url, "--interval", "1", "--log-format", "json",
             "--profile", "ops", env=env,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import keyring_fixtures
@@ -25,7 +25,7 @@ from keyring_fixtures import (
 
 from tui.credentials import SERVICE, entry_name
 from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD, DemoServer
-from tui.errors import EXIT_KEYRING
+from tui.errors import EXIT_AUTH, EXIT_KEYRING
 
 secret_service = keyring_fixtures.secret_service
 
@@ -75,9 +75,20 @@ def assert_no_secrets_in_files(secrets: tuple[str, ...], root: Path) -> None:
             assert secret.encode() not in data, f"a secret was written to {path}"
 
 
+def define_profile(env: Mapping[str, str], profile: str) -> None:
+    """Add ``[profiles.<profile>]`` to the config file of ``env`` (a named profile
+    must be defined: `--profile typo` is an error, issue 19)."""
+    config = Path(env["XDG_CONFIG_HOME"]) / "flashtop" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    text = config.read_text() if config.exists() else ""
+    if f"[profiles.{profile}]" not in text:
+        config.write_text(f"{text}[profiles.{profile}]\n")
+
+
 def login(
     session: SecretServiceSession, base_url: str, profile: str = "default"
 ) -> tuple[str, str]:
+    define_profile(session.env, profile)
     done = run_flashtop(
         [
             "login",
@@ -129,7 +140,7 @@ def test_login_status_stats_logout(
     assert secret_service.keyring_get(SERVICE, entry_name("real", url)) is None
 
     after = run_flashtop(["status", "--base-url", url, "--profile", "real"], env)
-    assert after.returncode == 0
+    assert after.returncode == EXIT_AUTH  # logged out: no credential
     assert "nothing stored" in after.stdout
     again = run_flashtop(["stats", "--base-url", url, "--profile", "real"], env)
     assert again.returncode != 0
@@ -178,6 +189,7 @@ def test_login_with_token_on_stdin(
 ) -> None:
     url = server.base_url
     access, refresh = server.issue_tokens()
+    define_profile(secret_service.env, "piped")
     done = run_flashtop(
         ["login", "--base-url", url, "--profile", "piped", "--with-token"],
         secret_service.env,
@@ -212,7 +224,7 @@ def test_without_any_dbus(tmp_path: Path, server: DemoServer) -> None:
     assert "Traceback" not in login.stderr
 
     status = run_flashtop(["status", "--base-url", url], env)
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == EXIT_KEYRING, status.stderr
     assert "keyring.backends.fail.Keyring" in status.stdout
     assert "answers" in status.stdout
 
@@ -266,7 +278,7 @@ def test_locked_keyring_is_reported_not_waited_for(tmp_path: Path, server: DemoS
         assert "locked" in login.stderr
         assert "--insecure-storage" in login.stderr
         status = run_flashtop(["status", "--base-url", server.base_url], session.env)
-        assert status.returncode == 0
+        assert status.returncode == EXIT_KEYRING  # the report is whole; the status says why
         assert "locked" in status.stdout
         assert_clean((DEMO_PASSWORD,), login.stdout + login.stderr, status.stdout)
     finally:

@@ -20,6 +20,7 @@ import pytest
 
 from tui.cli import main
 from tui.counters import TOKENS_IN, TOKENS_OUT
+from tui.errors import EXIT_NO_MATCH
 from tui.history import History
 from tui.models import COUNTERS, LlmStats
 from tui.settings import Settings
@@ -441,8 +442,12 @@ def test_export_since_and_id_select_what_was_seen(capsys: pytest.CaptureFixture[
     ]
     _, out, _ = export(capsys, "--id", "a")
     assert len(out.splitlines()) == 1 + 3
-    _, out, _ = export(capsys, "--id", "nobody", "--format", "json")
-    assert json.loads(out) == []
+    code, out, err = export(capsys, "--id", "nobody", "--format", "json")
+    assert (code, out) == (EXIT_NO_MATCH, "")  # a filter that matches nothing is an error
+    assert "'nobody'" in err and err.count("\n") == 1
+    code, out, err = export(capsys, "--id", "b", "--since", "10s")
+    assert (code, out) == (EXIT_NO_MATCH, "")
+    assert "no samples of aiLlmId 'b' in the last 10s" in err
 
 
 def test_export_reads_the_demo_and_named_profiles(capsys: pytest.CaptureFixture[str]) -> None:

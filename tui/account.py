@@ -19,6 +19,7 @@ from tui.client import client_for
 from tui.credentials import (
     ENV_TOKEN,
     SERVICE,
+    FileStore,
     KeyringProbe,
     KeyringStore,
     TokenStore,
@@ -32,9 +33,15 @@ from tui.credentials import (
     probe_keyring,
 )
 from tui.errors import (
+    EXIT_AUTH,
+    EXIT_KEYRING,
+    EXIT_NETWORK,
     EXIT_OK,
+    EXIT_SERVER,
+    EXIT_USAGE,
     AuthError,
     FlashtopError,
+    ForbiddenError,
     NetworkError,
     UnsuccessfulError,
     UsageError,
@@ -170,6 +177,45 @@ async def _password_login(settings: Settings, email: str, password: str) -> Toke
             raise AuthError(message) from None
 
 
+async def _check_token(settings: Settings, tokens: TokenSet) -> TokenSet:
+    """Ask the API once (``GET /ai/llm/stats``, what the monitor polls) whether it
+    takes ``tokens``; the tokens to store (refreshed ones, if the access token had to
+    be refreshed on the way). Raises with "nothing stored" in the message."""
+    session = AuthSession(tokens, source="the given token")
+    try:
+        async with client_for(settings, session) as client:
+            await client.get_stats()
+    except ForbiddenError as exc:
+        raise AuthError(
+            f"the server accepted the token but refuses it usage statistics ({exc.message}); "
+            "nothing stored"
+        ) from None
+    except AuthError as exc:
+        raise AuthError(f"the server rejected the token ({exc.message}); nothing stored") from None
+    except FlashtopError as exc:
+        # Same type, same exit status (network, server ...), with what it means here.
+        exc.message = f"could not check the token with the server: {exc.message}; nothing stored"
+        raise exc from None
+    return session.tokens or tokens
+
+
+async def _revoke_quietly(
+    settings: Settings, tokens: TokenSet, warn: Callable[[str], None]
+) -> None:
+    """Revoke a refresh token that could not be stored, so none is left live."""
+    if not tokens.refresh_token:
+        return
+    try:
+        await _revoke(settings, tokens.refresh_token)
+    except FlashtopError as exc:
+        warn(
+            f"could not revoke the new refresh token on the server ({exc.message}); "
+            "it stays valid until it expires"
+        )
+    else:
+        warn("the new refresh token was revoked on the server, since it could not be stored")
+
+
 def login_command(
     settings: Settings,
     *,
@@ -188,13 +234,18 @@ def login_command(
     if password_stdin and not email:
         raise UsageError("--password-stdin needs --email E")
     # The store comes first: nobody should type a password only to learn that
-    # there is nowhere to keep the tokens.
+    # there is nowhere to keep the tokens, and no live refresh token should be made
+    # on the server that cannot be kept (a file store in a read-only directory).
     store = open_store(settings, warn=warn, at_login=True)
+    if isinstance(store, FileStore):
+        store.check_writable()
     if env_token(env) is not None:
         warn(f"{ENV_TOKEN} is set and wins over stored tokens; unset it to use this login")
 
     if with_token:
-        tokens = _read_tokens(stdin, stderr)
+        # A token the server refuses is never stored: one request says so now, not
+        # the first poll later.
+        tokens = asyncio.run(_check_token(settings, _read_tokens(stdin, stderr)))
         who = "with the given token"
     else:
         address = (email if email is not None else _ask_email(stdin, stderr)).strip()
@@ -204,7 +255,13 @@ def login_command(
         tokens = asyncio.run(_password_login(settings, address, password))
         who = f"as {one_line(address, 120)}"
 
-    store.save(tokens)
+    try:
+        store.save(tokens)
+    except FlashtopError:
+        if not with_token:
+            # Ours alone (a fresh login): revoke it rather than leave it live unstored.
+            asyncio.run(_revoke_quietly(settings, tokens, warn))
+        raise
     refresh = "with a refresh token" if tokens.refresh_token else "without a refresh token"
     stdout.write(
         f"Logged in to {settings.base_url} {who} (profile '{settings.profile}').\n"
@@ -267,14 +324,28 @@ def logout_command(
 # ---------------------------------------------------------------------------- status
 
 
-async def _health(settings: Settings) -> str:
+async def _health(settings: Settings) -> tuple[str, FlashtopError | None]:
+    """What to report about the API, and the failure when it does not answer."""
     started = time.monotonic()
     try:
         async with client_for(settings, AuthSession(None, source="status")) as client:
             await client.health()
     except FlashtopError as exc:
-        return f"not answering: {exc.message}"
-    return f"answers (GET /health ok in {(time.monotonic() - started) * 1000:.0f} ms)"
+        return f"not answering: {exc.message}", exc
+    return f"answers (GET /health ok in {(time.monotonic() - started) * 1000:.0f} ms)", None
+
+
+#: `flashtop status`: when several problems are found, the first of these is the exit
+#: status (documented in `flashtop status --help`).
+STATUS_EXIT_ORDER = (EXIT_USAGE, EXIT_NETWORK, EXIT_SERVER, EXIT_KEYRING, EXIT_AUTH)
+
+
+def status_exit(problems: list[int]) -> int:
+    """The exit status of `flashtop status` for the problems found (see STATUS_EXIT_ORDER)."""
+    for code in STATUS_EXIT_ORDER:
+        if code in problems:
+            return code
+    return min(problems) if problems else EXIT_OK
 
 
 def _describe_probe(probe: KeyringProbe) -> str:
@@ -283,11 +354,11 @@ def _describe_probe(probe: KeyringProbe) -> str:
     return f"{probe.backend} (not usable: {probe.reason})"
 
 
-def _stored(store: TokenStore) -> tuple[TokenSet | None, str | None]:
+def _stored(store: TokenStore) -> tuple[TokenSet | None, FlashtopError | None]:
     try:
         return store.load(), None
     except FlashtopError as exc:
-        return None, exc.message
+        return None, exc
 
 
 def _price_rows(settings: Settings, tokens: TokenSet | None) -> list[tuple[str, str]]:
@@ -330,10 +401,13 @@ def status_command(
 ) -> int:
     """Report where credentials come from, the keyring, the base URL and reachability.
 
-    The report itself always succeeds (exit 0), keyring or not; it never prints a
-    token and never refreshes one (that would rotate the stored refresh token).
+    The report is always printed; the exit status says whether all is well (0) or
+    the first problem found (see :data:`STATUS_EXIT_ORDER`): the API not answering,
+    no usable keyring, no usable credential. It never prints a token and never
+    refreshes one (that would rotate the stored refresh token).
     """
     warn = _warner(stderr)
+    problems: list[int] = []
     probe = probe_keyring(credentials.DEFAULT_TIMEOUT)
     rows: list[tuple[str, str]] = [
         ("profile", settings.profile),
@@ -355,6 +429,7 @@ def status_command(
         if store is None:
             rows.append(("credentials", "none: no usable keyring"))
             notes.append(no_keyring_message(probe.reason or "unknown reason"))
+            problems.append(EXIT_KEYRING)
         else:
             tokens, problem = _stored(store)
             entry = entry_name(settings.profile, settings.base_url)
@@ -363,7 +438,8 @@ def status_command(
             else:
                 where = store.description
             if problem is not None:
-                rows.append(("credentials", f"{where}: cannot be read: {problem}"))
+                rows.append(("credentials", f"{where}: cannot be read: {problem.message}"))
+                problems.append(problem.exit_code)
             elif tokens is None:
                 rows.append(("credentials", f"{where}: nothing stored"))
             else:
@@ -371,6 +447,7 @@ def status_command(
 
     if tokens is None:
         rows.append(("logged in", "no (run `flashtop login`)"))
+        problems.append(EXIT_AUTH)
     else:
         kinds = "access token and refresh token" if tokens.refresh_token else "access token only"
         rows.append(("logged in", f"yes ({kinds})"))
@@ -380,12 +457,15 @@ def status_command(
             expiry += "; refreshed automatically on next use"
         elif expired:
             expiry += "; cannot be refreshed: log in again or set a new token"
+            problems.append(EXIT_AUTH)
         rows.append(("token expires", expiry))
 
     try:
-        api = asyncio.run(_health(settings))
+        api, api_problem = asyncio.run(_health(settings))
     except FlashtopError as exc:  # e.g. an unreadable CA bundle
-        api = f"not checked: {exc.message}"
+        api, api_problem = f"not checked: {exc.message}", exc
+    if api_problem is not None:
+        problems.append(api_problem.exit_code)
     rows.append(("API", api))
     rows += _price_rows(settings, tokens)
 
@@ -394,4 +474,4 @@ def status_command(
         stdout.write(f"{(label + ':').ljust(width)}{one_line(value, 400)}\n")
     for note in notes:
         stdout.write(f"\n{note}\n")
-    return EXIT_OK
+    return status_exit(problems)

@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import errno
+import io
 import json
 import os
 import sys
@@ -22,10 +24,13 @@ from tui.errors import (
     EXIT_INTERNAL,
     EXIT_KEYRING,
     EXIT_NETWORK,
+    EXIT_NO_MATCH,
     EXIT_OK,
     EXIT_SERVER,
     EXIT_USAGE,
     FlashtopError,
+    NoMatchError,
+    OutputError,
     UsageError,
     one_line,
 )
@@ -48,16 +53,32 @@ environment:
   FLASHBACK_TOKEN      access token to use (wins over the keyring; cannot be refreshed)
   FLASHBACK_BASE_URL   API base URL (default https://backend.flashback.tech)
   FLASHTOP_CONFIG      config file (default: config.toml in the platform config dir)
+  FLASHTOP_PROFILE     profile to use (like --profile; it must be defined in the config)
   NO_COLOR             turn colours off
 
 exit status:
   {EXIT_OK}  success
-  {EXIT_INTERNAL}  unexpected internal error
+  {EXIT_INTERNAL}  unexpected internal error, or the output cannot be written (disk full)
   {EXIT_USAGE}  usage or configuration error
   {EXIT_AUTH}  authentication or permission failure (401, 403, login needed)
   {EXIT_NETWORK}  network failure (unreachable, timeout, TLS)
   {EXIT_SERVER}  server or API error (5xx, 404, 429, bad or unsuccessful response)
   {EXIT_KEYRING}  no usable credential storage (keyring)
+  {EXIT_NO_MATCH}  --id matched nothing (stats: no such configuration; export: no sample)
+  (`flashtop status --help` says which of these `status` uses for what)
+"""
+
+
+STATUS_EPILOG = f"""\
+exit status (the report is printed in every case):
+  {EXIT_OK}  the API answers and there is a usable credential
+  {EXIT_USAGE}  usage or configuration error (e.g. an unreadable CA bundle)
+  {EXIT_NETWORK}  the API cannot be reached (unreachable, timeout, TLS)
+  {EXIT_SERVER}  the API answers with an error (5xx, unhealthy, bad response)
+  {EXIT_KEYRING}  no usable credential storage: no keyring (and no FLASHBACK_TOKEN, no
+     --insecure-storage), or the keyring cannot be read (locked, timed out)
+  {EXIT_AUTH}  no usable credential: not logged in, or expired and not refreshable
+  When several apply, the first in this list wins.
 """
 
 
@@ -76,8 +97,12 @@ def _common(suppress: bool) -> _Parser:
     g.add_argument(
         "--base-url", metavar="URL", help="API base URL (https; http only for localhost)"
     )
-    g.add_argument("--profile", metavar="NAME", help="named profile from the config file")
-    g.add_argument("--config", metavar="FILE", help="config file to read")
+    g.add_argument(
+        "--profile", metavar="NAME", help="named profile from the config file (must be defined)"
+    )
+    g.add_argument(
+        "--config", metavar="FILE", help="config file to read (must exist; at most 1 MiB)"
+    )
     g.add_argument(
         "--interval", metavar="SECONDS", type=float, help="seconds between polls (1 to 3600)"
     )
@@ -92,6 +117,19 @@ def _common(suppress: bool) -> _Parser:
     )
     g.add_argument("--log-file", metavar="FILE", help="write a debug log (secrets redacted)")
     return p
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: 1..65535 (0: let the system pick a free one)."""
+    try:
+        port = int(text.strip())
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"invalid port {one_line(text, 20)!r}: expected a number from 1 to 65535"
+        )
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,7 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="read an access token (and optional refresh token on line 2) from stdin",
     )
     sub.add_parser("logout", parents=[common], help="revoke and remove stored tokens")
-    sub.add_parser("status", parents=[common], help="show credentials source and reachability")
+    sub.add_parser(
+        "status",
+        parents=[common],
+        help="show credentials source and reachability",
+        description="Where credentials come from, the keyring, the base URL, whether the "
+        "API answers and the prices in use. Never prints or refreshes a token.",
+        epilog=STATUS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
     stats = sub.add_parser("stats", parents=[common], help="print usage statistics once")
     stats.add_argument("--id", dest="ai_llm_id", metavar="ID", help="only this aiLlmId")
@@ -176,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("serve-demo", parents=[common], help="run the simulated backend")
-    demo.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
+    demo.add_argument(
+        "--port", type=_port, default=0, help="port on 127.0.0.1, 1 to 65535 (default: a free one)"
+    )
     demo.add_argument("--token-lifetime", type=float, default=3600.0, help=argparse.SUPPRESS)
     return parser
 
@@ -252,6 +300,12 @@ def stats_command(
         settings.models, settings.prices, settings.config_path, settings.profile
     )
     page, configs, names_error = _stats_rows(settings, env, ai_llm_id, session)
+    if ai_llm_id is not None and not page.stats:
+        # A filter that matches nothing is not success for a script (exit status 7).
+        raise NoMatchError(
+            f"no configuration with aiLlmId '{one_line(ai_llm_id, 80)}' "
+            f"(profile '{one_line(settings.profile, 60)}')"
+        )
 
     def model_and_cost(s: Any) -> tuple[str | None, Any]:
         """The configuration's model (from the profile) and its all-time USD."""
@@ -376,7 +430,87 @@ def _daemon(ns: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
 # ---------------------------------------------------------------------------- main
 
 
-def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
+class _Output(io.TextIOWrapper):
+    """Standard output for the commands, whose write errors say what failed.
+
+    A full disk (`flashtop stats >/dev/full`) or an I/O error becomes an
+    :class:`OutputError` (one line, exit status 1) instead of an internal error; a
+    closed pipe stays a BrokenPipeError (the reader left: not an error).
+    """
+
+    def write(self, s: str) -> int:
+        try:
+            return super().write(s)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_error(exc) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _output_error(exc) from None
+
+
+def _output_error(exc: OSError) -> OutputError:
+    return OutputError(f"cannot write the output: {exc.strerror or type(exc).__name__}")
+
+
+class _ClosedStdout(io.RawIOBase):
+    """Standard output when there is none (`flashtop stats >&-`): writing fails."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: object, /) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _open_output() -> TextIO:
+    """A writer on file descriptor 1 with the encoding of ``sys.stdout`` (see _Output)."""
+    stdout = sys.stdout
+    if stdout is None:  # only commands that print fail, and only when they do
+        return _Output(io.BufferedWriter(_ClosedStdout()), encoding="utf-8")
+    try:
+        fd = stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stdout  # not a real file (tests replace sys.stdout): use it as it is
+    stdout.flush()
+    raw = open(fd, "wb", closefd=False)  # noqa: SIM115 - closed by _Output.close
+    return _Output(
+        raw,
+        encoding=stdout.encoding,
+        errors=stdout.errors,
+        line_buffering=bool(stdout.line_buffering),
+    )
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    if sys.stdout is None:
+        return  # fd 1 was closed at the start: it may be a file of ours by now
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _log_internal_error(exc: BaseException, log_file: str | None) -> bool:
+    """Write the traceback of an internal error to the --log-file (redacted like every
+    log line); False when there is none, or it was not opened yet."""
+    import logging
+    import traceback
+
+    log = logging.getLogger("flashtop")
+    if not log_file or not any(isinstance(h, logging.StreamHandler) for h in log.handlers):
+        return False
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    log.error("internal error: %s", text)
+    return True
+
+
+def _run(ns: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     command = ns.command
     if command == "serve-demo":
         from tui.demo_server import main as demo_main
@@ -384,6 +518,9 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
         argv = ["--port", str(ns.port)]
         return demo_main(argv)
 
+    ai_llm_id = getattr(ns, "ai_llm_id", None)
+    if ai_llm_id is not None and not ai_llm_id.strip():
+        raise UsageError("--id needs an aiLlmId; an empty one would select everything")
     settings = resolve(_flags(ns), env)
     from tui.logsetup import known_secrets, setup_log_file
 
@@ -394,22 +531,18 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
             from tui.demo import demo_backend
 
             with demo_backend(settings) as demo:
-                return stats_command(
-                    demo.settings, env, ns.ai_llm_id, ns.fmt, sys.stdout, demo.session
-                )
-        return stats_command(settings, env, ns.ai_llm_id, ns.fmt, sys.stdout)
+                return stats_command(demo.settings, env, ns.ai_llm_id, ns.fmt, out, demo.session)
+        return stats_command(settings, env, ns.ai_llm_id, ns.fmt, out)
     if command == "export":
         # Reads the local history file only: no network, no credentials, no Textual.
         from tui.export import export_command
 
-        return export_command(
-            settings, ns.ai_llm_id, ns.since, ns.export_format, sys.stdout, sys.stderr
-        )
+        return export_command(settings, ns.ai_llm_id, ns.since, ns.export_format, out, sys.stderr)
     if command == "alerts":
         # Reads the local history file only: no network, no credentials, no Textual.
         from tui.export import alerts_command
 
-        return alerts_command(settings, ns.since, ns.alerts_json, sys.stdout, sys.stderr)
+        return alerts_command(settings, ns.since, ns.alerts_json, out, sys.stderr)
     if command == "daemon":
         return _daemon(ns, settings, env)
     if command in ("login", "logout", "status"):
@@ -426,13 +559,13 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str]) -> int:
                 password_stdin=ns.password_stdin,
                 with_token=ns.with_token,
                 stdin=sys.stdin,
-                stdout=sys.stdout,
+                stdout=out,
                 stderr=sys.stderr,
                 env=env,
             )
         if command == "logout":
-            return account.logout_command(settings, stdout=sys.stdout, stderr=sys.stderr, env=env)
-        return account.status_command(settings, stdout=sys.stdout, stderr=sys.stderr, env=env)
+            return account.logout_command(settings, stdout=out, stderr=sys.stderr, env=env)
+        return account.status_command(settings, stdout=out, stderr=sys.stderr, env=env)
 
     # Textual waits ESCDELAY ms after ESC for a sequence to continue; 100 ms by
     # default feels sluggish on top of tmux's own escape-time. Set before import.
@@ -452,9 +585,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = os.environ
     parser = build_parser()
     ns = parser.parse_args(argv)
+    out: TextIO | None = None
     try:
-        return _run(ns, env)
+        out = _open_output()
+        code = _run(ns, env, out)
+        out.flush()
+        return code
     except FlashtopError as exc:
+        if isinstance(exc, OutputError):
+            _silence_stdout()
         print(f"flashtop: error: {one_line(exc.message, 1000)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -462,16 +601,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `flashtop stats | head`: the reader left; that is not an error.
         # Point stdout at /dev/null so the interpreter's final flush does not complain.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_OK
     except Exception as exc:  # the last line of defence: never a traceback
+        logged = _log_internal_error(exc, getattr(ns, "log_file", None))
         print(
             f"flashtop: internal error ({type(exc).__name__}); "
-            "please report it with the steps that led here",
+            "please report it with the steps that led here"
+            + (f" (traceback in {one_line(ns.log_file, 200)})" if logged else ""),
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        if out is not None and out is not sys.stdout:
+            # Whatever is left goes out now (or nowhere, if stdout is gone), never
+            # as an "Exception ignored" at the interpreter's exit.
+            with contextlib.suppress(Exception):
+                out.close()
 
 
 __all__ = ["EXIT_AUTH", "EXIT_NETWORK", "EXIT_SERVER", "build_parser", "main"]

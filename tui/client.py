@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
@@ -89,6 +89,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def check_url_port(parts: SplitResult, what: str) -> None:
+    """A usage error unless the URL's port, when it has one, is a number 1..65535."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raw = parts.netloc.rpartition(":")[2]
+        raise UsageError(
+            f"{what} has an invalid port {one_line(raw, 20)!r}: expected a number from 1 to 65535"
+        )
+
+
 def normalize_base_url(url: str) -> str:
     """Validate a base URL and return it without a trailing slash.
 
@@ -103,6 +116,7 @@ def normalize_base_url(url: str) -> str:
         raise UsageError("the base URL must not contain a user name or password")
     if parts.query or parts.fragment:
         raise UsageError("the base URL must not contain a query or fragment")
+    check_url_port(parts, "the base URL")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise InsecureURLError(
             f"refusing plain http:// to {parts.hostname}: tokens would travel unencrypted; "

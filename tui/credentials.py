@@ -445,6 +445,27 @@ class FileStore:
                 f"cannot write the token file {self.path}: {exc.strerror or 'I/O error'}"
             ) from None
 
+    def check_writable(self) -> None:
+        """Raise :class:`CredentialError` unless :meth:`save` could succeed now: the
+        file is readable (or absent) and a new file can be created beside it. Called
+        before logging in, so no refresh token is made that cannot be kept."""
+        self._read_all()
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise CredentialError(f"cannot create {directory}: {exc.strerror or exc}") from None
+        probe = directory / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.probe"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        try:
+            os.close(os.open(probe, flags, 0o600))
+        except OSError as exc:
+            raise CredentialError(
+                f"cannot create the token file in {directory}: {exc.strerror or exc}"
+            ) from None
+        with contextlib.suppress(OSError):
+            probe.unlink()
+
     def load(self) -> TokenSet | None:
         """The tokens for this base URL, or None when the file or the entry is missing."""
         self._use()

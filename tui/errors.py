@@ -17,6 +17,7 @@ EXIT_AUTH = 3
 EXIT_NETWORK = 4
 EXIT_SERVER = 5
 EXIT_KEYRING = 6
+EXIT_NO_MATCH = 7
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
@@ -44,6 +45,13 @@ class FlashtopError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class OutputError(FlashtopError):
+    """Standard output cannot be written (a full disk, an I/O error): exit status 1,
+    with the reason in one line."""
+
+    exit_code = EXIT_INTERNAL
 
 
 class UsageError(FlashtopError):
@@ -120,6 +128,12 @@ class UnsuccessfulError(ApiError):
 
 class BadResponseError(ApiError):
     """The body is not JSON, has the wrong shape, or is larger than the cap."""
+
+
+class NoMatchError(FlashtopError):
+    """A filter (``--id``) matched nothing: for a script, no data is not success."""
+
+    exit_code = EXIT_NO_MATCH
 
 
 class CredentialError(FlashtopError):

@@ -9,12 +9,17 @@ them as strings like the API does; an unknown value is an empty cell / ``null``.
 When no history has been recorded yet for the profile, a note goes to stderr, the
 output is just the CSV header (or ``[]``), and the exit status is 0: an empty
 history is not an error for a script that runs before the monitor ever has
-(``alerts`` says "no alerts recorded", or prints ``[]`` with ``--json``).
+(``alerts`` says "no alerts recorded", or prints ``[]`` with ``--json``). An
+``--id`` that matches no sample is different: the script asked for something that is
+not there, so nothing is printed on stdout and the exit status is 7
+(:class:`~tui.errors.NoMatchError`). A file that turns out damaged half-way through a
+JSON export still ends the array (valid JSON, cut short) before the error (exit 1).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import sqlite3
@@ -23,9 +28,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from tui.errors import EXIT_OK, UsageError, one_line
+from tui.errors import EXIT_OK, NoMatchError, UsageError, one_line
 from tui.models import COUNTERS
-from tui.rules import Event, parse_seconds
+from tui.rules import MAX_DURATION_DAYS, Event, parse_seconds
 from tui.settings import Settings
 from tui.store import HistoryStore, StoredSample, StoreError, fault_kind, store_path
 
@@ -38,7 +43,8 @@ def parse_duration(text: str) -> float:
     seconds = parse_seconds(text)
     if seconds is None or seconds <= 0:
         raise UsageError(
-            f"invalid duration '{one_line(text, 40)}' (expected e.g. 90s, 15m, 1h or 7d)"
+            f"invalid duration '{one_line(text, 40)}' (expected e.g. 90s, 15m, 1h or 7d; "
+            f"at most {MAX_DURATION_DAYS}d)"
         )
     return seconds
 
@@ -63,16 +69,20 @@ def _write_csv(rows: Iterable[StoredSample], out: TextIO) -> None:
 
 def _write_json(rows: Iterable[StoredSample], out: TextIO) -> None:
     # Streamed one object at a time: a long history never sits in memory as a whole.
+    # Should reading fail half-way, the array is still closed (valid JSON, cut short)
+    # before the error goes up: a script never gets a dangling "[".
     first = True
     out.write("[")
-    for s in rows:
-        obj: dict[str, str | None] = {"at": iso_utc(s.at), "aiLlmId": s.ai_llm_id}
-        for name, value in zip(COUNTERS, s.values, strict=True):
-            obj[name] = None if value is None else str(value)
-        # ensure_ascii: no raw control or bidi characters from the server reach a terminal.
-        out.write(("\n  " if first else ",\n  ") + json.dumps(obj, ensure_ascii=True))
-        first = False
-    out.write("]\n" if first else "\n]\n")
+    try:
+        for s in rows:
+            obj: dict[str, str | None] = {"at": iso_utc(s.at), "aiLlmId": s.ai_llm_id}
+            for name, value in zip(COUNTERS, s.values, strict=True):
+                obj[name] = None if value is None else str(value)
+            # ensure_ascii: no raw control or bidi characters from the server reach a terminal.
+            out.write(("\n  " if first else ",\n  ") + json.dumps(obj, ensure_ascii=True))
+            first = False
+    finally:
+        out.write("]\n" if first else "\n]\n")
 
 
 def export_command(
@@ -84,18 +94,25 @@ def export_command(
     err: TextIO,
     clock: Callable[[], float] = time.time,
 ) -> int:
-    """Print the stored samples of ``settings.profile``; see the module docstring."""
+    """Print the stored samples of ``settings.profile``; see the module docstring.
+
+    With ``ai_llm_id``, no matching sample is a :class:`NoMatchError` (exit status
+    7) and nothing is printed on stdout.
+    """
     fmt = fmt or "csv"
     if fmt not in FORMATS:
         raise UsageError(f"unknown format '{one_line(fmt, 20)}' (csv or json)")
     start = None if since is None else clock() - parse_duration(since)
     write = _write_json if fmt == "json" else _write_csv
     path = store_path(settings.profile)
+    profile = one_line(settings.profile, 60)
     if not path.exists():
-        err.write(
-            f"flashtop: no history recorded yet for profile '{one_line(settings.profile, 60)}' "
-            f"({path})\n"
-        )
+        if ai_llm_id is not None:
+            raise NoMatchError(
+                f"no samples of aiLlmId '{one_line(ai_llm_id, 80)}': no history recorded "
+                f"yet for profile '{profile}' ({path})"
+            )
+        err.write(f"flashtop: no history recorded yet for profile '{profile}' ({path})\n")
         write([], out)
         return EXIT_OK
     try:
@@ -103,7 +120,17 @@ def export_command(
     except (sqlite3.Error, OSError, StoreError) as exc:
         raise StoreError(f"cannot read history file {path}: {_why(exc)}") from None
     try:
-        write(store.samples(ai_llm_id, start), out)
+        rows = store.samples(ai_llm_id, start)
+        # The first row is read before anything is printed: a file that cannot be
+        # read, or an --id that matches nothing, leaves stdout empty.
+        first = next(rows, None)
+        if first is None and ai_llm_id is not None:
+            known = store.has_config(ai_llm_id)
+            what = f"no samples of aiLlmId '{one_line(ai_llm_id, 80)}'"
+            if known and since is not None:
+                raise NoMatchError(f"{what} in the last {one_line(since, 20)}")
+            raise NoMatchError(f"{what} in the history of profile '{profile}'")
+        write(rows if first is None else itertools.chain((first,), rows), out)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read history file {path}: {_why(exc)}") from None
     finally:

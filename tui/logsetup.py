@@ -9,6 +9,8 @@ import weakref
 from collections.abc import Callable
 from typing import Protocol
 
+from tui.errors import UsageError, one_line
+
 _PATTERNS = (
     re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer\s+)?\S+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
@@ -74,7 +76,14 @@ def setup_log_file(path: str | None, secrets: Callable[[], tuple[str, ...]]) -> 
     if not path:
         root.addHandler(logging.NullHandler())
         return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        # Opened now, before any work: a log that cannot be written is a usage error
+        # at the start, not a crash in the middle of a command.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot open the log file {one_line(path, 200)}: {exc.strerror or exc}"
+        ) from None
     handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))

@@ -88,12 +88,16 @@ BUDGET_PREFIX = "budget:"
 SUMMED_NAME = "all matching"
 NO_DATA_NAME = "polling"
 
+#: The longest duration accepted anywhere (rule windows, ``export --since``): 10
+#: years, far beyond what the history keeps; more is a typo, not a wish.
+MAX_DURATION_DAYS = 3650
+MAX_DURATION = MAX_DURATION_DAYS * 86400.0
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)", re.ASCII)
 
 
 def parse_seconds(value: object) -> float | None:
-    """A duration as seconds (>= 0), or None when it is not one.
+    """A duration as seconds (0 .. :data:`MAX_DURATION`), or None when it is not one.
 
     ``"0s"``, ``"90s"``, ``"15m"``, ``"1h"``, ``"7d"``, ``"2w"``; a bare number (in
     a string or as a TOML number, not a bool) is seconds.
@@ -109,7 +113,7 @@ def parse_seconds(value: object) -> float | None:
         seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
     else:
         return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return seconds if math.isfinite(seconds) and 0 <= seconds <= MAX_DURATION else None
 
 
 def format_seconds(seconds: float) -> str:

@@ -78,18 +78,28 @@ Linux console and ``braille`` elsewhere).
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
-from tui.client import DEFAULT_BASE_URL, normalize_base_url
+from tui.client import DEFAULT_BASE_URL, check_url_port, normalize_base_url
 from tui.errors import ConfigError, UsageError, one_line
-from tui.rules import CONFIG_METRICS, LOCAL_CHANNELS, METRICS, Rule, default_rules, parse_seconds
+from tui.rules import (
+    CONFIG_METRICS,
+    LOCAL_CHANNELS,
+    MAX_DURATION_DAYS,
+    METRICS,
+    Rule,
+    default_rules,
+    parse_seconds,
+)
 
 APP_NAME = "flashtop"
 MIN_INTERVAL = 1.0
@@ -97,6 +107,8 @@ MAX_INTERVAL = 3600.0
 DEFAULT_INTERVAL = 5.0
 DEFAULT_DETAIL_INTERVAL = 2.0
 DEFAULT_PROFILE = "default"
+#: A config file larger than this is refused unread (it is a few KiB in practice).
+MAX_CONFIG_BYTES = 1024 * 1024
 
 _TOP_KEYS = {"default_profile", "profiles", "keymap"}
 _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -210,14 +222,52 @@ def check_interval(value: float, what: str = "interval") -> float:
     return float(value)
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    """Read and validate the config file; a missing file is an empty config."""
+def _read_config_text(path: Path, *, required: bool) -> str | None:
+    """The config file's text, or None when it does not exist and is not ``required``.
+
+    Only a regular file of at most :data:`MAX_CONFIG_BYTES` is read: a device such as
+    /dev/zero, a FIFO or a huge file is refused before anything is read from it.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        if required:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"config file {path} is not a regular file")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {path} is too large ({st.st_size:,} bytes; at most "
+            f"{MAX_CONFIG_BYTES // 1024} KiB)"
+        )
+    try:
+        # O_NONBLOCK: should the path have become a FIFO since the stat, open does not hang.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise ConfigError(f"config file {path} is not a regular file")
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {path} is too large (at most {MAX_CONFIG_BYTES // 1024} KiB)"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+
+def load_config(path: Path, *, required: bool = False) -> dict[str, Any]:
+    """Read and validate the config file; a missing file is an empty config unless
+    ``required`` (a path the user named), when it is an error."""
+    text = _read_config_text(path, required=required)
+    if text is None:
+        return {}
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -323,7 +373,8 @@ def _duration(rule: dict[str, Any], key: str, where: str, path: Path, *, zero: b
     if seconds is None or (seconds == 0 and not zero):
         raise ConfigError(
             f'\'{where}.{key}\' in {path} must be a duration like "90s", "5m" or "1h"'
-            + (" (0 allowed)" if zero else " (above 0)")
+            + (" (0 allowed" if zero else " (above 0")
+            + f", at most {MAX_DURATION_DAYS}d)"
         )
     return seconds
 
@@ -439,6 +490,7 @@ def _prometheus_url(value: object, path: Path) -> str | None:
     text = str(value).strip()
     if not (text.startswith("http://") or text.startswith("https://")) or " " in text:
         raise ConfigError(f"'prometheus_url' in {path} must be an http:// or https:// URL")
+    check_url_port(urlsplit(text), f"'prometheus_url' in {path}")
     return text.rstrip("/")
 
 
@@ -492,16 +544,15 @@ def resolve(
     config, demo, insecure_storage, log_file.
     """
     env = os.environ if env is None else env
-    path = (
-        Path(flags["config"])
-        if flags.get("config")
-        else (
-            Path(env["FLASHTOP_CONFIG"])
-            if env.get("FLASHTOP_CONFIG")
-            else config_path or default_config_path()
-        )
-    )
-    data = load_config(path)
+    for flag, what in (("config", "file name"), ("profile", "profile name")):
+        if flags.get(flag) is not None and not str(flags[flag]).strip():
+            # An empty value must not quietly mean "the default" (a script's unset variable).
+            raise UsageError(f"--{flag} needs a {what}, not an empty string")
+    # A path the user named (flag or FLASHTOP_CONFIG) must exist: a typo in it must
+    # not quietly fall back to the defaults (production). The default path may be absent.
+    named_path = flags.get("config") or env.get("FLASHTOP_CONFIG")
+    path = Path(named_path) if named_path else config_path or default_config_path()
+    data = load_config(path, required=bool(named_path))
     profiles: dict[str, dict[str, Any]] = data.get("profiles", {})
     profile = (
         flags.get("profile")
@@ -510,11 +561,20 @@ def resolve(
         or DEFAULT_PROFILE
     )
     named = flags.get("profile") or env.get("FLASHTOP_PROFILE")
-    if profile not in profiles and named and profiles:
-        known = ", ".join(sorted(profiles))
-        raise ConfigError(f"no profile '{profile}' in {path} (known: {known})")
-    if profile not in profiles and data.get("default_profile") == profile and profiles:
-        raise ConfigError(f"default_profile '{profile}' is not defined in {path}")
+    # "default" needs no table of its own unless the file defines profiles; any other
+    # name must be defined, so `--profile typo-prod` never talks to the default URL.
+    if profile not in profiles and (profiles or profile != DEFAULT_PROFILE):
+        if named:
+            known = ", ".join(sorted(profiles)) or "none"
+            if path.exists():
+                raise ConfigError(
+                    f"no profile '{one_line(profile, 80)}' in {path} (known: {known})"
+                )
+            raise ConfigError(
+                f"no profile '{one_line(profile, 80)}': there is no config file ({path})"
+            )
+        if data.get("default_profile"):
+            raise ConfigError(f"default_profile '{one_line(profile, 80)}' is not defined in {path}")
     prof = profiles.get(profile, {})
 
     def pick(name: str, env_name: str | None = None) -> Any:

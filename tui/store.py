@@ -543,6 +543,13 @@ class HistoryStore:
 
     # ------------------------------------------------------------------ reading
 
+    def has_config(self, ai_llm_id: str) -> bool:
+        """True when samples of ``ai_llm_id`` were ever recorded in this file."""
+        row = self.conn.execute(
+            "SELECT 1 FROM config WHERE ai_llm_id = ? LIMIT 1", (ai_llm_id,)
+        ).fetchone()
+        return row is not None
+
     def _configs(self) -> tuple[dict[int, str], set[int]]:
         """Config id -> aiLlmId, and the ids with counters stored as TEXT."""
         rows = self.conn.execute("SELECT id, ai_llm_id, big FROM config").fetchall()
