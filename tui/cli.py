@@ -65,6 +65,7 @@ exit status:
   {EXIT_SERVER}  server or API error (5xx, 404, 429, bad or unsuccessful response)
   {EXIT_KEYRING}  no usable credential storage (keyring)
   {EXIT_NO_MATCH}  --id matched nothing (stats: no such configuration; export: no sample)
+  143  the monitor ended by SIGTERM (after restoring the terminal; SIGHUP: 0)
   (`flashtop status --help` says which of these `status` uses for what)
 """
 
