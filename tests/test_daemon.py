@@ -260,8 +260,13 @@ def test_textfile_is_written_after_polls(tmp_path: Path) -> None:
             time.sleep(0.05)
         fams = {f.name: f for f in text_string_to_metric_families(target.read_text("utf-8"))}
         assert len(fams["flashback_ai_llm_api_calls"].samples) == 12
+        assert fams["flashtop_up"].samples[0].value == 1
         assert d.signal(signal.SIGTERM) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flashtop.prom"]
+    # The file outlives the daemon: its last word is that flashtop is down.
+    fams = {f.name: f for f in text_string_to_metric_families(target.read_text("utf-8"))}
+    assert fams["flashtop_up"].samples[0].value == 0
+    assert len(fams["flashback_ai_llm_api_calls"].samples) == 12  # the last values stay
 
 
 def test_bad_options_are_one_line_usage_errors(tmp_path: Path) -> None:

@@ -262,6 +262,10 @@ class Daemon:
                     reload.cancel()
                     emit(logging.INFO, "stop", f"stopping ({self._stop_reason})")
                     await self._stop_monitor()
+                    # A textfile outlives the daemon: node_exporter would go on
+                    # reporting flashtop_up 1 from it. Its last word is "down".
+                    self.metrics.record_stopped()
+                    await self._write_textfile()
                     emit(logging.INFO, "stopped", "history flushed; bye", polls=self._polls)
                     return EXIT_OK
                 if reload in done:

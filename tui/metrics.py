@@ -248,6 +248,13 @@ class MonitorMetrics:
                 self._errors[error_kind(error)] += 1
                 self._up = False
 
+    def record_stopped(self) -> None:
+        """The daemon stopped: ``flashtop_up`` 0 (what a textfile left behind says)."""
+        with self._lock:
+            self._version += 1
+            self._up = False
+            self._last_error = "stopped"
+
     def record_status(self, status: PollStatus) -> None:
         """The poller's state changed: a failure makes ``flashtop_up`` 0."""
         failed = status.state in (ConnState.RETRYING, ConnState.LOGIN_NEEDED)
