@@ -513,7 +513,7 @@ async def test_refresh_failure_needs_login_and_stops_calling_the_server(
         if how == "invalid":
             session.tokens = TokenSet(access, "not-a-real-refresh-token")
         else:
-            await c.logout(refresh)
+            await c.logout(refresh, access)
         demo_server.expire_all_access_tokens()
         secrets = (access, refresh, "not-a-real-refresh-token")
         first = await fail_with(c, secrets, LoginNeededError)

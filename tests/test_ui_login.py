@@ -5,7 +5,6 @@ from __future__ import annotations
 from ui_helpers import FakeClock, settle, wait_for
 
 from tui.app import FlashtopApp
-from tui.client import FlashbackClient
 from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD, DemoServer
 from tui.poller import ConnState
 from tui.screens.login import LoginScreen
@@ -77,8 +76,7 @@ async def test_login_needed_after_a_failed_refresh_can_be_fixed_without_restarti
             await wait_for(pilot, lambda: app.monitor.poller.status.state is ConnState.LIVE)
             # Both tokens stop working: the refresh is refused, so login is needed.
             server.expire_all_access_tokens()
-            async with FlashbackClient(server.base_url) as other:
-                await other.logout(refresh)
+            server.revoke_all_refresh_tokens()
             app.monitor.poll_now()
             await wait_for(pilot, lambda: app.monitor.poller.status.state is ConnState.LOGIN_NEEDED)
             assert "login needed" in str(app.overview.status_bar.content)
