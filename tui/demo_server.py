@@ -356,6 +356,18 @@ def _mix_for(seed: int, index: int, ai_type: str) -> _Mix:
     return _Mix(ai_type, tuple(slices), uid(), uid(), rng.getrandbits(64))
 
 
+def _deal(total: int, caps: list[int]) -> list[int]:
+    """``total`` given out in order, each part at most its cap (any excess to the last)."""
+    parts = []
+    for cap in caps:
+        take = min(cap, total)
+        parts.append(take)
+        total -= take
+    if parts and total:
+        parts[-1] += total
+    return parts
+
+
 def _split(total: int, weights: list[float]) -> list[int]:
     """``total`` in exact integer parts proportional to ``weights`` (largest remainder)."""
     if total == 0:
@@ -881,7 +893,19 @@ class DemoServer:
             w * (0.7 + 0.6 * _unit(mix.salt, n * 8 + j))
             for j, (_, _, w, _, _) in enumerate(mix.slices)
         ]
-        parts = [_split(v, weights) for v in values]
+        parts = [_split(v, weights) for v in values[:6]]
+        # Policy events follow the violations row by row: no row has more alerts or
+        # blocks than violations, and each row's severities add up to its violations.
+        violations = parts[5]
+        parts += [_deal(values[6], violations), _deal(values[7], violations)]
+        labels = [k for k, n in enumerate(values[8:11]) for _ in range(n)]
+        severities = [[0, 0, 0] for _ in violations]
+        at_label = 0
+        for j, v in enumerate(violations):
+            for k in labels[at_label : at_label + v]:
+                severities[j][k] += 1
+            at_label += v
+        parts += [[sev[k] for sev in severities] for k in range(3)]
         as_text = self.aistats_tokens == "string"
         stamp = int(at * 1000) if self.aistats_timestamps == "ms" else int(at)
         rows: list[dict[str, object]] = []
