@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tui.demo_server import COUNTERS, DEMO_EMAIL, DEMO_PASSWORD, MFA_EMAIL, DemoServer
+from tui.demo_server import (
+    COUNTERS,
+    DEMO_EMAIL,
+    DEMO_MFA_CODE,
+    DEMO_PASSWORD,
+    MFA_EMAIL,
+    DemoServer,
+)
 
 STATS = "/ai/llm/stats"
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +192,74 @@ def test_login_wrong_password_mfa_and_malformed(srv: DemoServer) -> None:
         reply = call(srv, "POST", "/user/login", junk)
         assert reply.status == 400
         assert reply.json()["success"] is False and reply.json()["message"]
+
+
+# -- the official client's types (issue 17) ----------------------------------------------
+
+
+def test_login_answer_fits_the_clients_login_response(srv: DemoServer, clock: FakeClock) -> None:
+    """LoginResponse: expiresAt?: number (epoch ms here), user.orgRole?: number."""
+    body = login(srv)
+    assert isinstance(body["expiresAt"], int) and not isinstance(body["expiresAt"], bool)
+    assert body["expiresAt"] == int((clock.now + 600) * 1000)
+    user = body["user"]
+    assert set(user) == {"id", "email", "name", "orgId", "orgRole"}
+    assert isinstance(user["orgRole"], int) and not isinstance(user["orgRole"], bool)
+    assert all(isinstance(user[k], str) for k in ("id", "email", "name", "orgId"))
+
+
+def test_refresh_answer_fits_the_clients_refresh_token_response(srv: DemoServer) -> None:
+    """RefreshTokenResponse: {success, token, accessToken, refreshToken, expiresAt: number}."""
+    first = login(srv)
+    body = call(srv, "POST", "/user/refresh", {"refresh_token": first["refreshToken"]}).json()
+    assert set(body) == {"success", "token", "accessToken", "refreshToken", "expiresAt"}
+    assert body["token"] == body["accessToken"] and isinstance(body["expiresAt"], int)
+    assert call(srv, "GET", STATS, token=body["token"]).status == 200
+
+
+def test_workspace_users_have_the_clients_shape(srv: DemoServer, token: str) -> None:
+    """GetWorkspacesResponse.workspaces[].users: WorkspaceUser[]."""
+    for ws in call(srv, "GET", "/workspace", token=token).json()["workspaces"]:
+        assert set(ws) == {"id", "name", "orgId", "users"}
+        for member in ws["users"]:
+            assert set(member) == {"userId", "role", "user"}
+            assert member["role"] in ("READ", "WRITE", "ADMIN")
+            assert set(member["user"]) == {"id", "name", "lastName", "email", "orgRole"}
+            assert member["user"]["id"] == member["userId"]
+            assert member["user"]["orgRole"] is None or isinstance(member["user"]["orgRole"], int)
+
+
+@pytest.mark.parametrize("style", ["pending", "refused"])
+def test_mfa_login_gives_a_partial_token_that_only_verify_login_accepts(
+    clock: FakeClock, style: str
+) -> None:
+    with DemoServer(clock=clock, mfa_style=style) as server:
+        reply = call(server, "POST", "/user/login", {"email": MFA_EMAIL, "password": DEMO_PASSWORD})
+        assert reply.status == 200
+        body = reply.json()
+        assert body["success"] is (style == "pending")
+        assert body.get("mfaRequired") is True or body.get("error_code") == "MFA_REQUIRED"
+        assert "refreshToken" not in body and "MFA" in body["message"]
+        partial = body["accessToken"]
+        assert call(server, "GET", STATS, token=partial).status == 401  # not a real token
+        verify = "/mfa/verify-login"
+        good = {"mfaType": "GOOGLE_AUTH", "code": DEMO_MFA_CODE}
+        assert call(server, "POST", verify, good).status == 401  # no Bearer
+        assert call(server, "POST", verify, {**good, "code": "000000"}, token=partial).status == 401
+        assert (
+            call(server, "POST", verify, {**good, "mfaType": "PASSKEY"}, token=partial).status
+            == 400
+        )
+        ok = call(server, "POST", verify, good, token=partial)
+        assert ok.status == 200
+        full = ok.json()
+        assert set(full) == {"success", "message", "fullAccessToken", "refreshToken"}
+        assert call(server, "GET", STATS, token=full["fullAccessToken"]).status == 200
+        assert (
+            call(server, "POST", "/user/refresh", {"refreshToken": full["refreshToken"]}).status
+            == 200
+        )
+        assert call(server, "POST", verify, good, token=partial).status == 401  # used up
 
 
 @pytest.mark.parametrize("key", ["refreshToken", "refresh_token"])
