@@ -22,7 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from tui.demo_server import COUNTERS, DemoServer
+from tui.demo_server import (
+    COUNTERS,
+    DEMO_EMAIL,
+    DEMO_MFA_CODE,
+    DEMO_PASSWORD,
+    MFA_EMAIL,
+    DemoServer,
+)
 from tui.errors import EXIT_AUTH, EXIT_NETWORK, EXIT_SERVER, EXIT_USAGE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -505,3 +512,49 @@ def test_stats_by_never_puts_hostile_model_names_on_the_terminal(fmt: list[str])
 def test_stats_by_usage_errors_exit_2(args: list[str]) -> None:
     proc = run_cli("stats", "--base-url", "http://127.0.0.1:9", *args)
     assert_one_line_failure(proc, EXIT_USAGE)
+
+
+# ---------------------------------------------------------------- login and logout (issue 17)
+
+
+def run_with_input(*args: str, text: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("email", ["demo", "mfa"])
+def test_logout_leaves_no_refresh_token_alive_on_the_server(email: str) -> None:
+    """`flashtop logout` sends the access token as Bearer (the demo, like a server that
+    requires it, revokes nothing otherwise): afterwards the server holds no live
+    refresh token. The MFA account logs in with the code on stdin's second line."""
+    with DemoServer() as server:
+        common = ["--base-url", server.base_url, "--insecure-storage"]
+        address = DEMO_EMAIL if email == "demo" else MFA_EMAIL
+        text = f"{DEMO_PASSWORD}\n" + (f"{DEMO_MFA_CODE}\n" if email == "mfa" else "")
+        proc = run_with_input("login", *common, "--email", address, "--password-stdin", text=text)
+        assert proc.returncode == 0, proc.stderr
+        assert len(server._refresh) == 1
+        (alive,) = server._refresh
+        assert server.request_count("/mfa/verify-login") == (email == "mfa")
+        proc = run_with_input("logout", *common, text="")
+        assert proc.returncode == 0, proc.stderr
+        assert "revoked" in proc.stdout
+        (logout,) = [r for r in server.requests if r.path == "/user/logout"]
+        assert logout.bearer and logout.status == 200
+        assert not server._refresh
+        body = json.dumps({"refreshToken": alive}).encode()
+        assert server.route("POST", "/user/refresh", {}, body, False)[0] == 401
+        for stream in (proc.stdout, proc.stderr):
+            assert alive not in stream and DEMO_MFA_CODE not in stream
