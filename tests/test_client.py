@@ -664,3 +664,13 @@ async def test_mfa_without_a_partial_token_points_at_with_token(body: dict[str, 
         with pytest.raises(AuthError, match="--with-token") as info:
             await c.login("a@b.c", "pw")
     assert not isinstance(info.value, MfaRequiredError)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+async def test_an_empty_configuration_id_is_never_sent(
+    demo_server: DemoServer, tokens: tuple[str, str], blank: str
+) -> None:
+    async with FlashbackClient(demo_server.base_url, session_for(*tokens)) as c:
+        with pytest.raises(UsageError, match="empty"):
+            await c.get_stats(blank)
+    assert demo_server.requests == []

@@ -211,7 +211,13 @@ class FlashbackClient:
     # ------------------------------------------------------------------ endpoints
 
     async def get_stats(self, ai_llm_id: str | None = None) -> StatsPage:
-        """``GET /ai/llm/stats``, optionally for one configuration."""
+        """``GET /ai/llm/stats``, optionally for one configuration.
+
+        An empty id is refused rather than sent: ``aiLlmId=`` could mean every
+        configuration or none, depending on the server.
+        """
+        if ai_llm_id is not None and not ai_llm_id.strip():
+            raise UsageError("the configuration id is empty")
         params = {"aiLlmId": ai_llm_id} if ai_llm_id is not None else None
         page = await self.request("GET", "ai/llm/stats", params=params, parse=parse_stats_response)
         assert isinstance(page, StatsPage)
