@@ -214,14 +214,13 @@ def parse_timestamp(value: object) -> float | None:
     return number
 
 
-def parse_count(value: object, *, tokens: bool = False) -> int | None:
+def parse_count(value: object) -> int | None:
     """An exact non-negative integer from a JSON number or a decimal string, else None.
 
-    ``tokens``: the field is typed ``bigint | string``; the others are ``number``,
-    and a decimal string is accepted for them too (a server serialising every count
-    as text must not blank the screen).
+    The token fields are typed ``bigint | string``, the others ``number``; both forms
+    are accepted for all of them (a server serialising every count as text must not
+    blank the screen).
     """
-    del tokens  # both kinds accept both forms; the flag documents the call site
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -307,7 +306,7 @@ def parse_aistats_row(item: Mapping[str, object]) -> tuple[AiStatsRow | None, in
     invalid = missing = 0
     for name in SUM_FIELDS:
         raw = item.get(name)
-        value = parse_count(raw, tokens=name in TOKEN_FIELDS)
+        value = parse_count(raw)
         if value is None:
             if raw is None:
                 missing += 1

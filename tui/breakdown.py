@@ -90,13 +90,17 @@ def _fetch(
     query: AiStatsQuery,
     session: Any = None,
 ) -> AiStatsPage:
-    from tui.cli import _session_for
     from tui.client import client_for
+    from tui.credentials import load_credentials
+
+    def warn(message: str) -> None:
+        print(f"flashtop: warning: {message}", file=sys.stderr)
 
     async def run() -> AiStatsPage:
         nonlocal session
         if session is None:
-            session = await _session_for(settings, env)
+            creds = await asyncio.to_thread(load_credentials, settings, env, warn=warn)
+            session = creds.session
         async with client_for(settings, session) as c:
             if path == "aistats/daily":
                 return await c.get_aistats_daily(query)
