@@ -251,3 +251,19 @@ async def test_hostile_rows_come_back_as_plain_data(clock: FakeClock) -> None:
     assert page.skipped == 1
     (r,) = [r for r in page.rows if r.ai_llm_id == "x"]
     assert r.model == evil and r.host == evil and r.get("tokensOut") == 2
+
+
+async def test_repository_filter_uses_the_repos_listed_by_ai_llm(
+    server: DemoServer, client: FlashbackClient, clock: FakeClock
+) -> None:
+    """repoId is OR-ed with aiLlmId; the repo ids are the ones /ai/llm lists."""
+    clock.now = START + 600
+    llms = {c.id: c for c in await client.get_llms()}
+    support = name_of(server, "support-bot")
+    (repo,) = next(llm["repos"] for llm in server.llms if llm["id"] == support)
+    other = name_of(server, "code-review")
+    query = AiStatsQuery(start=START, end=clock.now, repo_ids=[repo["id"]], ai_llm_ids=[other])
+    page = await client.get_aistats_minute(query)
+    assert {r.ai_llm_id for r in page.rows} == {support, other}
+    assert {r.repo_id for r in page.rows if r.ai_llm_id == support} == {repo["id"]}
+    assert support in llms

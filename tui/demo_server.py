@@ -1,9 +1,18 @@
 """A simulated Flashback backend for demos, tests and benchmarks (standard library only).
 
 :class:`DemoServer` speaks the parts of the Flashback API that flashtop uses (login,
-refresh, logout, ``/ai/llm``, ``/ai/llm/stats``, ``/workspace``, ``/health``) over real
-HTTP/1.1 on a local socket, with believable, deterministic traffic and switchable
-faults, so that the client and the TUI can be exercised without a Flashback account.
+MFA login, refresh, logout, ``/ai/llm``, ``/ai/llm/stats``, ``/aistats/minute``,
+``/aistats/daily``, ``/workspace``, ``/health``) over real HTTP/1.1 on a local socket,
+with believable, deterministic traffic and switchable faults, so that the client and
+the TUI can be exercised without a Flashback account. Its answers follow the official
+TypeScript client's types (numeric ``expiresAt`` in epoch ms, ``orgRole`` numbers,
+``token`` beside ``accessToken`` on refresh, the client's WorkspaceUser); logout
+revokes only with a valid Bearer access token, as a server requiring it would.
+
+``/aistats`` rows are the same simulation seen per bucket and per (model, host): the
+rows of a span add up exactly to the growth of the ``/ai/llm/stats`` totals over it.
+Traffic starts ``history`` seconds (6 h) before the server does, so the past is there
+to be read at once.
 
 Traffic: every configuration has a profile (steady, bursty, idle, violator, reset).
 Its counters are closed-form functions of the whole simulated seconds elapsed since
@@ -532,6 +541,11 @@ class DemoServer:
                     "createdAt": iso_utc(created0 + rng.randrange(270 * 86400)),
                 }
             )
+            # The repository its /aistats rows name (AiLlmDTO.repos).
+            mix = self.mixes[-1]
+            self.llms[-1]["repos"] = [
+                {"id": mix.repo_id, "name": f"{name}-app", "createdAt": self.llms[-1]["createdAt"]}
+            ]
             self.sims.append((llm_id, sim))
 
     def _rotating(self, s: int) -> list[dict[str, str]]:
