@@ -267,3 +267,14 @@ async def test_repository_filter_uses_the_repos_listed_by_ai_llm(
     assert {r.ai_llm_id for r in page.rows} == {support, other}
     assert {r.repo_id for r in page.rows if r.ai_llm_id == support} == {repo["id"]}
     assert support in llms
+
+
+async def test_without_dates_the_demo_answers_the_last_hour_or_week(
+    server: DemoServer, client: FlashbackClient, clock: FakeClock
+) -> None:
+    clock.now = START + 3 * 86400
+    minutes = {r.at for r in (await client.get_aistats_minute()).rows}
+    assert minutes and min(minutes) >= clock.now - 3600 and max(minutes) <= clock.now
+    days = {r.at for r in (await client.get_aistats_daily()).rows}
+    assert 3 <= len(days) <= 8 and min(days) >= clock.now - 7 * 86400
+    assert server.requests[-1].query == {}

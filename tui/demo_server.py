@@ -835,7 +835,9 @@ class DemoServer:
         now = self.clock()
         try:
             end = _parse_iso(query["endDate"]) if "endDate" in query else now
-            start = _parse_iso(query["startDate"]) if "startDate" in query else end - 3600
+            # Undocumented defaults: the last hour of minutes, the last week of days.
+            default = end - (3600 if size == 60 else 7 * 86400)
+            start = _parse_iso(query["startDate"]) if "startDate" in query else default
         except ValueError:
             return 400, {"success": False, "message": "Invalid date: expected ISO 8601"}
         if start > end:
