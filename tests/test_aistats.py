@@ -99,8 +99,11 @@ def test_query_refuses_what_it_cannot_express() -> None:
         AiStatsQuery(ai_llm_ids=["a,b"])
     with pytest.raises(ValueError, match="after"):
         AiStatsQuery(start=T0 + 1, end=T0)
-    with pytest.raises(ValueError, match="finite"):
-        AiStatsQuery(start=float("nan"))
+    for bad in (float("nan"), float("inf"), -1.0, 1e12):
+        with pytest.raises(ValueError, match="between"):
+            AiStatsQuery(start=bad)
+    with pytest.raises(ValueError, match="one string"):
+        AiStatsQuery(ai_llm_ids="llm-a")
 
 
 def test_a_long_id_list_is_flagged_for_local_filtering() -> None:
@@ -340,3 +343,14 @@ def test_breakdown_by_host_keeps_the_window_and_the_configurations_asked_for() -
     assert breakdown([], "host").items == () and breakdown([], "model").total.tokens == 0
     with pytest.raises(ValueError):
         breakdown(page.rows, "region")
+
+
+def test_stats_values_follow_the_counter_order_and_mark_what_is_incomplete() -> None:
+    from tui.counters import COUNTERS
+
+    page = parse(row(), row(conversationUuid="c2", tokensOut=None))
+    totals = group_rows(page.rows)[GroupKey(T0, "llm-a")]
+    values = dict(zip(COUNTERS, totals.stats_values(), strict=True))
+    assert values["totalApiCalls"] == 4 and values["totalTokensIn"] == 200
+    assert values["totalTokensOut"] is None  # one row left it out
+    assert values["totalLlmTokensOut"] == 98 and values["totalBlocks"] == 0

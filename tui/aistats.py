@@ -37,6 +37,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import NamedTuple
 
+from tui.counters import COUNTERS
 from tui.errors import BadResponseError, UnsuccessfulError, one_line
 
 #: Longer than any real counter, short enough that int() stays cheap.
@@ -95,6 +96,8 @@ _MICROS_FROM = 1e14
 
 # ---------------------------------------------------------------------------- query
 
+_YEAR_10000 = 253_402_300_800.0  # what an ISO 8601 date can still spell
+
 
 def iso_ms(at: float) -> str:
     """Epoch seconds as JavaScript's ``toISOString()``: ``2026-05-05T10:00:00.000Z``."""
@@ -102,6 +105,9 @@ def iso_ms(at: float) -> str:
 
 
 def _csv_values(name: str, values: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(values, str):
+        # A bare string is a sequence of characters: "abc" would filter by a, b and c.
+        raise ValueError(f"{name}: expected a list of values, not one string")
     out: list[str] = []
     for value in values:
         if not isinstance(value, str):
@@ -141,9 +147,9 @@ class AiStatsQuery:
             if f.name in ("start", "end"):
                 value = getattr(self, f.name)
                 if value is not None and not (
-                    isinstance(value, int | float) and math.isfinite(value)
+                    isinstance(value, int | float) and 0 <= value < _YEAR_10000
                 ):
-                    raise ValueError(f"{f.name}: not a finite time")
+                    raise ValueError(f"{f.name}: not a time between 1970 and 9999")
                 continue
             object.__setattr__(self, f.name, _csv_values(f.name, getattr(self, f.name)))
         if self.start is not None and self.end is not None and self.start > self.end:
@@ -437,6 +443,14 @@ class Totals:
     def stats_counters(self) -> dict[str, int]:
         """The sums under the ``/ai/llm/stats`` counter names (growth of those totals)."""
         return {STATS_COUNTER_OF[name]: self.get(name) for name in STATS_COUNTER_OF}
+
+    def stats_values(self) -> tuple[int | None, ...]:
+        """The sums in :data:`tui.counters.COUNTERS` order (like a sample's values),
+        None where some row lacked the field (the sum would understate it)."""
+        by_counter = {counter: name for name, counter in STATS_COUNTER_OF.items()}
+        return tuple(
+            None if by_counter[c] in self.incomplete else self.get(by_counter[c]) for c in COUNTERS
+        )
 
 
 class GroupKey(NamedTuple):
