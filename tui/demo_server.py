@@ -251,7 +251,14 @@ class _Sim:
         low as ``-history``; earlier, the totals are the starting ones): the running
         totals at ``s = 0`` already hold those hours, and ``/aistats`` can show them.
         """
-        tin, tout, events = self._raw(max(s + self.history, 0))
+        t = s + self.history
+        if t > 0:  # _raw(t), inline: the snapshot of 10,000 configurations calls this
+            bursts = self._bursts(t)
+            tin = self._steady(t, self.salts[0], self.rate) + bursts
+            tout = self._steady(t, self.salts[1], self.rate * self.ratio) + int(bursts * self.ratio)
+            events = self._events(t)
+        else:
+            tin = tout = events = 0
         base_in, base_out = self.base_in, self.base_out
         viol, alerts, blocks = self.base_viol, self.base_alerts, self.base_blocks
         if self.profile == "reset" and s >= RESET_AT:
@@ -340,8 +347,23 @@ class _Mix:
     salt: int
 
 
+_AISTATS_SALT = 0xA157A75_5EED
+
+
+def _uuid4(salt: int, n: int) -> str:
+    return str(uuid.UUID(int=(_mix64(salt, n) << 64) | _mix64(salt ^ 1, n), version=4))
+
+
+def _repo_id(seed: int, index: int, key: bool = False) -> str:
+    """The repository (or its AI API key) of configuration ``index``: cheap, because
+    /ai/llm lists the repository of every configuration from the start."""
+    salt = _AISTATS_SALT ^ (seed * 0x9E3779B97F4A7C15 & _MASK)
+    return _uuid4(salt, 2 * index + key)
+
+
 def _mix_for(seed: int, index: int, ai_type: str) -> _Mix:
-    # A generator of its own, so adding /aistats changed none of the older numbers.
+    # A generator of its own, so adding /aistats changed none of the older numbers;
+    # built on the first /aistats request only.
     rng = random.Random(f"aistats:{seed}:{index}")
     models = list(MODELS.get(ai_type, MODELS["OTHER"]))
     rng.shuffle(models)
@@ -358,11 +380,8 @@ def _mix_for(seed: int, index: int, ai_type: str) -> _Mix:
         for j, (host, rtt) in enumerate(served):
             share = split if j == 0 else 1.0 - split
             slices.append((model, host, weight * share, first + rtt, per_token))
-
-    def uid() -> str:
-        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-    return _Mix(ai_type, tuple(slices), uid(), uid(), rng.getrandbits(64))
+    repo_id, key_id = _repo_id(seed, index), _repo_id(seed, index, key=True)
+    return _Mix(ai_type, tuple(slices), repo_id, key_id, rng.getrandbits(64))
 
 
 def _deal(total: int, caps: list[int]) -> list[int]:
@@ -512,7 +531,7 @@ class DemoServer:
         created0 = 1_735_689_600  # 2025-01-01: fixed so /ai/llm is deterministic too
         self.llms: list[dict[str, Any]] = []
         self.sims: list[tuple[str, _Sim]] = []
-        self.mixes: list[_Mix] = []
+        self._mixes: list[_Mix] | None = None
         for i in range(n):
             if i < len(CURATED):
                 name, ai_type, profile, ws, rate = CURATED[i]
@@ -526,7 +545,6 @@ class DemoServer:
             llm_id = uid()
             sim = _Sim(rng, profile, rate, big=rate >= 300)
             sim.history = self.history
-            self.mixes.append(_mix_for(self.seed, i, ai_type))
             key = f"sk-****{rng.getrandbits(16):04x}" if rng.random() < 0.8 else None
             self.llms.append(
                 {
@@ -542,9 +560,9 @@ class DemoServer:
                 }
             )
             # The repository its /aistats rows name (AiLlmDTO.repos).
-            mix = self.mixes[-1]
+            repo_id = _repo_id(self.seed, i)
             self.llms[-1]["repos"] = [
-                {"id": mix.repo_id, "name": f"{name}-app", "createdAt": self.llms[-1]["createdAt"]}
+                {"id": repo_id, "name": f"{name}-app", "createdAt": self.llms[-1]["createdAt"]}
             ]
             self.sims.append((llm_id, sim))
 
@@ -817,6 +835,14 @@ class DemoServer:
         return 200, {"success": True, "stats": _filtered(stats, "aiLlmId", query.get("aiLlmId"))}
 
     # -- /aistats ----------------------------------------------------------------
+
+    @property
+    def mixes(self) -> list[_Mix]:
+        """How each configuration's traffic divides between models and hosts."""
+        if self._mixes is None:
+            # Racing handler threads compute the same list; one assignment wins.
+            self._mixes = [_mix_for(self.seed, i, llm["aiType"]) for i, llm in enumerate(self.llms)]
+        return self._mixes
 
     def totals_at(self, when: float) -> dict[str, dict[str, int]]:
         """Every configuration's counters at clock time ``when`` (for tests: the
