@@ -629,3 +629,56 @@ def test_main_serves_until_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- every answer against the official client's TypeScript types (issue 17) -------------
+
+NUM, STR, BOOL = "number", "string", "boolean"
+#: src/api/types/ai/stats.ts AiStatsData: tokens are `bigint | string` (a string on the wire).
+AI_STATS_DATA = {
+    "timestamp": NUM, "repoId": STR, "aiLlmId": STR, "repoAiApiKeyId": STR,
+    "tokensIn": STR, "tokensOut": STR, "llmTokensIn": STR, "llmTokensOut": STR,
+    "activeConversations": NUM, "apiCalls": NUM, "policyViolations": NUM, "numAlerts": NUM,
+    "numBlocks": NUM, "numSeverityLow": NUM, "numSeverityMedium": NUM, "numSeverityHigh": NUM,
+    "latency_ms": NUM, "llmType": STR, "llmModel": STR, "host": STR, "userUuid": STR,
+    "conversationUuid": STR,
+}  # fmt: skip
+#: src/api/types/ai/aillm.ts AiLlmDTO (key: string | null; apiKeyId and repos optional).
+AI_LLM_DTO = {
+    "id": STR, "orgId": STR, "workspaceId": STR, "userId": STR, "name": STR, "aiType": STR,
+    "endpoint": STR, "createdAt": STR,
+}  # fmt: skip
+
+
+def ts_type(value: object) -> str:
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int | float):
+        return NUM
+    return STR if isinstance(value, str) else type(value).__name__
+
+
+def test_aistats_and_ai_llm_answers_fit_the_clients_types(
+    srv: DemoServer, token: str, clock: FakeClock
+) -> None:
+    clock.now += 300  # the token lives 600 s
+    body = call(srv, "GET", "/aistats/minute", token=token).json()
+    assert set(body) == {"success", "data"} and body["success"] is True
+    assert body["data"]
+    for row in body["data"]:
+        assert {k: ts_type(v) for k, v in row.items()} == AI_STATS_DATA
+    daily = call(srv, "GET", "/aistats/daily", token=token).json()
+    assert daily["data"] and all(set(r) == set(AI_STATS_DATA) for r in daily["data"])
+    llms = call(srv, "GET", "/ai/llm", token=token).json()
+    assert set(llms) == {"success", "aiLlms"}
+    for llm in llms["aiLlms"]:
+        assert set(llm) - set(AI_LLM_DTO) <= {"key", "apiKeyId", "repos"}
+        assert {k: ts_type(llm[k]) for k in AI_LLM_DTO} == AI_LLM_DTO
+        assert llm["key"] is None or isinstance(llm["key"], str)
+        assert llm["aiType"] in {"OPENAI", "GOOGLE", "ANTHROPIC", "AWS", "OTHER"}
+        for repo in llm["repos"]:
+            assert {k: ts_type(v) for k, v in repo.items()} == {
+                "id": STR, "name": STR, "createdAt": STR,
+            }  # fmt: skip
+    for stats in call(srv, "GET", STATS, token=token).json()["stats"]:
+        assert all(isinstance(v, str) for v in stats.values())  # AiLlmStats: strings
