@@ -615,6 +615,7 @@ def test_main_serves_until_ctrl_c() -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert DEMO_EMAIL in line and DEMO_PASSWORD in line
+        assert MFA_EMAIL in proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
         assert match, line
         conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=5)

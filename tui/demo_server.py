@@ -1288,7 +1288,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(
             f"flashtop demo server at {server.base_url}  "
-            f"(email {DEMO_EMAIL}, password {DEMO_PASSWORD}; Ctrl-C stops)",
+            f"(email {DEMO_EMAIL}, password {DEMO_PASSWORD}; Ctrl-C stops)\n"
+            f"an account with MFA: email {MFA_EMAIL}, the same password, code {DEMO_MFA_CODE}",
             flush=True,
         )
         threading.Event().wait()
