@@ -14,13 +14,22 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tui.demo_server import COUNTERS, DemoServer
+from tui.demo_server import (
+    COUNTERS,
+    DEMO_EMAIL,
+    DEMO_MFA_CODE,
+    DEMO_PASSWORD,
+    MFA_EMAIL,
+    DemoServer,
+)
 from tui.errors import EXIT_AUTH, EXIT_NETWORK, EXIT_SERVER, EXIT_USAGE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -388,3 +397,164 @@ def test_demo_login_and_logout_are_usage_errors() -> None:
         proc = run_cli(command, "--demo")
         line = assert_one_line_failure(proc, EXIT_USAGE)
         assert f"`{command}` does not apply to --demo" in line
+
+
+# ---------------------------------------------------------------- stats --by (issue 17)
+
+BY_FIELDS = [
+    "apiCalls", "tokensIn", "tokensOut", "llmTokensIn", "llmTokensOut", "policyViolations",
+    "numAlerts", "numBlocks", "numSeverityLow", "numSeverityMedium", "numSeverityHigh",
+]  # fmt: skip
+GROWTH_OF = {
+    "apiCalls": "totalApiCalls",
+    "tokensIn": "totalTokensIn",
+    "tokensOut": "totalTokensOut",
+    "llmTokensIn": "totalLlmTokensIn",
+    "llmTokensOut": "totalLlmTokensOut",
+    "policyViolations": "totalPolicyViolations",
+    "numAlerts": "totalAlerts",
+    "numBlocks": "totalBlocks",
+}
+
+
+class FrozenClock:
+    """The server's time stands still, so its answer and the check use the same instant."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_stats_by_model_demo_json_is_exact_and_adds_up() -> None:
+    proc = run_cli("stats", "--demo", "--by", "model", "--json")
+    assert proc.returncode == 0, proc.stderr
+    body = json.loads(proc.stdout)
+    assert body["by"] == "model" and body["source"] == "/aistats/minute"
+    assert body["aiLlmId"] is None and body["since"].endswith("Z")
+    items = body["items"]
+    assert len(items) >= 6 and len({i["model"] for i in items}) == len(items)
+    for field in BY_FIELDS:
+        assert all(re.fullmatch(r"[0-9]+", i[field]) for i in items), field
+        assert sum(int(i[field]) for i in items) == int(body["total"][field]), field
+    assert abs(sum(Decimal(i["share"]) for i in items) - 1) < Decimal("0.0001")
+    tokens = [int(i["tokensIn"]) + int(i["tokensOut"]) for i in items]
+    assert tokens == sorted(tokens, reverse=True)
+    assert all(200 < i["latencyMs"] < 5000 for i in items if int(i["apiCalls"]))
+
+
+def test_stats_by_host_sums_to_the_configurations_growth_over_the_window() -> None:
+    """`--by host --since 30m --id ID --csv`: one /aistats/minute request filtered by
+    that id, and the per-host totals add up to how far the configuration's
+    /ai/llm/stats counters grew over the same span, exactly."""
+    clock = FrozenClock()
+    with DemoServer(clock=clock) as server:
+        wanted = server.llms[0]["id"]  # support-bot
+        args = against(server, "--by", "host", "--since", "30m", "--id", wanted, "--csv")
+        proc = run_cli(*args, env=token_env(server))
+        assert proc.returncode == 0, proc.stderr
+        (req,) = [r for r in server.requests if r.path == "/aistats/minute"]
+        assert req.query["aiLlmId"] == wanted
+        start = datetime.fromisoformat(req.query["startDate"].replace("Z", "+00:00")).timestamp()
+        assert 30 * 60 <= clock.now - start < 31 * 60 and start % 60 == 0
+        before, after = server.totals_at(start)[wanted], server.totals_at(clock.now)[wanted]
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert list(rows[0])[:2] == ["host", "configs"]
+    assert 2 <= len(rows) <= 3 and all(r["configs"] == "1" for r in rows)
+    for field, counter in GROWTH_OF.items():
+        assert sum(int(r[field]) for r in rows) == after[counter] - before[counter], field
+    assert after["totalTokensIn"] > before["totalTokensIn"]
+
+
+def test_stats_by_table_has_a_total_and_names_the_window_on_stderr(demo_server: DemoServer) -> None:
+    proc = run_cli(*against(demo_server, "--by", "model"), env=token_env(demo_server))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:3] == ["MODEL", "CONFIGS", "CALLS"]
+    assert lines[-1].startswith("TOTAL ") and "100.0%" in lines[-1]
+    assert len({len(line) for line in lines}) == 1  # aligned
+    assert "/aistats/minute from " in proc.stderr and "weighted by calls" in proc.stderr
+
+
+@pytest.mark.parametrize("fmt", [[], ["--csv"], ["--json"]], ids=["table", "csv", "json"])
+def test_stats_by_never_puts_hostile_model_names_on_the_terminal(fmt: list[str]) -> None:
+    clock = FrozenClock()
+    extra: list[object] = [
+        {"timestamp": int(clock.now // 60 * 60 * 1000), "aiLlmId": HOSTILE_ID,
+         "llmModel": HOSTILE_NAME, "host": HOSTILE_TYPE, "tokensIn": FORTY, "tokensOut": "1",
+         "apiCalls": 1, "latency_ms": 10},
+    ]  # fmt: skip
+    with DemoServer(clock=clock, extra_aistats=extra) as server:
+        proc = run_cli(*against(server, "--by", "model", *fmt), env=token_env(server))
+    assert proc.returncode == 0, proc.stderr
+    for stream in (proc.stdout, proc.stderr):
+        assert "\x1b" not in stream and "\x07" not in stream and "\x9b" not in stream
+    if fmt == ["--json"]:
+        (item,) = [i for i in json.loads(proc.stdout)["items"] if i["model"] == HOSTILE_NAME]
+        assert item["tokensIn"] == FORTY  # every digit
+    else:
+        assert "[bold]x[/oops]" in proc.stdout
+        assert FORTY in proc.stdout.replace(",", "")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--since", "1h"],
+        ["--by", "region"],
+        ["--by", "model", "--since", "0"],
+        ["--by", "model", "--since", "soon"],
+        ["--by", "model", "--id", ""],
+        ["--by", "model", "--id", "a,b"],
+    ],
+)
+def test_stats_by_usage_errors_exit_2(args: list[str]) -> None:
+    proc = run_cli("stats", "--base-url", "http://127.0.0.1:9", *args)
+    assert_one_line_failure(proc, EXIT_USAGE)
+
+
+# ---------------------------------------------------------------- login and logout (issue 17)
+
+
+def run_with_input(*args: str, text: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tui", *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("email", ["demo", "mfa"])
+def test_logout_leaves_no_refresh_token_alive_on_the_server(email: str) -> None:
+    """`flashtop logout` sends the access token as Bearer (the demo, like a server that
+    requires it, revokes nothing otherwise): afterwards the server holds no live
+    refresh token. The MFA account logs in with the code on stdin's second line."""
+    with DemoServer() as server:
+        common = ["--base-url", server.base_url, "--insecure-storage"]
+        address = DEMO_EMAIL if email == "demo" else MFA_EMAIL
+        text = f"{DEMO_PASSWORD}\n" + (f"{DEMO_MFA_CODE}\n" if email == "mfa" else "")
+        proc = run_with_input("login", *common, "--email", address, "--password-stdin", text=text)
+        assert proc.returncode == 0, proc.stderr
+        assert len(server._refresh) == 1
+        (alive,) = server._refresh
+        assert server.request_count("/mfa/verify-login") == (email == "mfa")
+        proc = run_with_input("logout", *common, text="")
+        assert proc.returncode == 0, proc.stderr
+        assert "revoked" in proc.stdout
+        (logout,) = [r for r in server.requests if r.path == "/user/logout"]
+        assert logout.bearer and logout.status == 200
+        assert not server._refresh
+        body = json.dumps({"refreshToken": alive}).encode()
+        assert server.route("POST", "/user/refresh", {}, body, False)[0] == 401
+        for stream in (proc.stdout, proc.stderr):
+            assert alive not in stream and DEMO_MFA_CODE not in stream

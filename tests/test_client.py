@@ -17,14 +17,16 @@ import httpx
 import pytest
 
 from tui.client import FlashbackClient, Timeouts, normalize_base_url
-from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD, DemoServer
+from tui.demo_server import DEMO_EMAIL, DEMO_MFA_CODE, DEMO_PASSWORD, MFA_EMAIL, DemoServer
 from tui.errors import (
     ApiError,
     ApiTimeoutError,
+    AuthError,
     BadResponseError,
     ForbiddenError,
     InsecureURLError,
     LoginNeededError,
+    MfaRequiredError,
     NetworkError,
     NotFoundError,
     RateLimitedError,
@@ -33,7 +35,7 @@ from tui.errors import (
     UnsuccessfulError,
     UsageError,
 )
-from tui.tokens import AuthSession, TokenSet
+from tui.tokens import AuthSession, TokenSet, parse_expires_at
 
 STATS = "/ai/llm/stats"
 REFRESH = "/user/refresh"
@@ -513,7 +515,7 @@ async def test_refresh_failure_needs_login_and_stops_calling_the_server(
         if how == "invalid":
             session.tokens = TokenSet(access, "not-a-real-refresh-token")
         else:
-            await c.logout(refresh)
+            await c.logout(refresh, access)
         demo_server.expire_all_access_tokens()
         secrets = (access, refresh, "not-a-real-refresh-token")
         first = await fail_with(c, secrets, LoginNeededError)
@@ -595,3 +597,80 @@ async def test_refresh_error_echoing_the_refresh_token_is_redacted() -> None:
         assert c.session.login_needed is not None
         assert refresh not in c.session.login_needed
     assert "bad token" in str(exc)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1_777_975_200_000, "1777975200000", 1_777_975_200, "1777975200", 1_777_975_200_000.0,
+     "2026-05-05T10:00:00.000Z", "2026-05-05T10:00:00+00:00"],
+)  # fmt: skip
+def test_expires_at_is_read_as_a_number_or_a_string(value: object) -> None:
+    """The client types expiresAt as a number (epoch ms); older docs show strings."""
+    assert parse_expires_at(value) == 1_777_975_200
+
+
+@pytest.mark.parametrize("value", [None, True, "soon", -1, 0, [], {"ms": 1}])
+def test_unreadable_expires_at_is_unknown(value: object) -> None:
+    assert parse_expires_at(value) is None
+
+
+async def test_login_and_refresh_answers_of_the_official_shape_give_exact_expiry() -> None:
+    clock = FakeClock(1_750_000_000.0)
+    with DemoServer(token_lifetime=3600.0, clock=clock) as server:
+        async with FlashbackClient(server.base_url, AuthSession(None, source="t")) as c:
+            first = await c.login(DEMO_EMAIL, DEMO_PASSWORD)
+            assert first.expires_at == clock.now + 3600.0
+            assert first.refresh_token
+            clock.now += 60
+            second = await c.refresh_tokens(first.refresh_token, first.access_token)
+            assert second.expires_at == clock.now + 3600.0
+            assert second.access_token != first.access_token
+    refresh = [r for r in server.requests if r.path == "/user/refresh"]
+    assert [r.bearer for r in refresh] == [True]
+
+
+async def test_mfa_login_raises_with_the_partial_token_and_verify_login_finishes_it() -> None:
+    with DemoServer() as server:
+        async with FlashbackClient(server.base_url, AuthSession(None, source="t")) as c:
+            with pytest.raises(MfaRequiredError) as info:
+                await c.login(MFA_EMAIL, DEMO_PASSWORD)
+            partial = info.value.partial_token
+            assert partial not in str(info.value) + repr(info.value)
+            assert "MFA verification required" in str(info.value)
+            with pytest.raises(AuthError, match="Invalid MFA code") as bad:
+                await c.verify_mfa_login(partial, "111111")
+            assert "111111" not in str(bad.value)
+            tokens = await c.verify_mfa_login(partial, DEMO_MFA_CODE)
+            c.session.replace(tokens)
+            assert len((await c.get_stats()).stats) == 12
+    (verify, *_) = [r for r in server.requests if r.path == "/mfa/verify-login"]
+    assert verify.bearer
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"success": False, "error_code": "MFA_REQUIRED", "message": "x"},
+        {"success": False, "message": "Two-factor authentication required"},
+        {"success": True, "mfaRequired": True},
+    ],
+)
+async def test_mfa_without_a_partial_token_points_at_with_token(body: dict[str, object]) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    transport = httpx.MockTransport(answer)
+    async with FlashbackClient("https://api.example", transport=transport) as c:
+        with pytest.raises(AuthError, match="--with-token") as info:
+            await c.login("a@b.c", "pw")
+    assert not isinstance(info.value, MfaRequiredError)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+async def test_an_empty_configuration_id_is_never_sent(
+    demo_server: DemoServer, tokens: tuple[str, str], blank: str
+) -> None:
+    async with FlashbackClient(demo_server.base_url, session_for(*tokens)) as c:
+        with pytest.raises(UsageError, match="empty"):
+            await c.get_stats(blank)
+    assert demo_server.requests == []

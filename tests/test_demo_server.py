@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tui.demo_server import COUNTERS, DEMO_EMAIL, DEMO_PASSWORD, MFA_EMAIL, DemoServer
+from tui.demo_server import (
+    COUNTERS,
+    DEMO_EMAIL,
+    DEMO_MFA_CODE,
+    DEMO_PASSWORD,
+    MFA_EMAIL,
+    DemoServer,
+)
 
 STATS = "/ai/llm/stats"
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,15 +186,80 @@ def test_login_wrong_password_mfa_and_malformed(srv: DemoServer) -> None:
     bad = call(srv, "POST", "/user/login", {"email": DEMO_EMAIL, "password": "nope"})
     assert bad.status == 401
     assert bad.json() == {"success": False, "message": "Invalid email or password"}
-    mfa = call(srv, "POST", "/user/login", {"email": MFA_EMAIL, "password": "anything"})
-    assert mfa.status == 200
-    assert mfa.json()["success"] is False
-    assert mfa.json()["message"].startswith("MFA verification required: ")
-    assert "accessToken" not in mfa.json()
+    wrong = call(srv, "POST", "/user/login", {"email": MFA_EMAIL, "password": "anything"})
+    assert wrong.status == 401
     for junk in (b"{not json", b"[1, 2]", json.dumps({"email": DEMO_EMAIL}).encode()):
         reply = call(srv, "POST", "/user/login", junk)
         assert reply.status == 400
         assert reply.json()["success"] is False and reply.json()["message"]
+
+
+# -- the official client's types (issue 17) ----------------------------------------------
+
+
+def test_login_answer_fits_the_clients_login_response(srv: DemoServer, clock: FakeClock) -> None:
+    """LoginResponse: expiresAt?: number (epoch ms here), user.orgRole?: number."""
+    body = login(srv)
+    assert isinstance(body["expiresAt"], int) and not isinstance(body["expiresAt"], bool)
+    assert body["expiresAt"] == int((clock.now + 600) * 1000)
+    user = body["user"]
+    assert set(user) == {"id", "email", "name", "orgId", "orgRole"}
+    assert isinstance(user["orgRole"], int) and not isinstance(user["orgRole"], bool)
+    assert all(isinstance(user[k], str) for k in ("id", "email", "name", "orgId"))
+
+
+def test_refresh_answer_fits_the_clients_refresh_token_response(srv: DemoServer) -> None:
+    """RefreshTokenResponse: {success, token, accessToken, refreshToken, expiresAt: number}."""
+    first = login(srv)
+    body = call(srv, "POST", "/user/refresh", {"refresh_token": first["refreshToken"]}).json()
+    assert set(body) == {"success", "token", "accessToken", "refreshToken", "expiresAt"}
+    assert body["token"] == body["accessToken"] and isinstance(body["expiresAt"], int)
+    assert call(srv, "GET", STATS, token=body["token"]).status == 200
+
+
+def test_workspace_users_have_the_clients_shape(srv: DemoServer, token: str) -> None:
+    """GetWorkspacesResponse.workspaces[].users: WorkspaceUser[]."""
+    for ws in call(srv, "GET", "/workspace", token=token).json()["workspaces"]:
+        assert set(ws) == {"id", "name", "orgId", "users"}
+        for member in ws["users"]:
+            assert set(member) == {"userId", "role", "user"}
+            assert member["role"] in ("READ", "WRITE", "ADMIN")
+            assert set(member["user"]) == {"id", "name", "lastName", "email", "orgRole"}
+            assert member["user"]["id"] == member["userId"]
+            assert member["user"]["orgRole"] is None or isinstance(member["user"]["orgRole"], int)
+
+
+@pytest.mark.parametrize("style", ["pending", "refused"])
+def test_mfa_login_gives_a_partial_token_that_only_verify_login_accepts(
+    clock: FakeClock, style: str
+) -> None:
+    with DemoServer(clock=clock, mfa_style=style) as server:
+        reply = call(server, "POST", "/user/login", {"email": MFA_EMAIL, "password": DEMO_PASSWORD})
+        assert reply.status == 200
+        body = reply.json()
+        assert body["success"] is (style == "pending")
+        assert body.get("mfaRequired") is True or body.get("error_code") == "MFA_REQUIRED"
+        assert "refreshToken" not in body and "MFA" in body["message"]
+        partial = body["accessToken"]
+        assert call(server, "GET", STATS, token=partial).status == 401  # not a real token
+        verify = "/mfa/verify-login"
+        good = {"mfaType": "GOOGLE_AUTH", "code": DEMO_MFA_CODE}
+        assert call(server, "POST", verify, good).status == 401  # no Bearer
+        assert call(server, "POST", verify, {**good, "code": "000000"}, token=partial).status == 401
+        assert (
+            call(server, "POST", verify, {**good, "mfaType": "PASSKEY"}, token=partial).status
+            == 400
+        )
+        ok = call(server, "POST", verify, good, token=partial)
+        assert ok.status == 200
+        full = ok.json()
+        assert set(full) == {"success", "message", "fullAccessToken", "refreshToken"}
+        assert call(server, "GET", STATS, token=full["fullAccessToken"]).status == 200
+        assert (
+            call(server, "POST", "/user/refresh", {"refreshToken": full["refreshToken"]}).status
+            == 200
+        )
+        assert call(server, "POST", verify, good, token=partial).status == 401  # used up
 
 
 @pytest.mark.parametrize("key", ["refreshToken", "refresh_token"])
@@ -216,10 +288,16 @@ def test_refresh_rejects_missing_and_unknown(srv: DemoServer) -> None:
 
 @pytest.mark.parametrize("key", ["refresh_token", "refreshToken"])
 def test_logout_revokes_refresh_token(srv: DemoServer, key: str) -> None:
-    _, refresh = srv.issue_tokens()
-    reply = call(srv, "POST", "/user/logout", {key: refresh})
+    access, refresh = srv.issue_tokens()
+    # Like a server that requires the Bearer header (the official client sends it):
+    # without it, or with a bad one, nothing is revoked.
+    for token in (None, "not-a-token"):
+        refused = call(srv, "POST", "/user/logout", {key: refresh}, token=token)
+        assert refused.status == 401 and refused.json()["success"] is False
+    reply = call(srv, "POST", "/user/logout", {key: refresh}, token=access)
     assert reply.status == 200 and reply.json() == {"success": True}
     assert call(srv, "POST", "/user/refresh", {"refreshToken": refresh}).status == 401
+    assert [r.bearer for r in srv.requests] == [False, True, True, False]
 
 
 @pytest.mark.parametrize("path", ["/ai/llm", STATS, "/workspace"])
@@ -537,6 +615,7 @@ def test_main_serves_until_ctrl_c() -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert DEMO_EMAIL in line and DEMO_PASSWORD in line
+        assert MFA_EMAIL in proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
         assert match, line
         conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=5)
@@ -551,3 +630,56 @@ def test_main_serves_until_ctrl_c() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- every answer against the official client's TypeScript types (issue 17) -------------
+
+NUM, STR, BOOL = "number", "string", "boolean"
+#: src/api/types/ai/stats.ts AiStatsData: tokens are `bigint | string` (a string on the wire).
+AI_STATS_DATA = {
+    "timestamp": NUM, "repoId": STR, "aiLlmId": STR, "repoAiApiKeyId": STR,
+    "tokensIn": STR, "tokensOut": STR, "llmTokensIn": STR, "llmTokensOut": STR,
+    "activeConversations": NUM, "apiCalls": NUM, "policyViolations": NUM, "numAlerts": NUM,
+    "numBlocks": NUM, "numSeverityLow": NUM, "numSeverityMedium": NUM, "numSeverityHigh": NUM,
+    "latency_ms": NUM, "llmType": STR, "llmModel": STR, "host": STR, "userUuid": STR,
+    "conversationUuid": STR,
+}  # fmt: skip
+#: src/api/types/ai/aillm.ts AiLlmDTO (key: string | null; apiKeyId and repos optional).
+AI_LLM_DTO = {
+    "id": STR, "orgId": STR, "workspaceId": STR, "userId": STR, "name": STR, "aiType": STR,
+    "endpoint": STR, "createdAt": STR,
+}  # fmt: skip
+
+
+def ts_type(value: object) -> str:
+    if isinstance(value, bool):
+        return BOOL
+    if isinstance(value, int | float):
+        return NUM
+    return STR if isinstance(value, str) else type(value).__name__
+
+
+def test_aistats_and_ai_llm_answers_fit_the_clients_types(
+    srv: DemoServer, token: str, clock: FakeClock
+) -> None:
+    clock.now += 300  # the token lives 600 s
+    body = call(srv, "GET", "/aistats/minute", token=token).json()
+    assert set(body) == {"success", "data"} and body["success"] is True
+    assert body["data"]
+    for row in body["data"]:
+        assert {k: ts_type(v) for k, v in row.items()} == AI_STATS_DATA
+    daily = call(srv, "GET", "/aistats/daily", token=token).json()
+    assert daily["data"] and all(set(r) == set(AI_STATS_DATA) for r in daily["data"])
+    llms = call(srv, "GET", "/ai/llm", token=token).json()
+    assert set(llms) == {"success", "aiLlms"}
+    for llm in llms["aiLlms"]:
+        assert set(llm) - set(AI_LLM_DTO) <= {"key", "apiKeyId", "repos"}
+        assert {k: ts_type(llm[k]) for k in AI_LLM_DTO} == AI_LLM_DTO
+        assert llm["key"] is None or isinstance(llm["key"], str)
+        assert llm["aiType"] in {"OPENAI", "GOOGLE", "ANTHROPIC", "AWS", "OTHER"}
+        for repo in llm["repos"]:
+            assert {k: ts_type(v) for k, v in repo.items()} == {
+                "id": STR, "name": STR, "createdAt": STR,
+            }  # fmt: skip
+    for stats in call(srv, "GET", STATS, token=token).json()["stats"]:
+        assert all(isinstance(v, str) for v in stats.values())  # AiLlmStats: strings

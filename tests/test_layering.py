@@ -50,6 +50,8 @@ CORE_MODULES = (
     "tui.rules_lock",
     "tui.metrics",
     "tui.daemon",
+    "tui.aistats",
+    "tui.breakdown",
 )
 OPTIONAL_MODULES: tuple[str, ...] = ()
 

@@ -42,7 +42,7 @@ async def test_refused_refresh_without_newer_stored_tokens_needs_login() -> None
     with DemoServer() as server:
         async with FlashbackClient(server.base_url) as bootstrap:
             tokens = await bootstrap.login(DEMO_EMAIL, DEMO_PASSWORD)
-            await bootstrap.logout(tokens.refresh_token or "")
+            await bootstrap.logout(tokens.refresh_token or "", tokens.access_token)
         s = AuthSession(tokens, source="test", reload=lambda: tokens)
         async with FlashbackClient(server.base_url, s) as c:
             server.expire_all_access_tokens()

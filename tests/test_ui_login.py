@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from textual.widgets import Input
 from ui_helpers import FakeClock, settle, wait_for
 
 from tui.app import FlashtopApp
-from tui.client import FlashbackClient
-from tui.demo_server import DEMO_EMAIL, DEMO_PASSWORD, DemoServer
+from tui.demo_server import DEMO_EMAIL, DEMO_MFA_CODE, DEMO_PASSWORD, MFA_EMAIL, DemoServer
 from tui.poller import ConnState
 from tui.screens.login import LoginScreen
 from tui.settings import Settings
@@ -77,8 +77,7 @@ async def test_login_needed_after_a_failed_refresh_can_be_fixed_without_restarti
             await wait_for(pilot, lambda: app.monitor.poller.status.state is ConnState.LIVE)
             # Both tokens stop working: the refresh is refused, so login is needed.
             server.expire_all_access_tokens()
-            async with FlashbackClient(server.base_url) as other:
-                await other.logout(refresh)
+            server.revoke_all_refresh_tokens()
             app.monitor.poll_now()
             await wait_for(pilot, lambda: app.monitor.poller.status.state is ConnState.LOGIN_NEEDED)
             assert "login needed" in str(app.overview.status_bar.content)
@@ -107,3 +106,44 @@ async def test_the_login_screen_offers_the_demo_instead() -> None:
             assert app.monitor.settings.base_url != server.base_url
             assert app.monitor.poller.status.state is ConnState.LIVE
             assert server.request_count("/ai/llm/stats") == 0
+
+
+async def test_an_mfa_account_is_asked_for_the_code_on_the_login_screen() -> None:
+    """Issue 17: the password is accepted with a partial token; the screen asks for the
+    authenticator's code, shows a wrong one's refusal, and finishes the login with
+    POST /mfa/verify-login. The partial token never reaches the screen."""
+    with DemoServer() as server:
+        store = MemoryStore()
+        app = app_without_credentials(server, store)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen), message="login")
+            screen = app.screen
+            assert isinstance(screen, LoginScreen)
+            code_box = screen.query_one("#login-code", Input)
+            assert not code_box.display or not code_box.parent.display  # type: ignore[union-attr]
+            await pilot.click("#login-email")
+            await pilot.press(*MFA_EMAIL, "enter", *DEMO_PASSWORD, "enter")
+            await wait_for(
+                pilot, lambda: screen.query_one("#login-box").has_class("-mfa"), message="MFA"
+            )
+            assert app.focused is code_box
+            assert "MFA verification required" in str(screen.query_one("#login-mfa-note").content)
+            assert not screen.query_one("#login-password", Input).value  # forgotten
+            partial = screen._partial
+            assert partial and partial not in app.export_screenshot()
+            await pilot.press(*"000000", "enter")
+            await wait_for(
+                pilot,
+                lambda: "Invalid MFA code" in str(screen.query_one("#login-error").content),
+                message="the refusal",
+            )
+            assert not store.saved and isinstance(app.screen, LoginScreen)
+            await pilot.press(*DEMO_MFA_CODE, "enter")
+            await wait_for(
+                pilot, lambda: app.monitor.poller.status.state is ConnState.LIVE, message="live"
+            )
+            assert not isinstance(app.screen, LoginScreen)
+            assert len(store.saved) == 1 and store.saved[0].refresh_token
+            assert app.monitor.session.tokens is store.saved[0]
+    verify = [r for r in server.requests if r.path == "/mfa/verify-login"]
+    assert [r.status for r in verify] == [401, 200] and all(r.bearer for r in verify)

@@ -51,6 +51,7 @@ def harness(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     h = make_harness(
         interval=STEP_SECONDS,
         detail_interval=60.0,
+        history=0,  # the demo's pre-start traffic would move every figure and toast
         extra_stats=[stats_object("huge-1", FORTY_DIGITS)],
         extra_llms=[{"id": "huge-1", "name": "forty-digit-counters", "aiType": "OTHER"}],
     )
@@ -175,6 +176,7 @@ def priced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     h = make_harness(
         interval=STEP_SECONDS,
         detail_interval=60.0,
+        history=0,  # the demo's pre-start traffic would move every figure and toast
         settings_changes={"models": DEMO_MODELS, "prices": DEMO_PRICES, "budgets": DEMO_BUDGETS},
     )
     try:

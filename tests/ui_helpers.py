@@ -84,14 +84,19 @@ def make_harness(
     min_gap: float = 0.0,
     settings_changes: dict[str, Any] | None = None,
     keep_history: bool = False,
+    history: float | None = None,
 ) -> Harness:
     """Start a demo server on a fake clock and build (not run) an app against it.
 
     The default intervals are long so that polls happen only when a test asks for
     one (``advance``/``poll``), which keeps the data and the timing deterministic.
+    ``history``: the demo's seconds of traffic before it starts (None: its default).
     """
     clock = FakeClock()
-    server = DemoServer(clock=clock, extra_stats=extra_stats, extra_llms=extra_llms).start()
+    options: dict[str, Any] = {} if history is None else {"history": history}
+    server = DemoServer(
+        clock=clock, extra_stats=extra_stats, extra_llms=extra_llms, **options
+    ).start()
     access, refresh = server.issue_tokens()
     session = AuthSession(
         TokenSet(access, refresh if refresh_token else None, obtained_at=clock.now),

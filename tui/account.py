@@ -42,6 +42,7 @@ from tui.errors import (
     AuthError,
     FlashtopError,
     ForbiddenError,
+    MfaRequiredError,
     NetworkError,
     UnsuccessfulError,
     UsageError,
@@ -160,11 +161,50 @@ def _read_tokens(stdin: TextIO, stderr: TextIO) -> TokenSet:
     )
 
 
-async def _password_login(settings: Settings, email: str, password: str) -> TokenSet:
+#: Asks for the one-time code once the password is accepted: (server message) -> code.
+CodePrompt = Callable[[str], str]
+
+
+def _code_prompt(stdin: TextIO, stderr: TextIO, from_stdin: bool) -> CodePrompt:
+    """The MFA code comes from the terminal, or with --password-stdin from the next line."""
+
+    def ask(message: str) -> str:
+        if from_stdin:
+            code = _read_line(stdin).strip()
+            if not code:
+                raise UsageError(
+                    "this account needs an MFA code: with --password-stdin, put the "
+                    "code from your authenticator app on the line after the password"
+                )
+            return code
+        if not stdin.isatty():
+            raise UsageError("this account needs an MFA code and there is no terminal to ask")
+        stderr.write(f"{one_line(message, 160)}\n")
+        # A one-time code, asked without echo all the same: it is a secret until used.
+        code = getpass.getpass("MFA code (authenticator app): ", stream=stderr).strip()
+        if not code:
+            raise UsageError("no MFA code given")
+        return code
+
+    return ask
+
+
+async def _password_login(
+    settings: Settings, email: str, password: str, ask_code: CodePrompt | None = None
+) -> TokenSet:
     session = AuthSession(None, source="login")
     async with client_for(settings, session) as client:
         try:
             return await client.login(email, password)
+        except MfaRequiredError as exc:
+            if ask_code is None:
+                raise
+            # The prompt blocks: keep it off the event loop.
+            code = await asyncio.to_thread(ask_code, exc.message)
+            tokens = await client.verify_mfa_login(exc.partial_token, code)
+            if tokens.expires_at is None:
+                tokens.expires_at = jwt_expiry(tokens.access_token)
+            return tokens
         except UnsuccessfulError as exc:
             # success:false is the server refusing this login: an authentication
             # failure for the exit status, with the server's own words kept.
@@ -206,7 +246,7 @@ async def _revoke_quietly(
     if not tokens.refresh_token:
         return
     try:
-        await _revoke(settings, tokens.refresh_token)
+        await _revoke(settings, tokens)
     except FlashtopError as exc:
         warn(
             f"could not revoke the new refresh token on the server ({exc.message}); "
@@ -252,7 +292,8 @@ def login_command(
         if not address:
             raise UsageError("no email given")
         password = _ask_password(stdin, stderr, password_stdin)
-        tokens = asyncio.run(_password_login(settings, address, password))
+        ask_code = _code_prompt(stdin, stderr, password_stdin)
+        tokens = asyncio.run(_password_login(settings, address, password, ask_code))
         who = f"as {one_line(address, 120)}"
 
     try:
@@ -276,9 +317,9 @@ def login_command(
 # ---------------------------------------------------------------------------- logout
 
 
-async def _revoke(settings: Settings, refresh_token: str) -> None:
+async def _revoke(settings: Settings, tokens: TokenSet) -> None:
     async with client_for(settings, AuthSession(None, source="logout")) as client:
-        await client.logout(refresh_token)
+        await client.revoke(tokens)
 
 
 def logout_command(
@@ -302,7 +343,7 @@ def logout_command(
 
     if tokens.refresh_token:
         try:
-            asyncio.run(_revoke(settings, tokens.refresh_token))
+            asyncio.run(_revoke(settings, tokens))
             stdout.write("Refresh token revoked on the server.\n")
         except NetworkError as exc:
             warn(

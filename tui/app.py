@@ -254,7 +254,9 @@ class FlashtopApp(App[int]):
         if isinstance(self.screen, LoginScreen):
             return
         monitor = self.monitor
-        screen = LoginScreen(monitor.settings.base_url, monitor.login_reason(), monitor.login)
+        screen = LoginScreen(
+            monitor.settings.base_url, monitor.login_reason(), monitor.login, monitor.verify_mfa
+        )
         self.push_screen(screen, self._login_closed)
 
     def _login_closed(self, req: LoginRequest | None) -> None:

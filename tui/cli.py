@@ -44,6 +44,7 @@ commands:
   logout        revoke the refresh token and remove stored tokens
   status        where credentials come from, keyring backend, base URL, reachability
   stats         one request to /ai/llm/stats, printed once
+                (--by model|host --since D: usage split by model or host, from /aistats)
   export        samples kept in the local history (CSV or JSON, exact digits)
   alerts        the alert log kept in the local history (table or JSON)
   serve-demo    run the simulated Flashback backend alone
@@ -170,6 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     stats = sub.add_parser("stats", parents=[common], help="print usage statistics once")
     stats.add_argument("--id", dest="ai_llm_id", metavar="ID", help="only this aiLlmId")
+    stats.add_argument(
+        "--by",
+        choices=("model", "host"),
+        help="usage split by model or gateway host, from /aistats (with --since)",
+    )
+    stats.add_argument(
+        "--since",
+        metavar="DURATION",
+        help="with --by: the window, e.g. 15m, 1h (default), 7d",
+    )
     fmt = stats.add_mutually_exclusive_group()
     fmt.add_argument("--json", dest="fmt", action="store_const", const="json", help="JSON")
     fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv", help="CSV")
@@ -399,6 +410,21 @@ def stats_command(
     return EXIT_OK
 
 
+def _breakdown(ns: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> int:
+    """``flashtop stats --by model|host``: tui/breakdown.py, on the demo with ``--demo``."""
+    from tui.breakdown import breakdown_command
+
+    options = {"by": ns.by, "since": ns.since, "ai_llm_id": ns.ai_llm_id, "fmt": ns.fmt}
+    if settings.demo:
+        from tui.demo import demo_backend
+
+        with demo_backend(settings) as demo:
+            return breakdown_command(
+                demo.settings, env, **options, out=sys.stdout, session=demo.session
+            )
+    return breakdown_command(settings, env, **options, out=sys.stdout)
+
+
 # ---------------------------------------------------------------------------- daemon
 
 
@@ -527,7 +553,11 @@ def _run(ns: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
 
     setup_log_file(settings.log_file, known_secrets)
 
+    if command == "stats" and ns.by is not None:
+        return _breakdown(ns, settings, env)
     if command == "stats":
+        if ns.since is not None:
+            raise UsageError("--since goes with --by model|host (plain stats are all-time totals)")
         if settings.demo:
             from tui.demo import demo_backend
 

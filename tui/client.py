@@ -11,6 +11,7 @@ message, log line or exception it produces contains a token.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import ipaddress
 import json
@@ -26,6 +27,7 @@ from urllib.parse import SplitResult, urlsplit
 import httpx
 
 from tui import __version__
+from tui.aistats import AiStatsPage, AiStatsQuery, parse_aistats_response
 from tui.errors import (
     ApiError,
     ApiTimeoutError,
@@ -35,6 +37,7 @@ from tui.errors import (
     ForbiddenError,
     InsecureURLError,
     LoginNeededError,
+    MfaRequiredError,
     NetworkError,
     NotFoundError,
     RateLimitedError,
@@ -222,10 +225,42 @@ class FlashbackClient:
     # ------------------------------------------------------------------ endpoints
 
     async def get_stats(self, ai_llm_id: str | None = None) -> StatsPage:
-        """``GET /ai/llm/stats``, optionally for one configuration."""
+        """``GET /ai/llm/stats``, optionally for one configuration.
+
+        An empty id is refused rather than sent: ``aiLlmId=`` could mean every
+        configuration or none, depending on the server.
+        """
+        if ai_llm_id is not None and not ai_llm_id.strip():
+            raise UsageError("the configuration id is empty")
         params = {"aiLlmId": ai_llm_id} if ai_llm_id is not None else None
         page = await self.request("GET", "ai/llm/stats", params=params, parse=parse_stats_response)
         assert isinstance(page, StatsPage)
+        return page
+
+    async def get_aistats_minute(self, query: AiStatsQuery | None = None) -> AiStatsPage:
+        """``GET /aistats/minute``: per-minute rows (see :mod:`tui.aistats`)."""
+        return await self._aistats("aistats/minute", query or AiStatsQuery())
+
+    async def get_aistats_daily(self, query: AiStatsQuery | None = None) -> AiStatsPage:
+        """``GET /aistats/daily``: per-day rows, the same shape as the minute ones."""
+        return await self._aistats("aistats/daily", query or AiStatsQuery())
+
+    async def _aistats(self, path: str, query: AiStatsQuery) -> AiStatsPage:
+        local: frozenset[str] | None = None
+        if query.ids_too_long():
+            if query.repo_ids or query.repo_ai_api_key_ids:
+                # Those are OR-ed with aiLlmId on the server: dropping it would change
+                # what comes back, not just how much.
+                raise UsageError("too many aiLlmId values to send together with repository filters")
+            # Too long for a URL: ask for every configuration, keep the wanted ones here.
+            local = frozenset(query.ai_llm_ids)
+            query = dataclasses.replace(query, ai_llm_ids=())
+        page = await self.request("GET", path, params=query.params(), parse=parse_aistats_response)
+        assert isinstance(page, AiStatsPage)
+        if local is not None:
+            page = dataclasses.replace(
+                page, rows=tuple(r for r in page.rows if r.ai_llm_id in local)
+            )
         return page
 
     async def get_llms(self) -> tuple[LlmConfig, ...]:
@@ -246,7 +281,11 @@ class FlashbackClient:
         return body
 
     async def login(self, email: str, password: str) -> TokenSet:
-        """``POST /user/login``; returns the new tokens (the caller stores them)."""
+        """``POST /user/login``; returns the new tokens (the caller stores them).
+
+        Raises :class:`~tui.errors.MfaRequiredError` (holding the partial token) when
+        the account needs a second factor: finish with :meth:`verify_mfa_login`.
+        """
         body = await self.request(
             "POST",
             "user/login",
@@ -255,27 +294,65 @@ class FlashbackClient:
             secrets=(password,),
             action="login",
         )
+        _raise_if_mfa(body)
         return self._tokens_from(body, "login", previous_refresh=None)
 
-    async def logout(self, refresh_token: str) -> None:
-        """``POST /user/logout``: revoke a refresh token."""
+    async def verify_mfa_login(
+        self, partial_token: str, code: str, mfa_type: str = "GOOGLE_AUTH"
+    ) -> TokenSet:
+        """``POST /mfa/verify-login`` with the partial token as Bearer and a one-time code.
+
+        The answer's ``fullAccessToken`` and ``refreshToken`` become the new tokens;
+        its expiry is unknown unless the server adds ``expiresAt``.
+        """
+        body = await self.request(
+            "POST",
+            "mfa/verify-login",
+            json_body={"mfaType": mfa_type, "code": code},
+            auth=False,
+            bearer=partial_token,
+            secrets=(partial_token, code),
+            action="MFA verification",
+        )
+        return self._tokens_from(
+            body, "MFA verification", previous_refresh=None, secrets=(partial_token, code)
+        )
+
+    async def logout(self, refresh_token: str, access_token: str | None = None) -> None:
+        """``POST /user/logout``: revoke a refresh token (with ``access_token`` as
+        Bearer when given: a server may refuse, and revoke nothing, without it)."""
         await self.request(
             "POST",
             "user/logout",
             json_body={"refresh_token": refresh_token, "refreshToken": refresh_token},
             auth=False,
-            secrets=(refresh_token,),
+            bearer=access_token,
+            secrets=(refresh_token, *((access_token,) if access_token else ())),
             action="logout",
         )
 
-    async def refresh_tokens(self, refresh_token: str) -> TokenSet:
-        """``POST /user/refresh`` with both spellings of the body key."""
+    async def revoke(self, tokens: TokenSet) -> None:
+        """Log out with stored tokens: revoke the refresh token with the access token
+        as Bearer; if the server refuses that (the access token expired meanwhile),
+        refresh once and revoke the refresh token that the refresh handed out."""
+        if not tokens.refresh_token:
+            raise UsageError("no refresh token to revoke")
+        try:
+            await self.logout(tokens.refresh_token, tokens.access_token)
+        except AuthError:
+            fresh = await self.refresh_tokens(tokens.refresh_token, tokens.access_token)
+            await self.logout(fresh.refresh_token or tokens.refresh_token, fresh.access_token)
+
+    async def refresh_tokens(self, refresh_token: str, access_token: str | None = None) -> TokenSet:
+        """``POST /user/refresh`` with both spellings of the body key, and the (perhaps
+        stale) access token as Bearer when there is one, as the official client does."""
         body = await self.request(
             "POST",
             "user/refresh",
             json_body={"refreshToken": refresh_token, "refresh_token": refresh_token},
             auth=False,
-            secrets=(refresh_token,),
+            bearer=access_token,
+            secrets=(refresh_token, *((access_token,) if access_token else ())),
             action="refresh",
         )
         return self._tokens_from(body, "refresh", previous_refresh=refresh_token)
@@ -311,7 +388,7 @@ class FlashbackClient:
                 s.login_needed = reason
                 raise LoginNeededError(f"login needed: {reason}")
             try:
-                fresh = await self.refresh_tokens(current.refresh_token)
+                fresh = await self.refresh_tokens(current.refresh_token, current.access_token)
             except (AuthError, UnsuccessfulError, ForbiddenError, BadResponseError) as exc:
                 adopted = await self._adopt_stored(current)
                 if adopted is not None:
@@ -345,14 +422,29 @@ class FlashbackClient:
         s.tokens = stored
         return stored.access_token
 
-    def _tokens_from(self, body: object, action: str, previous_refresh: str | None) -> TokenSet:
+    def _tokens_from(
+        self,
+        body: object,
+        action: str,
+        previous_refresh: str | None,
+        secrets: tuple[str, ...] = (),
+    ) -> TokenSet:
         if not isinstance(body, dict):
             raise BadResponseError(f"unexpected {action} response: not a JSON object")
         if body.get("success") is False:
             msg = body.get("message")
             text = one_line(msg) if isinstance(msg, str) and msg.strip() else "no reason given"
-            raise UnsuccessfulError(f"{action} failed: {text}")
-        access = body.get("accessToken")
+            raise UnsuccessfulError(self._redact(f"{action} failed: {text}", secrets))
+        # Login and refresh say accessToken (refresh also `token`, the same value);
+        # MFA verification says fullAccessToken.
+        access = next(
+            (
+                v
+                for v in (body.get(k) for k in ("accessToken", "fullAccessToken", "token"))
+                if isinstance(v, str) and v
+            ),
+            None,
+        )
         if not isinstance(access, str) or not access:
             raise BadResponseError(f"unexpected {action} response: no access token")
         if not _header_safe(access):
@@ -378,6 +470,7 @@ class FlashbackClient:
         params: Mapping[str, str] | None = None,
         json_body: object = None,
         auth: bool = True,
+        bearer: str | None = None,
         secrets: tuple[str, ...] = (),
         action: str | None = None,
         parse: Callable[[Any], object] | None = None,
@@ -385,11 +478,14 @@ class FlashbackClient:
         """Send one request and return its JSON body, or raise a typed error.
 
         ``parse`` turns the body into the caller's model; a large body is decoded
-        and parsed on a worker thread, so keys are not queued behind it.
+        and parsed on a worker thread, so keys are not queued behind it. With
+        ``auth=False``, ``bearer`` (if any, and sendable) goes out as the
+        Authorization header as it is: no refresh, no retry.
         """
         try:
             if not auth:
-                return await self._once(method, path, params, json_body, None, action, parse)
+                token = bearer if bearer and _header_safe(bearer) else None
+                return await self._once(method, path, params, json_body, token, action, parse)
             token = await self._access_token()
             if not _header_safe(token):
                 reason = (
@@ -521,6 +617,53 @@ class FlashbackClient:
             raise ServerError(f"server error: {message or _status_line(resp)}")
         detail = f": {message}" if message else ""
         raise ApiError(f"request rejected: {_status_line(resp)}{detail}")
+
+
+#: Words in a login answer's message or error_code that mean "a second factor is due".
+_MFA_WORDS = ("mfa", "multi-factor", "two-factor", "2fa", "verify-login")
+#: Flags a login answer may use to say MFA is pending (none is documented).
+_MFA_FLAGS = ("mfaRequired", "requiresMfa", "mfa_required", "mfaPending", "requireMfa")
+#: Where the partial token may be (the documented LoginResponse has only accessToken).
+_PARTIAL_KEYS = ("accessToken", "partialToken", "mfaToken", "token", "tempToken")
+
+
+def _mentions_mfa(value: object) -> bool:
+    return isinstance(value, str) and any(w in value.lower() for w in _MFA_WORDS)
+
+
+def _raise_if_mfa(body: object) -> None:
+    """Raise MfaRequiredError when a login answer says a second factor is needed.
+
+    How Flashback signals it is not documented, so both forms count: a failure whose
+    ``error_code`` or ``message`` mentions MFA, and a success that carries an MFA
+    flag (or, with no refresh token, a message about MFA). Without a partial token
+    nothing can be verified: that is an AuthError pointing at ``--with-token``.
+    """
+    if not isinstance(body, dict):
+        return
+    flagged = any(body.get(k) is True for k in _MFA_FLAGS)
+    code, message = body.get("error_code"), body.get("message")
+    if body.get("success") is False:
+        pending = flagged or _mentions_mfa(code) or _mentions_mfa(message)
+    else:
+        pending = flagged or (
+            not body.get("refreshToken") and (_mentions_mfa(code) or _mentions_mfa(message))
+        )
+    if not pending:
+        return
+    partial = next(
+        (v for v in (body.get(k) for k in _PARTIAL_KEYS) if isinstance(v, str) and v), None
+    )
+    text = one_line(message) if isinstance(message, str) and message.strip() else ""
+    if partial is not None:
+        text = text.replace(partial, "***")
+    if partial is None or not _header_safe(partial):
+        raise AuthError(
+            f"login failed: {text or 'multi-factor authentication required'} (this account "
+            "uses multi-factor authentication and the server sent no token to complete it "
+            "with; get a token from Flashback and use `flashtop login --with-token`)"
+        )
+    raise MfaRequiredError(text or "multi-factor authentication required", partial)
 
 
 def _status_line(resp: httpx.Response) -> str:

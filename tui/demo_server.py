@@ -1,9 +1,18 @@
 """A simulated Flashback backend for demos, tests and benchmarks (standard library only).
 
 :class:`DemoServer` speaks the parts of the Flashback API that flashtop uses (login,
-refresh, logout, ``/ai/llm``, ``/ai/llm/stats``, ``/workspace``, ``/health``) over real
-HTTP/1.1 on a local socket, with believable, deterministic traffic and switchable
-faults, so that the client and the TUI can be exercised without a Flashback account.
+MFA login, refresh, logout, ``/ai/llm``, ``/ai/llm/stats``, ``/aistats/minute``,
+``/aistats/daily``, ``/workspace``, ``/health``) over real HTTP/1.1 on a local socket,
+with believable, deterministic traffic and switchable faults, so that the client and
+the TUI can be exercised without a Flashback account. Its answers follow the official
+TypeScript client's types (numeric ``expiresAt`` in epoch ms, ``orgRole`` numbers,
+``token`` beside ``accessToken`` on refresh, the client's WorkspaceUser); logout
+revokes only with a valid Bearer access token, as a server requiring it would.
+
+``/aistats`` rows are the same simulation seen per bucket and per (model, host): the
+rows of a span add up exactly to the growth of the ``/ai/llm/stats`` totals over it.
+Traffic starts ``history`` seconds (6 h) before the server does, so the past is there
+to be read at once.
 
 Traffic: every configuration has a profile (steady, bursty, idle, violator, reset).
 Its counters are closed-form functions of the whole simulated seconds elapsed since
@@ -51,8 +60,18 @@ DEMO_EMAIL = "demo@flashtop.invalid"
 DEMO_PASSWORD = "demo-password"
 MFA_EMAIL = "mfa@flashtop.invalid"
 
+DEMO_MFA_CODE = "424242"
+ORG_OWNER = 0xFF  # the client's OrgRoles.OWNER
 EXPIRES_FORMATS = frozenset({"iso", "seconds", "millis", "none"})
-PROTECTED = frozenset({"/ai/llm", "/ai/llm/stats", "/workspace"})
+#: How the MFA user's login says a code is needed: a success carrying a partial token
+#: and ``mfaRequired`` ("pending"), or a failure with error_code MFA_REQUIRED that
+#: still carries the partial token ("refused"). Which one Flashback sends is not
+#: documented; flashtop handles both.
+MFA_STYLES = frozenset({"pending", "refused"})
+AUTH_PATHS = frozenset({"/user/login", "/user/refresh", "/user/logout", "/mfa/verify-login"})
+PROTECTED = frozenset(
+    {"/ai/llm", "/ai/llm/stats", "/workspace", "/aistats/minute", "/aistats/daily"}
+)
 RESET_AT = 45  # simulated seconds after start when the "reset" profile drops to zero
 
 
@@ -120,12 +139,17 @@ _CANNED: dict[str, tuple[int, str, bytes]] = {
 FAULTS = frozenset([*_CANNED, "slow", "reset", "reset_mid", "truncated", "huge", "flap"])
 
 
-def _unit(salt: int, n: int) -> float:
-    """A uniform number in [0, 1) fixed by (salt, n): splitmix64, cheap and stateless."""
+def _mix64(salt: int, n: int) -> int:
+    """A 64-bit number fixed by (salt, n): splitmix64, cheap and stateless."""
     x = (salt + (n + 1) * 0x9E3779B97F4A7C15) & _MASK
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
-    return ((x ^ (x >> 31)) >> 11) / float(1 << 53)
+    return x ^ (x >> 31)
+
+
+def _unit(salt: int, n: int) -> float:
+    """A uniform number in [0, 1) fixed by (salt, n)."""
+    return (_mix64(salt, n) >> 11) / float(1 << 53)
 
 
 def iso_utc(ts: float) -> str:
@@ -143,6 +167,8 @@ class RequestRecord:
     authorized: bool
     status: int
     at: float
+    #: An ``Authorization: Bearer`` header was sent (valid or not).
+    bearer: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +212,8 @@ class _Sim:
         self.burst_rate = rng.uniform(800.0, 8000.0) if profile == "bursty" else 0.0
         events = {"violator": 30, "steady": rng.choice((0, 0, 600, 1800))}
         self.event_period = events.get(profile, 0)  # 0 = no new policy events
+        #: Seconds of traffic before the server started (set by DemoServer).
+        self.history = 0
 
     def _steady(self, s: int, salt: int, rate: float) -> int:
         if rate <= 0.0 or s <= 0:
@@ -209,19 +237,34 @@ class _Sim:
             return 0
         return m - 1 + (v * m + v / 3 * _unit(self.salts[3], m) <= s)
 
+    def _raw(self, t: int) -> tuple[int, int, int]:
+        """Tokens in, tokens out and policy events of all traffic up to internal second ``t``."""
+        bursts = self._bursts(t)
+        tin = self._steady(t, self.salts[0], self.rate) + bursts
+        tout = self._steady(t, self.salts[1], self.rate * self.ratio) + int(bursts * self.ratio)
+        return tin, tout, self._events(t)
+
     def counters(self, s: int) -> tuple[int, ...]:
-        """The eight counters, in :data:`COUNTERS` order, after ``s`` simulated seconds."""
-        bursts = self._bursts(s)
-        tin = self._steady(s, self.salts[0], self.rate) + bursts
-        tout = self._steady(s, self.salts[1], self.rate * self.ratio) + int(bursts * self.ratio)
-        events = self._events(s)
+        """The eight counters, in :data:`COUNTERS` order, after ``s`` simulated seconds.
+
+        Traffic began ``history`` seconds before the server started (``s`` may be as
+        low as ``-history``; earlier, the totals are the starting ones): the running
+        totals at ``s = 0`` already hold those hours, and ``/aistats`` can show them.
+        """
+        t = s + self.history
+        if t > 0:  # _raw(t), inline: the snapshot of 10,000 configurations calls this
+            bursts = self._bursts(t)
+            tin = self._steady(t, self.salts[0], self.rate) + bursts
+            tout = self._steady(t, self.salts[1], self.rate * self.ratio) + int(bursts * self.ratio)
+            events = self._events(t)
+        else:
+            tin = tout = events = 0
         base_in, base_out = self.base_in, self.base_out
         viol, alerts, blocks = self.base_viol, self.base_alerts, self.base_blocks
         if self.profile == "reset" and s >= RESET_AT:
             # The server "recreated" it: totals restart from zero and grow again.
-            tin -= self._steady(RESET_AT, self.salts[0], self.rate)
-            tout -= self._steady(RESET_AT, self.salts[1], self.rate * self.ratio)
-            events -= self._events(RESET_AT)
+            r_in, r_out, r_events = self._raw(RESET_AT + self.history)
+            tin, tout, events = tin - r_in, tout - r_out, events - r_events
             base_in = base_out = viol = alerts = blocks = 0
         tin += base_in
         tout += base_out
@@ -235,6 +278,135 @@ class _Sim:
             alerts + events,
             blocks + events // 2,
         )
+
+    def growth(self, s0: int, s1: int) -> tuple[int, ...]:
+        """What the counters grew by from ``s0`` to ``s1`` (the traffic of that span).
+
+        Across the reset profile's drop, the growth before and after it is added up
+        (the second of the drop itself is lost), so it is never negative.
+        """
+        if self.profile == "reset" and s0 < RESET_AT <= s1:
+            a, b = self.growth(s0, RESET_AT - 1), self.growth(RESET_AT, s1)
+            return tuple(x + y for x, y in zip(a, b, strict=True))
+        before, after = self.counters(s0), self.counters(s1)
+        return tuple(y - x for x, y in zip(before, after, strict=True))
+
+    def severities(self, s0: int, s1: int) -> tuple[int, int, int]:
+        """The policy events of ``(s0, s1]`` by severity (low, medium, high)."""
+        t0, t1 = max(s0 + self.history, 0), max(s1 + self.history, 0)
+        if self.profile == "reset" and s0 < RESET_AT <= s1:
+            low, med, high = self.severities(s0, RESET_AT - 1)
+            l2, m2, h2 = self.severities(RESET_AT, s1)
+            return low + l2, med + m2, high + h2
+        counts = [0, 0, 0]
+        for k in range(self._events(t0) + 1, self._events(t1) + 1):
+            u = _unit(self.salts[3] ^ 0x5EE5, k)
+            counts[0 if u < 0.55 else 1 if u < 0.87 else 2] += 1
+        return counts[0], counts[1], counts[2]
+
+
+# What /aistats reports per configuration: its provider's models (name, latency of a
+# call in ms before output, ms per output token) and the gateway hosts in front of them.
+MODELS: dict[str, tuple[tuple[str, float, float], ...]] = {
+    "OPENAI": (("gpt-4o", 380.0, 0.9), ("gpt-4o-mini", 240.0, 0.45), ("o3-mini", 900.0, 1.1)),
+    "ANTHROPIC": (
+        ("claude-sonnet-4-5", 520.0, 1.2),
+        ("claude-haiku-4-5", 260.0, 0.5),
+        ("claude-opus-4-1", 900.0, 2.1),
+    ),
+    "GOOGLE": (("gemini-2.5-flash", 230.0, 0.4), ("gemini-2.5-pro", 640.0, 1.3)),
+    "AWS": (
+        ("amazon.nova-pro-v1:0", 410.0, 0.8),
+        ("amazon.nova-lite-v1:0", 200.0, 0.35),
+        ("meta.llama3-1-70b-instruct-v1:0", 480.0, 1.0),
+    ),
+    "OTHER": (("llama-3.1-70b", 450.0, 1.0), ("qwen2.5-coder-32b", 380.0, 0.8)),
+}
+#: Gateway hosts and the round trip each adds (ms).
+HOSTS: tuple[tuple[str, float], ...] = (
+    ("gw-eu-west-1.flashback.invalid", 12.0),
+    ("gw-us-east-1.flashback.invalid", 48.0),
+    ("gw-ap-south-1.flashback.invalid", 135.0),
+)
+#: Seconds of traffic before a DemoServer starts (the past /aistats can show).
+HISTORY = 6 * 3600
+#: /aistats refuses a request covering more (configurations x buckets) than this.
+MAX_AISTATS_CELLS = 250_000
+AISTATS_PATHS = {"/aistats/minute": 60, "/aistats/daily": 86400}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Mix:
+    """How one configuration's traffic divides between models and hosts in /aistats."""
+
+    llm_type: str
+    #: (model, host, weight, latency before output in ms, ms per output token)
+    slices: tuple[tuple[str, str, float, float, float], ...]
+    repo_id: str
+    key_id: str
+    salt: int
+
+
+_AISTATS_SALT = 0xA157A75_5EED
+
+
+def _uuid4(salt: int, n: int) -> str:
+    return str(uuid.UUID(int=(_mix64(salt, n) << 64) | _mix64(salt ^ 1, n), version=4))
+
+
+def _repo_id(seed: int, index: int, key: bool = False) -> str:
+    """The repository (or its AI API key) of configuration ``index``: cheap, because
+    /ai/llm lists the repository of every configuration from the start."""
+    salt = _AISTATS_SALT ^ (seed * 0x9E3779B97F4A7C15 & _MASK)
+    return _uuid4(salt, 2 * index + key)
+
+
+def _mix_for(seed: int, index: int, ai_type: str) -> _Mix:
+    # A generator of its own, so adding /aistats changed none of the older numbers;
+    # built on the first /aistats request only.
+    rng = random.Random(f"aistats:{seed}:{index}")
+    models = list(MODELS.get(ai_type, MODELS["OTHER"]))
+    rng.shuffle(models)
+    models = models[: rng.choice((2, 3)) if len(models) > 2 else 2]
+    hosts = rng.sample(HOSTS, rng.choice((2, 3)))
+    slices: list[tuple[str, str, float, float, float]] = []
+    model_weights = sorted((rng.uniform(0.2, 1.0) for _ in models), reverse=True)
+    for i, ((model, first, per_token), weight) in enumerate(
+        zip(models, model_weights, strict=True)
+    ):
+        # The main model runs on two hosts, the others on one each.
+        served = hosts[:2] if i == 0 else [hosts[i % len(hosts)]]
+        split = rng.uniform(0.55, 0.8) if len(served) == 2 else 1.0
+        for j, (host, rtt) in enumerate(served):
+            share = split if j == 0 else 1.0 - split
+            slices.append((model, host, weight * share, first + rtt, per_token))
+    repo_id, key_id = _repo_id(seed, index), _repo_id(seed, index, key=True)
+    return _Mix(ai_type, tuple(slices), repo_id, key_id, rng.getrandbits(64))
+
+
+def _deal(total: int, caps: list[int]) -> list[int]:
+    """``total`` given out in order, each part at most its cap (any excess to the last)."""
+    parts = []
+    for cap in caps:
+        take = min(cap, total)
+        parts.append(take)
+        total -= take
+    if parts and total:
+        parts[-1] += total
+    return parts
+
+
+def _split(total: int, weights: list[float]) -> list[int]:
+    """``total`` in exact integer parts proportional to ``weights`` (largest remainder)."""
+    if total == 0:
+        return [0] * len(weights)
+    scaled = [max(int(w * 1_000_000), 1) for w in weights]  # integers: exact arithmetic
+    whole = sum(scaled)
+    parts = [total * w // whole for w in scaled]
+    rests = [total * w % whole for w in scaled]
+    for i in sorted(range(len(parts)), key=lambda i: -rests[i])[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 class DemoServer:
@@ -262,16 +434,33 @@ class DemoServer:
         seed: int = 7,
         n_configs: int = 12,
         clock: Callable[[], float] = time.time,
-        expires_format: str = "iso",
+        expires_format: str = "millis",
         extra_stats: list[object] | None = None,
         extra_llms: list[object] | None = None,
         tls: ssl.SSLContext | None = None,
         changing: int | None = None,
         epoch: float | None = None,
         rotate: float | None = None,
+        history: float = HISTORY,
+        aistats_timestamps: str = "ms",
+        aistats_tokens: str = "string",
+        extra_aistats: list[object] | None = None,
+        mfa_style: str = "pending",
     ) -> None:
         if expires_format not in EXPIRES_FORMATS:
             raise ValueError(f"expires_format must be one of {sorted(EXPIRES_FORMATS)}")
+        if aistats_timestamps not in ("ms", "s") or aistats_tokens not in ("string", "number"):
+            raise ValueError(
+                "aistats_timestamps is 'ms' or 's'; aistats_tokens 'string' or 'number'"
+            )
+        if mfa_style not in MFA_STYLES:
+            raise ValueError(f"mfa_style must be one of {sorted(MFA_STYLES)}")
+        self.seed = seed
+        self.history = max(int(history), 0)
+        self.aistats_timestamps, self.aistats_tokens = aistats_timestamps, aistats_tokens
+        self.mfa_style = mfa_style
+        self.extra_aistats = list(extra_aistats or [])
+        json.dumps(self.extra_aistats)
         self.host, self.port, self.clock = host, port, clock
         self.token_lifetime = token_lifetime
         self.expires_format = expires_format
@@ -282,6 +471,7 @@ class DemoServer:
         self._lock = threading.Lock()
         self._access: dict[str, float] = {}  # access token -> expiry (clock time)
         self._refresh: set[str] = set()
+        self._partial: dict[str, float] = {}  # MFA-pending token -> expiry
         self._fault: _Fault | None = None
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
@@ -315,19 +505,33 @@ class DemoServer:
             return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
         self.org_id, user_id = uid(), uid()
-        self.user = {"id": user_id, "email": DEMO_EMAIL, "name": "Demo User", "orgId": self.org_id}
+        # The official client's LoginResponse.user; orgRole is a number (OrgRoles.OWNER).
+        self.user = {
+            "id": user_id,
+            "email": DEMO_EMAIL,
+            "name": "Demo User",
+            "orgId": self.org_id,
+            "orgRole": ORG_OWNER,
+        }
+        member = {  # the client's WorkspaceUser
+            "userId": user_id,
+            "role": "ADMIN",
+            "user": {
+                "id": user_id,
+                "name": "Demo",
+                "lastName": "User",
+                "email": DEMO_EMAIL,
+                "orgRole": ORG_OWNER,
+            },
+        }
         self.workspaces: list[dict[str, Any]] = [
-            {
-                "id": uid(),
-                "name": name,
-                "orgId": self.org_id,
-                "users": [{**self.user, "role": "ADMIN"}],
-            }
+            {"id": uid(), "name": name, "orgId": self.org_id, "users": [member]}
             for name in ("Production", "Research")
         ]
         created0 = 1_735_689_600  # 2025-01-01: fixed so /ai/llm is deterministic too
         self.llms: list[dict[str, Any]] = []
         self.sims: list[tuple[str, _Sim]] = []
+        self._mixes: list[_Mix] | None = None
         for i in range(n):
             if i < len(CURATED):
                 name, ai_type, profile, ws, rate = CURATED[i]
@@ -340,6 +544,7 @@ class DemoServer:
                 )
             llm_id = uid()
             sim = _Sim(rng, profile, rate, big=rate >= 300)
+            sim.history = self.history
             key = f"sk-****{rng.getrandbits(16):04x}" if rng.random() < 0.8 else None
             self.llms.append(
                 {
@@ -354,6 +559,11 @@ class DemoServer:
                     "createdAt": iso_utc(created0 + rng.randrange(270 * 86400)),
                 }
             )
+            # The repository its /aistats rows name (AiLlmDTO.repos).
+            repo_id = _repo_id(self.seed, i)
+            self.llms[-1]["repos"] = [
+                {"id": repo_id, "name": f"{name}-app", "createdAt": self.llms[-1]["createdAt"]}
+            ]
             self.sims.append((llm_id, sim))
 
     def _rotating(self, s: int) -> list[dict[str, str]]:
@@ -461,6 +671,11 @@ class DemoServer:
         with self._lock:
             self._access.clear()
 
+    def revoke_all_refresh_tokens(self) -> None:
+        """Make every refresh token invalid, as a logout elsewhere would."""
+        with self._lock:
+            self._refresh.clear()
+
     def set_fault(
         self,
         name: str | None,
@@ -503,21 +718,37 @@ class DemoServer:
     # -- internals used by the handler ------------------------------------------
 
     def _record(
-        self, method: str, path: str, query: dict[str, str], authorized: bool, status: int
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        authorized: bool,
+        status: int,
+        bearer: bool = False,
     ) -> None:
-        rec = RequestRecord(method, path, query, authorized, status, self.clock())
+        rec = RequestRecord(method, path, query, authorized, status, self.clock(), bearer)
         with self._lock:
             self.requests.append(rec)
             if len(self.requests) > MAX_RECORDS:
                 del self.requests[: MAX_RECORDS // 2]
 
-    def _authorized(self, header: str | None) -> bool:
+    @staticmethod
+    def _bearer(header: str | None) -> str | None:
+        """The token of an ``Authorization: Bearer`` header, or None."""
         scheme, _, token = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return token.strip()
+
+    def _valid_access(self, token: str | None) -> bool:
+        if token is None:
             return False
         with self._lock:
-            expiry = self._access.get(token.strip())
+            expiry = self._access.get(token)
         return expiry is not None and self.clock() < expiry
+
+    def _authorized(self, header: str | None) -> bool:
+        return self._valid_access(self._bearer(header))
 
     def _take_fault(self, path: str, authorized: bool) -> _Fault | None:
         with self._lock:
@@ -567,22 +798,31 @@ class DemoServer:
         return stats
 
     def route(
-        self, method: str, path: str, query: dict[str, str], body: bytes, authorized: bool
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: bytes,
+        authorized: bool,
+        bearer: str | None = None,
     ) -> tuple[int, dict[str, object]]:
-        """Answer one un-faulted request: ``(status, JSON object)``."""
+        """Answer one un-faulted request: ``(status, JSON object)`` (``bearer``: the
+        token of the Authorization header, if any)."""
         if (method, path) == ("GET", "/health"):
             return 200, {"status": "ok", "timestamp": iso_utc(self.clock()), "error": None}
-        if method == "POST" and path in ("/user/login", "/user/refresh", "/user/logout"):
+        if method == "POST" and path in AUTH_PATHS:
             try:
                 data = json.loads(body or b"null")
             except ValueError:
                 data = None
             data = data if isinstance(data, dict) else {}
-            return self._auth_endpoint(path, data)
+            return self._auth_endpoint(path, data, bearer)
         if method != "GET" or path not in PROTECTED:
             return 404, {"success": False, "message": "Not found"}
         if not authorized:
             return 401, {"success": False, "message": "Invalid or expired token"}
+        if path in AISTATS_PATHS:
+            return self._aistats(path, query)
         if path == "/workspace":
             return 200, {"success": True, "workspaces": self.workspaces}
         if path == "/ai/llm":
@@ -594,33 +834,176 @@ class DemoServer:
         stats: list[object] = [*self.snapshot(), *self.extra_stats]
         return 200, {"success": True, "stats": _filtered(stats, "aiLlmId", query.get("aiLlmId"))}
 
-    def _auth_endpoint(self, path: str, data: dict[str, Any]) -> tuple[int, dict[str, object]]:
-        if path == "/user/login":
-            email, password = data.get("email"), data.get("password")
-            if not isinstance(email, str) or not isinstance(password, str):
-                return 400, {"success": False, "message": "Email and password are required"}
-            if email.strip().lower() == MFA_EMAIL:
-                return 200, {
-                    "success": False,
-                    "error_code": "MFA_REQUIRED",
-                    "message": "MFA verification required: complete login with /mfa/verify-login",
+    # -- /aistats ----------------------------------------------------------------
+
+    @property
+    def mixes(self) -> list[_Mix]:
+        """How each configuration's traffic divides between models and hosts."""
+        if self._mixes is None:
+            # Racing handler threads compute the same list; one assignment wins.
+            self._mixes = [_mix_for(self.seed, i, llm["aiType"]) for i, llm in enumerate(self.llms)]
+        return self._mixes
+
+    def totals_at(self, when: float) -> dict[str, dict[str, int]]:
+        """Every configuration's counters at clock time ``when`` (for tests: the
+        ``/aistats`` rows of a span add up to the growth of these between its ends)."""
+        s = math.floor(when - self._start)
+        return {
+            llm_id: dict(zip(COUNTERS, sim.counters(s), strict=True)) for llm_id, sim in self.sims
+        }
+
+    def _aistats(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, object]]:
+        """``/aistats/minute`` or ``/daily``: the simulation's growth per bucket, per
+        (model, host). Buckets are aligned to the epoch; those starting in
+        ``[startDate, endDate]`` are answered (up to now: the current one is partial).
+        The benchmark modes (``changing``, ``rotate``) are not reflected here."""
+        size = AISTATS_PATHS[path]
+        now = self.clock()
+        try:
+            end = _parse_iso(query["endDate"]) if "endDate" in query else now
+            # Undocumented defaults: the last hour of minutes, the last week of days.
+            default = end - (3600 if size == 60 else 7 * 86400)
+            start = _parse_iso(query["startDate"]) if "startDate" in query else default
+        except ValueError:
+            return 400, {"success": False, "message": "Invalid date: expected ISO 8601"}
+        if start > end:
+            return 400, {"success": False, "message": "startDate must not be after endDate"}
+
+        def wanted(name: str) -> frozenset[str] | None:
+            return frozenset(query[name].split(",")) if name in query else None
+
+        ids, repos, keys = wanted("aiLlmId"), wanted("repoId"), wanted("repoAiApiKeyId")
+        chosen = [
+            i
+            for i, (llm_id, _sim) in enumerate(self.sims)
+            if (ids is None and repos is None and keys is None)
+            or (ids is not None and llm_id in ids)
+            or (repos is not None and self.mixes[i].repo_id in repos)
+            or (keys is not None and self.mixes[i].key_id in keys)
+        ]
+        first = math.ceil(start / size) * size
+        last = min(end, now)
+        count = max((math.floor(last) - first) // size + 1, 0)
+        if len(chosen) * count > MAX_AISTATS_CELLS:
+            message = "Requested range too large: narrow startDate/endDate or filter by aiLlmId"
+            return 400, {"success": False, "message": message}
+        buckets = [float(first + k * size) for k in range(count)]
+        rows: list[dict[str, object]] = []
+        for i in chosen:
+            if buckets:
+                rows += self._config_rows(i, buckets, size, now)
+        ands = {
+            "host": wanted("hosts"),
+            "llmType": wanted("llmType"),
+            "llmModel": wanted("llmModel"),
+            "userUuid": wanted("userUuid"),
+            "conversationUuid": wanted("conversationUuid"),
+        }
+        for key, allowed in ands.items():
+            if allowed is not None:
+                rows = [r for r in rows if r[key] in allowed]
+        extras: list[object] = self.extra_aistats
+        if ids is not None:
+            extras = [x for x in extras if isinstance(x, dict) and x.get("aiLlmId") in ids]
+        return 200, {"success": True, "data": [*rows, *extras]}
+
+    def _config_rows(
+        self, i: int, buckets: list[float], size: int, now: float
+    ) -> list[dict[str, object]]:
+        llm_id, sim = self.sims[i]
+        mix = self.mixes[i]
+        edges = [math.floor(b - self._start) for b in buckets]
+        edges.append(math.floor(min(buckets[-1] + size, now) - self._start))
+        if sim.profile != "reset" and sim.counters(edges[0]) == sim.counters(edges[-1]):
+            return []  # no traffic in the whole range
+        out: list[dict[str, object]] = []
+        for k, at in enumerate(buckets):
+            s0, s1 = edges[k], edges[k + 1]
+            if s1 <= s0:
+                continue
+            grown = sim.growth(s0, s1)
+            if not any(grown):
+                continue
+            out += self._bucket_rows(llm_id, mix, at, size, (*grown, *sim.severities(s0, s1)))
+        return out
+
+    def _bucket_rows(
+        self, llm_id: str, mix: _Mix, at: float, size: int, values: tuple[int, ...]
+    ) -> list[dict[str, object]]:
+        n = int(at // size)
+        weights = [
+            w * (0.7 + 0.6 * _unit(mix.salt, n * 8 + j))
+            for j, (_, _, w, _, _) in enumerate(mix.slices)
+        ]
+        parts = [_split(v, weights) for v in values[:6]]
+        # Policy events follow the violations row by row: no row has more alerts or
+        # blocks than violations, and each row's severities add up to its violations.
+        violations = parts[5]
+        parts += [_deal(values[6], violations), _deal(values[7], violations)]
+        labels = [k for k, n in enumerate(values[8:11]) for _ in range(n)]
+        severities = [[0, 0, 0] for _ in violations]
+        at_label = 0
+        for j, v in enumerate(violations):
+            for k in labels[at_label : at_label + v]:
+                severities[j][k] += 1
+            at_label += v
+        parts += [[sev[k] for sev in severities] for k in range(3)]
+        as_text = self.aistats_tokens == "string"
+        stamp = int(at * 1000) if self.aistats_timestamps == "ms" else int(at)
+        rows: list[dict[str, object]] = []
+        for j, (model, host, _w, first, per_token) in enumerate(mix.slices):
+            calls, tin, tout, llm_in, llm_out, viol, alerts, blocks, low, med, high = (
+                p[j] for p in parts
+            )
+            if not (calls or tin or tout or viol):
+                continue
+            out_per_call = tout / calls if calls else float(tout)
+            jitter = 0.85 + 0.3 * _unit(mix.salt ^ 0x1A7, n * 8 + j)
+            latency = (first + per_token * min(out_per_call, 4000.0)) * jitter
+            conv = (_mix64(mix.salt, n * 8 + j) << 64) | _mix64(mix.salt ^ 1, n * 8 + j)
+            rows.append(
+                {
+                    "timestamp": stamp,
+                    "repoId": mix.repo_id,
+                    "aiLlmId": llm_id,
+                    "repoAiApiKeyId": mix.key_id,
+                    "tokensIn": str(tin) if as_text else tin,
+                    "tokensOut": str(tout) if as_text else tout,
+                    "llmTokensIn": str(llm_in) if as_text else llm_in,
+                    "llmTokensOut": str(llm_out) if as_text else llm_out,
+                    "activeConversations": min(calls, 1 + int(4 * _unit(mix.salt, n))),
+                    "apiCalls": calls,
+                    "policyViolations": viol,
+                    "numAlerts": alerts,
+                    "numBlocks": blocks,
+                    "numSeverityLow": low,
+                    "numSeverityMedium": med,
+                    "numSeverityHigh": high,
+                    "latency_ms": round(latency, 1),
+                    "llmType": mix.llm_type,
+                    "llmModel": model,
+                    "host": host,
+                    "userUuid": self.user["id"],
+                    "conversationUuid": str(uuid.UUID(int=conv, version=4)),
                 }
-            if email.strip().lower() != DEMO_EMAIL or password != DEMO_PASSWORD:
-                return 401, {"success": False, "message": "Invalid email or password"}
-            access, refresh = self.issue_tokens()
-            user = {**self.user, "orgRole": "ADMIN"}
-            return 200, {
-                "success": True,
-                "accessToken": access,
-                "refreshToken": refresh,
-                "tokenId": str(uuid.uuid4()),
-                "user": user,
-                **self._expires(self.clock() + self.token_lifetime),
-            }
+            )
+        return rows
+
+    def _auth_endpoint(
+        self, path: str, data: dict[str, Any], bearer: str | None
+    ) -> tuple[int, dict[str, object]]:
+        if path == "/user/login":
+            return self._login(data)
+        if path == "/mfa/verify-login":
+            return self._verify_login(data, bearer)
         tokens = [
             t for t in (data.get("refreshToken"), data.get("refresh_token")) if isinstance(t, str)
         ]
         if path == "/user/logout":
+            # Like a server that requires the Bearer header here (the official client
+            # sends it): without a valid access token nothing is revoked.
+            if not self._valid_access(bearer):
+                return 401, {"success": False, "message": "Invalid or expired token"}
             with self._lock:
                 self._refresh.difference_update(tokens)
             return 200, {"success": True}
@@ -631,12 +1014,78 @@ class DemoServer:
         if old is None:
             return 401, {"success": False, "message": "Invalid refresh token"}
         access, refresh = self.issue_tokens()
+        # The client's RefreshTokenResponse: `token` and `accessToken` are the same.
         return 200, {
             "success": True,
+            "token": access,
             "accessToken": access,
             "refreshToken": refresh,
             **self._expires(self.clock() + self.token_lifetime),
         }
+
+    def _login(self, data: dict[str, Any]) -> tuple[int, dict[str, object]]:
+        email, password = data.get("email"), data.get("password")
+        if not isinstance(email, str) or not isinstance(password, str):
+            return 400, {"success": False, "message": "Email and password are required"}
+        address = email.strip().lower()
+        if address not in (DEMO_EMAIL, MFA_EMAIL) or password != DEMO_PASSWORD:
+            return 401, {"success": False, "message": "Invalid email or password"}
+        expires = self._expires(self.clock() + self.token_lifetime)
+        if address == MFA_EMAIL:
+            partial = secrets.token_urlsafe(24)
+            with self._lock:
+                self._partial[partial] = self.clock() + 600.0
+            signal: dict[str, object] = (
+                {"success": True, "mfaRequired": True}
+                if self.mfa_style == "pending"
+                else {"success": False, "error_code": "MFA_REQUIRED"}
+            )
+            return 200, {
+                **signal,
+                "message": "MFA verification required: complete login with /mfa/verify-login",
+                "accessToken": partial,
+                "tokenId": str(uuid.uuid4()),
+                "user": {**self.user, "email": MFA_EMAIL},
+                **expires,
+            }
+        access, refresh = self.issue_tokens()
+        return 200, {
+            "success": True,
+            "accessToken": access,
+            "refreshToken": refresh,
+            "tokenId": str(uuid.uuid4()),
+            "user": dict(self.user),
+            **expires,
+        }
+
+    def _verify_login(
+        self, data: dict[str, Any], bearer: str | None
+    ) -> tuple[int, dict[str, object]]:
+        with self._lock:
+            expiry = self._partial.get(bearer or "")
+        if expiry is None or self.clock() >= expiry:
+            return 401, {"success": False, "message": "Invalid or expired token"}
+        if data.get("mfaType") != "GOOGLE_AUTH":
+            return 400, {"success": False, "message": "Unsupported MFA type"}
+        if data.get("code") != DEMO_MFA_CODE:
+            return 401, {"success": False, "message": "Invalid MFA code"}
+        with self._lock:
+            self._partial.pop(bearer or "", None)  # a partial token works once
+        access, refresh = self.issue_tokens()
+        return 200, {
+            "success": True,
+            "message": "MFA verification successful",
+            "fullAccessToken": access,
+            "refreshToken": refresh,
+        }
+
+
+def _parse_iso(text: str) -> float:
+    """An ISO 8601 date-time (``Z`` or an offset; naive means UTC) as epoch seconds."""
+    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def _stats_object(llm_id: str, sim: _Sim, s: int) -> dict[str, str]:
@@ -706,10 +1155,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = 0
         body = self.rfile.read(length) if length else b""
-        authorized = demo._authorized(self.headers.get("Authorization"))
+        bearer = demo._bearer(self.headers.get("Authorization"))
+        authorized = demo._valid_access(bearer)
 
         def record(status: int) -> None:
-            demo._record(self.command, path, query, authorized, status)
+            demo._record(self.command, path, query, authorized, status, bearer is not None)
 
         fault = demo._take_fault(path, authorized)
         if fault is not None and fault.name != "slow":
@@ -717,7 +1167,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and demo._stopping.wait(fault.delay):
             return
-        status, payload = demo.route(self.command, path, query, body, authorized)
+        status, payload = demo.route(self.command, path, query, body, authorized, bearer)
         record(status)
         self._send(status, json.dumps(payload).encode())
 
@@ -838,7 +1288,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(
             f"flashtop demo server at {server.base_url}  "
-            f"(email {DEMO_EMAIL}, password {DEMO_PASSWORD}; Ctrl-C stops)",
+            f"(email {DEMO_EMAIL}, password {DEMO_PASSWORD}; Ctrl-C stops)\n"
+            f"an account with MFA: email {MFA_EMAIL}, the same password, code {DEMO_MFA_CODE}",
             flush=True,
         )
         threading.Event().wait()

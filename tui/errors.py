@@ -96,6 +96,21 @@ class AuthError(ApiError):
     exit_code = EXIT_AUTH
 
 
+class MfaRequiredError(AuthError):
+    """The password was right, but the account needs a second factor to finish login.
+
+    ``partial_token`` is the short-lived token that ``POST /mfa/verify-login`` needs
+    (as Bearer); it is a secret, kept out of the message and the repr.
+    """
+
+    def __init__(self, message: str, partial_token: str) -> None:
+        super().__init__(message)
+        self.partial_token = partial_token
+
+    def __repr__(self) -> str:
+        return f"MfaRequiredError({self.message!r})"
+
+
 class LoginNeededError(AuthError):
     """No usable credentials remain: the user has to log in again."""
 

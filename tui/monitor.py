@@ -501,6 +501,19 @@ class Monitor:
         Raises :class:`~tui.errors.FlashtopError` with a one-line reason on failure.
         """
         tokens = await self.client.login(email, password)
+        await self._logged_in(tokens)
+
+    async def verify_mfa(self, partial_token: str, code: str) -> None:
+        """Finish a login that needed a second factor (the partial token of the
+        :class:`~tui.errors.MfaRequiredError` that :meth:`login` raised, and the code)."""
+        tokens = await self.client.verify_mfa_login(partial_token, code)
+        if tokens.expires_at is None:
+            from tui.credentials import jwt_expiry
+
+            tokens.expires_at = jwt_expiry(tokens.access_token)
+        await self._logged_in(tokens)
+
+    async def _logged_in(self, tokens: TokenSet) -> None:
         if self.token_store is not None:
             await asyncio.to_thread(self.token_store.save, tokens)
         self.session.replace(tokens)
