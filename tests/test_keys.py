@@ -54,6 +54,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "detail-window": ("Detail", "w"),
     "detail-copy": ("Detail", "c"),
     "detail-refresh": ("Detail", "r"),
+    "detail-breakdown": ("Detail", "m"),
 }
 
 

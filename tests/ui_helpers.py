@@ -85,6 +85,7 @@ def make_harness(
     settings_changes: dict[str, Any] | None = None,
     keep_history: bool = False,
     history: float | None = None,
+    server_past: bool = False,
 ) -> Harness:
     """Start a demo server on a fake clock and build (not run) an app against it.
 
@@ -113,7 +114,12 @@ def make_harness(
     if settings_changes:
         settings = replace(settings, **settings_changes)
     app = FlashtopApp(
-        settings, session, clock=clock, mark_changes=mark_changes, keep_history=keep_history
+        settings,
+        session,
+        clock=clock,
+        mark_changes=mark_changes,
+        keep_history=keep_history,
+        server_past=server_past,
     )
     # Tests poll on demand, many times a second: the 1 s floor between polls (which
     # keeps a held-down `r` from flooding the server) is tested on its own.

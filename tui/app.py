@@ -23,6 +23,7 @@ from tui.monitor import Monitor, PollUpdate, TokenStore
 from tui.notify import config_warning, desktop_sequence, in_tmux, message
 from tui.poller import PollStatus
 from tui.rules import Event
+from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.keys import BindingGroup, all_binding_ids, check_keymap, palette_commands
 from tui.screens.login import LoginRequest, LoginScreen
@@ -87,6 +88,7 @@ class FlashtopApp(App[int]):
         keep_history: bool = False,
         demo: DemoBackend | None = None,
         on_a_terminal: bool = False,
+        server_past: bool = False,
     ) -> None:
         super().__init__(
             # On a real terminal: a driver that ends the app when the terminal goes away.
@@ -95,6 +97,8 @@ class FlashtopApp(App[int]):
         )
         #: SIGTERM/SIGHUP/SIGINT quit like `q` (only on a terminal: tests own their signals).
         self._handle_signals = on_a_terminal
+        #: After the first poll, read the hours before the start from /aistats once.
+        self._server_past_wanted = server_past
         self._undo_signals: Callable[[], None] | None = None
         #: Binding id -> keys, from the config file's [keymap] (checked by run_app).
         self.keymap = dict(settings.keymap)
@@ -165,6 +169,10 @@ class FlashtopApp(App[int]):
         )
 
     async def _show_poll(self, update: PollUpdate) -> None:
+        if self._server_past_wanted:
+            self._server_past_wanted = False
+            ids = [s.ai_llm_id for s in update.page.stats]
+            self.run_worker(self._load_server_past(ids), group="server-past", exit_on_error=False)
         self._raise_alerts(update.alerts)
         self._desktop(update.events)
         message = Polled(self.monitor, update)
@@ -176,6 +184,18 @@ class FlashtopApp(App[int]):
             # configurations a poll shows 176 -> 145 ms sooner with it).
             gc.freeze()
             self._gc_frozen = True
+
+    async def _load_server_past(self, ids: list[str]) -> None:
+        """The drill-down's charts and long rates reach back before the start."""
+        monitor = self.monitor
+        note = await monitor.load_server_past(ids)
+        if monitor is not self.monitor:
+            return
+        screen = self.screen
+        if isinstance(screen, DetailScreen) and screen.is_mounted:
+            screen.render_all()
+        if note.startswith("no server history"):
+            self.log.info(note)
 
     def _on_status(self, status: PollStatus) -> None:
         if self.overview.is_mounted:
@@ -339,7 +359,13 @@ def run_app(settings: Settings, env: Mapping[str, str], demo: DemoBackend | None
         if unsafe:
             warnings.append(unsafe)
     app = FlashtopApp(
-        settings, session, store=store, warnings=warnings, keep_history=True, on_a_terminal=True
+        settings,
+        session,
+        store=store,
+        warnings=warnings,
+        keep_history=True,
+        on_a_terminal=True,
+        server_past=True,
     )
     app.run(mouse=settings.mouse)
     return app.return_code or 0

@@ -17,15 +17,16 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from tui.alerts import Alert, reset_alerts
+from tui.backfill import ServerPast
 from tui.budgets import BudgetAlerts, BudgetEvaluator, BudgetStatus
 from tui.client import FlashbackClient, client_for
 from tui.costs import Costs
-from tui.errors import ApiError
+from tui.errors import ApiError, FlashtopError, one_line
 from tui.history import Changes, History
 from tui.ledger import Ledger, load_baselines
 from tui.models import LlmConfig, StatsPage
@@ -518,3 +519,42 @@ class Monitor:
             await asyncio.to_thread(self.token_store.save, tokens)
         self.session.replace(tokens)
         self.poller.poll_now()
+
+    # ------------------------------------------------------------------ the server's past
+
+    async def load_server_past(self, ids: Sequence[str]) -> str:
+        """Once, after the first poll: the hours before flashtop started, read from
+        ``/aistats/minute`` in one request for all configurations (bounded in size,
+        :func:`tui.backfill.backfill_span`) and kept as samples in front of the local
+        ones (:attr:`server_past`, never written to the history file). Returns a
+        one-line note: what was read, or why nothing was (the endpoint may not exist
+        where ``/ai/llm/stats`` does; nothing else depends on it)."""
+        from tui.aistats import AiStatsQuery, series_by_config
+        from tui.backfill import backfill_span, reconstruct
+
+        now = self.clock()
+        anchors = {}
+        for ident in ids:
+            series = self.history.get(ident)
+            latest = series.latest if series is not None else None
+            if latest is not None:
+                anchors[ident] = latest
+        if not anchors:
+            return "no configurations to backfill"
+        since = now - backfill_span(len(anchors))
+        try:
+            page = await self.client.get_aistats_minute(AiStatsQuery(start=since, end=now))
+        except FlashtopError as exc:
+            self.server_past_note = f"no server history ({one_line(exc.message, 80)})"
+            return self.server_past_note
+        self.server_past = reconstruct(series_by_config(page.rows), anchors, since, asked_at=now)
+        hours = (now - since) / 3600
+        self.server_past_note = (
+            f"server history: {hours:.3g} h before start from /aistats/minute "
+            f"({len(page.rows)} rows)"
+        )
+        return self.server_past_note
+
+    #: Per configuration, samples before flashtop started (see load_server_past).
+    server_past: dict[str, ServerPast] = {}  # (replaced as a whole, never changed in place)
+    server_past_note: str = ""

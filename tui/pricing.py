@@ -33,7 +33,7 @@ from __future__ import annotations
 import decimal
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -282,6 +282,21 @@ def build_pricebook(
         prices[model] = found
         table = table_info()
     return PriceBook(dict(models), prices, table)
+
+
+def model_prices(
+    models: Iterable[str], overrides: Mapping[str, tuple[Decimal, Decimal]]
+) -> dict[str, Price | None]:
+    """Each model's price: the profile's override, else the table's base rates, else
+    None (for names the server reports, which the profile need not know)."""
+    out: dict[str, Price | None] = {}
+    for model in models:
+        if model in overrides:
+            rin, rout = overrides[model]
+            out[model] = Price(model, rin, rout, "config")
+        else:
+            out[model] = table_price(model) if model else None
+    return out
 
 
 def format_usd(value: Decimal | None, width: int | None = None) -> str:

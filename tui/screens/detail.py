@@ -6,7 +6,8 @@ import asyncio
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 
 from rich.cells import cell_len
 from rich.console import Group
@@ -21,6 +22,8 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker
 from textual_plotext import PlotextPlot
 
+from tui.aistats import AiStatsQuery, Breakdown, breakdown
+from tui.backfill import with_server_past
 from tui.charts import (
     color_of,
     data_top,
@@ -29,15 +32,17 @@ from tui.charts import (
     value_axis,
 )
 from tui.counters import EVENT_INDICES, IDX, REGISTRY
+from tui.errors import FlashtopError, one_line
 from tui.fmt import compact, escaped_id, exact, has_controls, safe_text, updated, wrap_number
 from tui.history import Sample, Series, delta
 from tui.models import StatsPage
 from tui.monitor import Monitor
 from tui.past import merged, read_past, window_rate
 from tui.poller import Poller, PollStatus
-from tui.pricing import format_usd
+from tui.pricing import Price, format_usd, model_prices
 from tui.promsource import PrometheusError, fetch_history
 from tui.screens.messages import RaiseAlerts, SelectConfig
+from tui.widgets.breakdown_view import breakdown_view, model_cost
 from tui.widgets.status_bar import is_behind, state_label
 
 #: The drill-down's display order of configurations (the overview's, at the moment).
@@ -51,6 +56,12 @@ WINDOWS: tuple[tuple[str, float], ...] = (
     ("30 d", 30 * 86400.0),
     ("all", math.inf),
 )
+#: Seconds a models-and-hosts answer is shown before it is asked again.
+BREAKDOWN_FRESH = 60.0
+#: The longest window of the models-and-hosts view ("all": 30 days of daily buckets).
+BREAKDOWN_LONGEST = 30 * 86400.0
+#: Windows up to this long read minute buckets; longer ones the daily buckets.
+BREAKDOWN_MINUTES_UP_TO = 2 * 86400.0
 #: Seconds a window's answer from Prometheus is used before it is asked again.
 PROMETHEUS_FRESH = 60.0
 #: Seconds up/down must rest on a configuration before it is polled (a held key).
@@ -102,6 +113,13 @@ class DetailScreen(Screen[str]):
         Binding(
             "r", "refresh", "Refresh", id="detail-refresh", tooltip="poll this configuration now"
         ),
+        Binding(
+            "m",
+            "breakdown",
+            "Models",
+            id="detail-breakdown",
+            tooltip="models and hosts (from /aistats) in place of the charts, and back",
+        ),
     ]
 
     def __init__(self, monitor: Monitor, ai_llm_id: str, order: Order = tuple) -> None:
@@ -121,7 +139,7 @@ class DetailScreen(Screen[str]):
         #: When the history file was last read (monotonic), to read it again later.
         self._past_read = -math.inf
         self._step_timer: Timer | None = None
-        self._merged_key: tuple[str, list[Sample], float | None] | None = None
+        self._merged_key: tuple[str, list[Sample], float | None, tuple[Sample, ...]] | None = None
         self._merged_samples: list[Sample] = []
         self._chart_key: tuple[str, float, int, float] | None = None
         self._chart_series_cache: Series | None = None
@@ -132,6 +150,12 @@ class DetailScreen(Screen[str]):
         self._prom: dict[tuple[str, float], tuple[float, list[Sample] | str]] = {}
         #: Where the charts' window comes from, when not the local history alone.
         self._source = ""
+        #: Models and hosts (`m`) by (id, window): when read, and what (or why not).
+        self._breakdowns: dict[
+            tuple[str, float],
+            tuple[float, tuple[Breakdown, Breakdown, dict[str, Price | None]] | str],
+        ] = {}
+        self._breakdown_asked: set[tuple[str, float]] = set()
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-status")
@@ -151,6 +175,7 @@ class DetailScreen(Screen[str]):
             with Vertical(id="detail-charts-events", classes="chart"):
                 yield Static("", id="chart-events-title", classes="chart-title")
                 yield PlotextPlot(id="chart-events")
+            yield Static("", id="detail-breakdown")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -206,7 +231,7 @@ class DetailScreen(Screen[str]):
         behind them the history file's where memory does not reach back."""
         series = self._series()
         held = series.since(seconds) if series is not None else []
-        if not self._past:
+        if not self._past and not self._server_samples():
             return held
         end = held[-1].at if held else self.monitor.clock()
         return [s for s in self._merged() if s.at >= end - seconds]
@@ -216,19 +241,40 @@ class DetailScreen(Screen[str]):
         until either changes (a render asks for it once per counter and window)."""
         series = self._series()
         latest = series.latest if series is not None else None
-        key = (self.ai_llm_id, self._past, latest.at if latest else None)
+        server = self._server_samples()
+        key = (self.ai_llm_id, self._past, latest.at if latest else None, server)
         if self._merged_key is None or any(
             a is not b and a != b for a, b in zip(key, self._merged_key, strict=True)
         ):
-            self._merged_key, self._merged_samples = key, merged(self._past, series)
+            # Local first (memory, then the history file), then the server's minutes
+            # before the oldest of them (tui/backfill.py): local samples win.
+            local = merged(self._past, series)
+            self._merged_key = key
+            self._merged_samples = with_server_past(server, local)
         return self._merged_samples
+
+    def _server_samples(self) -> tuple[Sample, ...]:
+        """Samples from before flashtop started, read from the server (/aistats)."""
+        got = self.monitor.server_past.get(self.ai_llm_id)
+        return got.samples if got is not None else ()
+
+    def _server_note(self, samples: Sequence[Sample]) -> str:
+        """Says where the window's samples begin to come from the server, if they do."""
+        server = self._server_samples()
+        if not server or not samples or samples[0].at > server[-1].at:
+            return ""
+        local = [s for s in samples if s.at > server[-1].at]
+        if not local:
+            return "(from the server's /aistats)"
+        when = time.strftime("%H:%M", time.localtime(local[0].at))
+        return f"(before {when}: from the server's /aistats)"
 
     def _chart_source(self, samples: Sequence[Sample], *, own: bool = False) -> Series:
         """A series holding ``samples`` for bucketing: memory's own when they are all
         from memory, else one built from them (kept until memory or the file changes);
         ``own``: they come from elsewhere (Prometheus)."""
         held = self._series()
-        if not self._past and held is not None and not own:
+        if not self._past and not self._server_samples() and held is not None and not own:
             return held
         key = (self.ai_llm_id, samples[0].at, len(samples), samples[-1].at)
         if key != self._chart_key:
@@ -335,6 +381,8 @@ class DetailScreen(Screen[str]):
         self._render_identity()
         self._render_figures()
         self._render_charts()
+        if self.has_class("-breakdown"):
+            self._render_breakdown()
         if self.poller is not None:
             self._render_status(self.poller.status)
 
@@ -551,6 +599,8 @@ class DetailScreen(Screen[str]):
         now = self.monitor.clock()
         span = "all history" if math.isinf(seconds) else f"last {label}"
         samples, source = self._long_history(samples, now, seconds)
+        if not source:
+            source = self._server_note(samples)
         if source != self._source:  # said in the status line: a chart title may be cut
             self._source = source
             if self.poller is not None:
@@ -765,6 +815,100 @@ class DetailScreen(Screen[str]):
         if self._step_timer is not None:
             self._step_timer.stop()
         self._step_timer = self.set_timer(STEP_SETTLE, self._start)
+
+    # ------------------------------------------------------------------ models and hosts
+
+    def action_breakdown(self) -> None:
+        """Models and hosts of the chart window in place of the charts (m again: back)."""
+        self.toggle_class("-breakdown")
+        if self.has_class("-breakdown"):
+            self._render_breakdown()
+
+    def _breakdown_window(self) -> tuple[str, float]:
+        label, seconds = WINDOWS[self.window_index]
+        if math.isinf(seconds):
+            return "30 d", BREAKDOWN_LONGEST  # "all": as far as the daily buckets go here
+        return label, seconds
+
+    def _render_breakdown(self) -> None:
+        label, seconds = self._breakdown_window()
+        key = (self.ai_llm_id, seconds)
+        held = self._breakdowns.get(key)
+        due = held is None or time.monotonic() - held[0] > BREAKDOWN_FRESH
+        if due and key not in self._breakdown_asked:
+            self._breakdown_asked.add(key)
+            self.run_worker(
+                self._ask_breakdown(self.ai_llm_id, seconds),
+                group="detail-breakdown",
+                exit_on_error=False,
+            )
+        widget = self.query_one("#detail-breakdown", Static)
+        if held is None:
+            widget.update(Text(f"Models and hosts, last {label}: asking the server's /aistats …"))
+            return
+        got = held[1]
+        if isinstance(got, str):
+            widget.update(Text(f"Models and hosts, last {label}: {got}"))
+            return
+        by_model, by_host, prices = got
+        note = self._pricing_note(by_model, prices)
+        widget.update(
+            breakdown_view(
+                by_model, by_host, label, self.size.width - 2, note, lambda m: prices.get(m)
+            )
+        )
+
+    def _pricing_note(self, by_model: Breakdown, prices: Mapping[str, Price | None]) -> str:
+        """Which model the cost panel prices this configuration at: the profile's
+        mapping wins; without one, the mix the server reports (the COST column)."""
+        monitor = self.monitor
+        mapped = monitor.costs.model(self.ai_llm_id) if monitor.costs.enabled else None
+        if mapped:
+            return (
+                f"Cost panel: the profile's model {safe_text(mapped, 40)} (the profile's "
+                "mapping wins over the mix above)."
+            )
+        priced = [i for i in by_model.items if prices.get(i.name) is not None]
+        if not priced:
+            return "Cost: no model of this mix is in the price table, and the profile maps none."
+        total = sum(
+            (c for i in priced if (c := model_cost(i, lambda m: prices.get(m))) is not None),
+            Decimal(0),
+        )
+        return (
+            "Cost: the profile maps no model to this configuration, so it is priced by the "
+            f"server's model mix: {format_usd(total)} in this window at base rates"
+            + (
+                " (some models are not in the price table)"
+                if len(priced) < len(by_model.items)
+                else ""
+            )
+            + "."
+        )
+
+    async def _ask_breakdown(self, ai_llm_id: str, seconds: float) -> None:
+        key = (ai_llm_id, seconds)
+        now = self.monitor.clock()
+        try:
+            got: tuple[Breakdown, Breakdown, dict[str, Price | None]] | str
+            query = AiStatsQuery(start=now - seconds, end=now, ai_llm_ids=(ai_llm_id,))
+            client = self.monitor.client
+            if seconds > BREAKDOWN_MINUTES_UP_TO:
+                page = await client.get_aistats_daily(query)
+            else:
+                page = await client.get_aistats_minute(query)
+            by_model = breakdown(page.rows, "model", ai_llm_ids=(ai_llm_id,))
+            by_host = breakdown(page.rows, "host", ai_llm_ids=(ai_llm_id,))
+            models = [i.name for i in by_model.items]
+            prices = await asyncio.to_thread(model_prices, models, self.monitor.settings.prices)
+            got = (by_model, by_host, prices)
+        except FlashtopError as exc:
+            got = f"the server did not answer ({one_line(exc.message, 100)})"
+        finally:
+            self._breakdown_asked.discard(key)
+        self._breakdowns[key] = (time.monotonic(), got)
+        if ai_llm_id == self.ai_llm_id and self.is_mounted and self.has_class("-breakdown"):
+            self._render_breakdown()
 
     def action_window(self) -> None:
         self.window_index = (self.window_index + 1) % len(WINDOWS)
