@@ -192,3 +192,40 @@ async def test_m_says_so_in_one_line_when_the_server_has_no_aistats() -> None:
         view = screen.query_one("#detail-breakdown", Static)
         await wait_for(pilot, lambda: "did not answer" in static_text(view), message="the reason")
         assert app.is_running
+
+
+# ---------------------------------------------------------------------------- the mix
+
+
+def test_blend_weights_each_models_rates_by_its_share_of_the_tokens() -> None:
+    from decimal import Decimal
+
+    from tui.pricing import MIX_SOURCE, Price, blend
+
+    prices = {
+        "a": Price("a", Decimal(1), Decimal(10), "t"),
+        "b": Price("b", Decimal(3), Decimal(30), "t"),
+        "c": None,
+    }
+    got = blend({"a": (300, 100), "b": (100, 300), "c": (999, 999)}, prices)
+    assert got is not None
+    assert got.input == Decimal("1.5")  # (300*1 + 100*3) / 400
+    assert got.output == Decimal("25")  # (100*10 + 300*30) / 400
+    assert got.source == MIX_SOURCE
+    assert got.model.startswith("mix: ") and "1 unpriced left out" in got.model
+    assert blend({"c": (5, 5)}, prices) is None
+
+
+async def test_a_configuration_the_profile_maps_no_model_to_is_priced_by_the_servers_mix() -> None:
+    async with running(interval=5.0, settings_changes={"models": {"support-bot": "gpt-4o"}}) as h:
+        app = h.app
+        costs = app.monitor.costs
+        mapped, unmapped = h.id_of("support-bot"), h.id_of("code-review")
+        before = costs.price(mapped)
+        assert before is not None and costs.price(unmapped) is None
+        ids = [s.ai_llm_id for s in app.overview.page.stats]  # type: ignore[union-attr]
+        await app.monitor.load_server_past(ids)
+        price = costs.price(unmapped)
+        assert price is not None and price.model.startswith("mix: ")
+        assert "claude" in price.model  # the demo's Anthropic configuration calls Claude
+        assert costs.price(mapped) == before  # the profile's mapping wins

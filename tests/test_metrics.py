@@ -83,7 +83,11 @@ def by_id(family: Any, suffix: str = "_total") -> dict[str, Any]:
 
 
 async def test_exposition_parses_back_to_the_demos_exact_counters() -> None:
-    async with on_demo(models=DEMO_MODELS, prices=DEMO_PRICES) as (monitor, _server, metrics):
+    async with on_demo(models={**DEMO_MODELS, "*-triage": "gpt-4o-mini"}, prices=DEMO_PRICES) as (
+        monitor,
+        _server,
+        metrics,
+    ):
         update = await poll(monitor, metrics)
         fams = families(metrics)
         assert len(update.page.stats) == 12

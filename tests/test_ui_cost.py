@@ -25,7 +25,7 @@ from tui.settings import BudgetSpec
 from tui.view import COLUMN_BY_KEY
 
 PRICED: dict[str, Any] = {
-    "models": DEMO_MODELS,
+    "models": {**DEMO_MODELS, "*-triage": "gpt-4o-mini"},
     "prices": DEMO_PRICES,
     "budgets": (
         BudgetSpec(match="*", period="day", usd=Decimal(100), name="org"),

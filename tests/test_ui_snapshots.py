@@ -177,7 +177,11 @@ def priced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
         interval=STEP_SECONDS,
         detail_interval=60.0,
         history=0,  # the demo's pre-start traffic would move every figure and toast
-        settings_changes={"models": DEMO_MODELS, "prices": DEMO_PRICES, "budgets": DEMO_BUDGETS},
+        settings_changes={
+            "models": {**DEMO_MODELS, "*-triage": "gpt-4o-mini"},
+            "prices": DEMO_PRICES,
+            "budgets": DEMO_BUDGETS,
+        },
     )
     try:
         yield h

@@ -49,11 +49,22 @@ class Costs:
         self._entries_day: tuple[float, float] | None = None
         self._entries_names: object = None
         self._moved: dict[str, float] = {}
+        #: Prices blended from the model mix the server reports (/aistats), for the
+        #: configurations the profile maps no model to: the profile's mapping wins.
+        self.mix: dict[str, Price] = {}
 
     @property
     def enabled(self) -> bool:
-        """The profile names models: the faces show cost."""
-        return self.pricebook.enabled
+        """The profile names models, or the server's model mix prices some: the faces
+        show cost."""
+        return self.pricebook.enabled or bool(self.mix)
+
+    def set_mix(self, mix: Mapping[str, Price]) -> None:
+        """Blended prices for unmapped configurations; everything is priced anew."""
+        self.mix = dict(mix)
+        self._prices, self._prices_of = {}, None
+        self._entries_names = None
+        self._rates = {}
 
     def new_poll(self) -> None:
         """Forget the last poll's rates."""
@@ -70,7 +81,10 @@ class Costs:
         prices = self._prices
         if ai_llm_id in prices:
             return prices[ai_llm_id]
-        price = prices[ai_llm_id] = self.pricebook.price_for(ai_llm_id, self._name(ai_llm_id))
+        price = self.pricebook.price_for(ai_llm_id, self._name(ai_llm_id))
+        if price is None:
+            price = self.mix.get(ai_llm_id)
+        prices[ai_llm_id] = price
         return price
 
     def _entry(self, ident: str, now: float) -> _Entry | None:
@@ -164,7 +178,11 @@ class Costs:
         return rate_usd, today_usd, partial, approx
 
     def model(self, ai_llm_id: str) -> str | None:
-        return self.pricebook.model_for(ai_llm_id, self._name(ai_llm_id))
+        """The profile's model, else the server's mix ("mix: gpt-4o 60 %, ...")."""
+        mapped = self.pricebook.model_for(ai_llm_id, self._name(ai_llm_id))
+        if mapped is None and ai_llm_id in self.mix:
+            return self.mix[ai_llm_id].model
+        return mapped
 
     def all_time(self, ai_llm_id: str, values: tuple[int | None, ...]) -> Decimal | None:
         """USD of the configuration's LLM token totals (all time, as the server counts)."""

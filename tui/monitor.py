@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from tui.aistats import AiStatsRow
 from tui.alerts import Alert, reset_alerts
 from tui.backfill import ServerPast
 from tui.budgets import BudgetAlerts, BudgetEvaluator, BudgetStatus
@@ -547,7 +548,9 @@ class Monitor:
         except FlashtopError as exc:
             self.server_past_note = f"no server history ({one_line(exc.message, 80)})"
             return self.server_past_note
-        self.server_past = reconstruct(series_by_config(page.rows), anchors, since, asked_at=now)
+        past = reconstruct(series_by_config(page.rows), anchors, since, asked_at=now)
+        await self._price_by_mix(page.rows)
+        self.server_past = past
         hours = (now - since) / 3600
         self.server_past_note = (
             f"server history: {hours:.3g} h before start from /aistats/minute "
@@ -558,3 +561,28 @@ class Monitor:
     #: Per configuration, samples before flashtop started (see load_server_past).
     server_past: dict[str, ServerPast] = {}  # (replaced as a whole, never changed in place)
     server_past_note: str = ""
+
+    async def _price_by_mix(self, rows: Sequence[AiStatsRow]) -> None:
+        """Configurations the profile maps no model to are priced at the model mix the
+        server reports for them (LLM tokens per model over the rows' span)."""
+        from tui.pricing import blend, model_prices
+
+        usage: dict[str, dict[str, tuple[int, int]]] = {}
+        for row in rows:
+            if self.costs.pricebook.model_for(row.ai_llm_id, self.name_of(row.ai_llm_id)):
+                continue  # the profile's mapping wins
+            lin = row.get("llmTokensIn") or 0
+            lout = row.get("llmTokensOut") or 0
+            per = usage.setdefault(row.ai_llm_id, {})
+            a, b = per.get(row.model, (0, 0))
+            per[row.model] = (a + lin, b + lout)
+        models = {m for per in usage.values() for m in per if m}
+        if not models:
+            return
+        prices = await asyncio.to_thread(model_prices, sorted(models), self.settings.prices)
+        mix = {}
+        for ident, per in usage.items():
+            price = blend(per, prices)
+            if price is not None:
+                mix[ident] = price
+        self.costs.set_mix(mix)

@@ -299,6 +299,39 @@ def model_prices(
     return out
 
 
+#: ``Price.source`` of a price blended from the model mix the server reports.
+MIX_SOURCE = "the server's model mix"
+
+
+def blend(usage: Mapping[str, tuple[int, int]], prices: Mapping[str, Price | None]) -> Price | None:
+    """One price for a configuration that calls several models: each model's base
+    rates weighted by its share of the LLM tokens (``usage``: model -> (in, out) over
+    some window), input and output apart. Models without a price are left out (named
+    in ``model``); None when no model of the mix has one."""
+    priced = {m: u for m, u in usage.items() if prices.get(m) is not None and sum(u) > 0}
+    if not priced:
+        return None
+    tin = sum(u[0] for u in priced.values())
+    tout = sum(u[1] for u in priced.values())
+    rin = rout = Decimal(0)
+    for model, (uin, uout) in priced.items():
+        price = prices[model]
+        assert price is not None
+        if tin:
+            rin = MONEY.add(rin, MONEY.divide(MONEY.multiply(Decimal(uin), price.input), tin))
+        if tout:
+            rout = MONEY.add(rout, MONEY.divide(MONEY.multiply(Decimal(uout), price.output), tout))
+    total = sum(sum(u) for u in priced.values())
+    parts = sorted(priced.items(), key=lambda kv: -sum(kv[1]))
+    described = ", ".join(f"{m} {100 * sum(u) / total:.0f} %" for m, u in parts[:3])
+    if len(parts) > 3:
+        described += f", {len(parts) - 3} more"
+    left_out = [m for m in usage if m not in priced and sum(usage[m]) > 0]
+    if left_out:
+        described += f" ({len(left_out)} unpriced left out)"
+    return Price(f"mix: {described}", rin.normalize(), rout.normalize(), MIX_SOURCE)
+
+
 def format_usd(value: Decimal | None, width: int | None = None) -> str:
     """Money for a table cell: ``$1,234``, ``$12.50``, ``$0.42``, ``<$0.01``; ``n/a``
     unpriced. Whole dollars from $1,000, cents below; past ``width`` compact (``$1.2M``).

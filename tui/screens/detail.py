@@ -39,7 +39,7 @@ from tui.models import StatsPage
 from tui.monitor import Monitor
 from tui.past import merged, read_past, window_rate
 from tui.poller import Poller, PollStatus
-from tui.pricing import Price, format_usd, model_prices
+from tui.pricing import MIX_SOURCE, Price, format_usd, model_prices
 from tui.promsource import PrometheusError, fetch_history
 from tui.screens.messages import RaiseAlerts, SelectConfig
 from tui.widgets.breakdown_view import breakdown_view, model_cost
@@ -507,6 +507,9 @@ class DetailScreen(Screen[str]):
         table = costs.pricebook.table
         if price.source == "config":
             source = "the profile's own"
+        elif price.source == MIX_SOURCE:
+            # No model in the profile: priced by what the server saw it call (/aistats).
+            source = f"no model in the profile: blended from {MIX_SOURCE} (m)"
         elif table is not None and table.checked:
             source = f"genai-prices {table.version} ({table.checked})"
         else:
@@ -862,7 +865,13 @@ class DetailScreen(Screen[str]):
         """Which model the cost panel prices this configuration at: the profile's
         mapping wins; without one, the mix the server reports (the COST column)."""
         monitor = self.monitor
-        mapped = monitor.costs.model(self.ai_llm_id) if monitor.costs.enabled else None
+        price = monitor.costs.price(self.ai_llm_id) if monitor.costs.enabled else None
+        mapped = monitor.costs.model(self.ai_llm_id) if price is not None else None
+        if price is not None and price.source == MIX_SOURCE:
+            return (
+                "Cost panel: the profile maps no model here, so it prices the tokens at "
+                f"the server's model mix ({safe_text(price.model, 60)})."
+            )
         if mapped:
             return (
                 f"Cost panel: the profile's model {safe_text(mapped, 40)} (the profile's "

@@ -263,6 +263,11 @@ class OverviewScreen(Screen[None]):
                 in_flight=False,
             )
             bar.notes = update.notes
+            if self.table.show_cost != self.monitor.costs.enabled:
+                # Priced since the last poll (the server's model mix came in).
+                self.table.show_cost = self.monitor.costs.enabled
+                self.table.columns_shown = ()
+                self.table.layout_for(self.size.width)
             self.status_bar.firing = self.monitor.rules.firing_count()
             self._show_budget(update.budgets)
             self.show_page(update.page, update.changes, update.rates)
