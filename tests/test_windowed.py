@@ -16,7 +16,7 @@ from ui_helpers import advance, make_harness, wait_for
 from tui.aistats import AiStatsPage, AiStatsQuery, AiStatsRow, iso_ms, parse_aistats_response
 from tui.counters import COUNTERS, IDX
 from tui.demo_server import DemoServer
-from tui.errors import EXIT_SERVER, NotFoundError
+from tui.errors import EXIT_SERVER, NotFoundError, ServerError
 from tui.metrics import COUNTER_METRICS, WINDOW_SUFFIX
 from tui.models import CellProblem
 from tui.monitor import Monitor
@@ -122,6 +122,23 @@ async def test_a_wrong_base_url_answers_404_everywhere_and_stays_an_error() -> N
         with pytest.raises(NotFoundError, match="/ai/llm/stats"):
             await monitor.fetch_overview()
         assert not monitor.window.active
+
+
+async def test_a_failing_aistats_is_the_error_told_once_stats_said_404() -> None:
+    async with monitor_on_demo() as (monitor, server, _clock):
+        stats_missing(server)
+        real = monitor.client.get_aistats_minute
+
+        async def refused(query: AiStatsQuery | None = None) -> AiStatsPage:
+            raise ServerError("server error: Requested range too large")
+
+        monitor.client.get_aistats_minute = refused  # type: ignore[method-assign]
+        with pytest.raises(ServerError, match="range too large"):
+            await monitor.fetch_overview()
+        assert monitor.window.active  # /aistats is there: not a wrong base URL
+        monitor.client.get_aistats_minute = real  # type: ignore[method-assign]
+        assert isinstance(await monitor.fetch_overview(), WindowedPage)
+        assert server.request_count(STATS) == 1  # not asked again within ten minutes
 
 
 async def test_window_sums_are_shown_but_never_recorded_as_running_totals() -> None:

@@ -292,12 +292,15 @@ class Monitor:
                 page = await self.client.get_stats()
             except NotFoundError as exc:
                 if not self.window.active:
-                    # A wrong base URL answers 404 too: that stays an error (and is
-                    # retried); only a server that answers /aistats lacks just the stats.
+                    # A wrong base URL answers 404 on /aistats too: that stays an error
+                    # (and is retried). Any other answer means only the stats are missing.
                     try:
                         await self._refresh_window(now)
-                    except ApiError:
+                    except NotFoundError:
                         raise exc from None
+                    except Exception:  # /aistats is there: its failure is told, retried
+                        self.window.missing_at = now
+                        raise
                     log.warning("/ai/llm/stats answered 404: showing 24 h totals from /aistats")
                 self.window.missing_at = now
             else:
