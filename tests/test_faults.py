@@ -142,9 +142,15 @@ CANNED = [
 async def test_fault_keeps_last_rows_stale_with_reason_and_recovers_alone(
     fault: str, reason: str
 ) -> None:
+    # A 404 on /ai/llm/stats alone is a production host, where the monitor shows the
+    # last 24 h from /aistats (tests/test_windowed.py); on /aistats too, it is a wrong
+    # base URL: an error like the others (each failed poll then asks both).
+    paths = ("/ai/llm/stats", "/aistats/minute") if fault == "not_found" else ("/ai/llm/stats",)
     async with running() as h:
         requests = h.stats_requests()
-        await survives(h, lambda: h.server.set_fault(fault, count=2), reason)
+        await survives(
+            h, lambda: h.server.set_fault(fault, count=2 * len(paths), paths=paths), reason
+        )
         # Two failures and one success: no request storm, no extra polls.
         assert h.stats_requests() - requests == 3
 

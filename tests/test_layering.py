@@ -52,6 +52,7 @@ CORE_MODULES = (
     "tui.daemon",
     "tui.aistats",
     "tui.breakdown",
+    "tui.windowed",
 )
 OPTIONAL_MODULES: tuple[str, ...] = ()
 

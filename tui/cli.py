@@ -265,14 +265,23 @@ def _stats_rows(
     settings: Settings, env: Mapping[str, str], ai_llm_id: str | None, session: Any = None
 ) -> Any:
     from tui.client import client_for
-    from tui.errors import ApiError
+    from tui.errors import ApiError, NotFoundError
 
     async def run() -> tuple[Any, dict[str, Any], str | None]:
         nonlocal session
         if session is None:
             session = await _session_for(settings, env)
         async with client_for(settings, session) as c:
-            page = await c.get_stats(ai_llm_id)
+            try:
+                page = await c.get_stats(ai_llm_id)
+            except NotFoundError:
+                # Documented as TEST-only: production hosts answer 404. /aistats can
+                # still say what was used (or the base URL is wrong: both are told).
+                raise NotFoundError(
+                    "/ai/llm/stats is not on this server (HTTP 404; Flashback documents it "
+                    "as TEST-only): for usage from /aistats try `flashtop stats --by model "
+                    f"--since 24h`, or check the base URL {one_line(settings.base_url, 80)}"
+                ) from None
             names_error = None
             try:
                 configs = {cfg.id: cfg for cfg in await c.get_llms()}

@@ -17,6 +17,10 @@ Exported (labels of the per-configuration series: exactly ``ai_llm_id``, ``name`
   or invalid value is left out (never reported as 0).
 - ``flashback_ai_llm_cost_usd_total``: USD of the LLM tokens so far, for priced
   configurations only.
+- Where ``/ai/llm/stats`` answers 404 (a production host; see :mod:`tui.windowed`),
+  the monitor has only sums over the last 24 h: those go down as the window slides,
+  so they are exported as gauges ``flashback_ai_llm_<counter>_last_24h`` and the
+  counters above (and the cost) are left out rather than reported with false resets.
 - ``flashtop_up``, ``flashtop_last_success_timestamp_seconds``,
   ``flashtop_poll_duration_seconds`` (histogram), ``flashtop_poll_errors_total{kind}``,
   ``flashtop_alerts_firing{rule}``, ``flashtop_build_info{version}``.
@@ -71,6 +75,7 @@ from tui.errors import (
 )
 from tui.logsetup import known_secrets, redact
 from tui.poller import ConnState, PollStatus
+from tui.windowed import WindowedPage
 
 if TYPE_CHECKING:
     from tui.monitor import Monitor, PollUpdate
@@ -81,6 +86,8 @@ LABELS = ("ai_llm_id", "name", "provider", "workspace", "profile")
 #: Metric names (without ``_total``) of the API's counters, in COUNTERS order.
 COUNTER_METRICS: dict[str, str] = METRIC_NAMES
 COST_METRIC = "flashback_ai_llm_cost_usd"
+#: Suffix of the gauges of sums over the last 24 h (where /ai/llm/stats is missing).
+WINDOW_SUFFIX = "_last_24h"
 PRECISION = "Exact integers as float64: values above 2^53 lose precision."
 #: Upper bounds (seconds) of the poll duration histogram's buckets.
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -181,6 +188,8 @@ class MonitorMetrics:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._rows: tuple[_Row, ...] = ()
+        #: The rows are sums over the last 24 h, not running totals (see the docstring).
+        self._windowed = False
         self._up = False
         self._last_ok: float | None = None
         self._last_ok_mono: float | None = None
@@ -205,6 +214,7 @@ class MonitorMetrics:
         names = monitor.names
         workspaces = monitor.workspaces
         costs = monitor.costs
+        windowed = isinstance(update.page, WindowedPage)
         profile = label_value(self.profile)
         rows = []
         for s in update.page.stats:
@@ -217,7 +227,7 @@ class MonitorMetrics:
                 label_value(workspaces.get(ws, ws) if ws else None),
                 profile,
             )
-            cost = costs.all_time(s.ai_llm_id, s.values) if costs.enabled else None
+            cost = costs.all_time(s.ai_llm_id, s.values) if costs.enabled and not windowed else None
             rows.append(
                 _Row(
                     labels,
@@ -228,6 +238,7 @@ class MonitorMetrics:
         with self._lock:
             self._version += 1
             self._rows = tuple(rows)
+            self._windowed = windowed
             self._up = True
             self._last_ok = update.at
             self._last_ok_mono = self._monotonic()
@@ -304,7 +315,7 @@ class MonitorMetrics:
     def collect(self) -> Iterator[Metric]:
         """The metric families of the last poll (prometheus-client's Collector protocol)."""
         with self._lock:
-            rows = self._rows
+            rows, windowed = self._rows, self._windowed
             up, last_ok = self._up, self._last_ok
             buckets, duration_sum = list(self._buckets), self._duration_sum
             errors, firing = dict(self._errors), dict(self._firing)
@@ -314,12 +325,20 @@ class MonitorMetrics:
                 f"{counter.long} so far (the API's {counter.api}). {PRECISION}",
                 labels=LABELS,
             )
-            add = family.add_metric
+            window = GaugeMetricFamily(
+                COUNTER_METRICS[counter.api] + WINDOW_SUFFIX,
+                f"{counter.long} in the last 24 h, from /aistats/minute (only where "
+                f"/ai/llm/stats answers 404). {PRECISION}",
+                labels=LABELS,
+            )
+            add = (window if windowed else family).add_metric
             for row in rows:
                 value = row.values[i]
                 if value is not None:
                     add(row.labels, value)
             yield family
+            if windowed:
+                yield window
         cost = CounterMetricFamily(
             COST_METRIC,
             "USD of the LLM tokens so far at the profile's prices (priced configurations only).",

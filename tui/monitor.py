@@ -27,7 +27,7 @@ from tui.backfill import ServerPast
 from tui.budgets import BudgetAlerts, BudgetEvaluator, BudgetStatus
 from tui.client import FlashbackClient, client_for
 from tui.costs import Costs
-from tui.errors import ApiError, FlashtopError, one_line
+from tui.errors import ApiError, FlashtopError, NotFoundError, one_line
 from tui.history import Changes, History
 from tui.ledger import Ledger, load_baselines
 from tui.models import LlmConfig, StatsPage
@@ -41,6 +41,7 @@ from tui.store import StoreWriter, start_history, store_path
 from tui.toasts import toasts_for
 from tui.tokens import AuthSession, TokenSet
 from tui.view import config_name, token_rate
+from tui.windowed import NOTE, WindowedPage, WindowedTotals
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,8 @@ class Monitor:
         self.names_error: str | None = None
         self._names_at = 0.0
         self._names_unknown_at = 0.0
+        #: Where /ai/llm/stats answers 404: the last 24 h's totals from /aistats instead.
+        self.window = WindowedTotals()
         #: What the configurations cost (raises ConfigError for a model without a price).
         if pricebook is None:
             pricebook = build_pricebook(
@@ -281,9 +284,50 @@ class Monitor:
     # ------------------------------------------------------------------ fetching
 
     async def fetch_overview(self) -> StatsPage:
-        page = await self.client.get_stats()
+        """``/ai/llm/stats``; where it answers 404 (it is documented as TEST-only), the
+        last 24 h's totals from ``/aistats/minute`` instead (a :class:`WindowedPage`,
+        at most one request a minute), trying ``/ai/llm/stats`` again every 10 minutes."""
+        now = self.clock()
+        page: StatsPage | None = None
+        if self.window.stats_due(now):
+            try:
+                page = await self.client.get_stats()
+            except NotFoundError as exc:
+                if not self.window.active:
+                    # A wrong base URL answers 404 on /aistats too: that stays an error
+                    # (and is retried). Any other answer means only the stats are missing.
+                    try:
+                        await self._refresh_window(now)
+                    except NotFoundError:
+                        raise exc from None
+                    except Exception:  # /aistats is there: its failure is told, retried
+                        self.window.missing_at = now
+                        raise
+                    log.warning("/ai/llm/stats answered 404: showing 24 h totals from /aistats")
+                self.window.missing_at = now
+            else:
+                if self.window.active:
+                    log.info("/ai/llm/stats answers again: running totals from it")
+                    self.window = WindowedTotals()
+        if page is None:
+            if self.window.refresh_due(now):
+                await self._refresh_window(now)
+            await self._maybe_fetch_names(self.window.page(self.names))
+            return self.window.page(self.names)
         await self._maybe_fetch_names(page)
         return page
+
+    async def _refresh_window(self, now: float) -> None:
+        """Bring the 24 h totals up to ``now`` (one ``/aistats/minute`` request)."""
+        query = self.window.query(now)
+        self.window.add(await self.client.get_aistats_minute(query), query, now)
+
+    def _windowed_update(self, page: WindowedPage, at: float, overview: bool) -> PollUpdate:
+        """Sums over a sliding window go down as it slides: shown, never recorded (the
+        history, the ledger, budgets and the alert rules read running totals)."""
+        if overview:  # a poll that worked: no_data must not fire
+            self.metrics.poll_succeeded(at, Changes(), [s.ai_llm_id for s in page.stats])
+        return PollUpdate(page, at, Changes(), {}, notes=[NOTE, *self.notes()])
 
     async def _timed_overview(self) -> StatsPage:
         """:meth:`fetch_overview`, timed and reported to :attr:`on_poll` (the poller's
@@ -303,7 +347,10 @@ class Monitor:
                     log.exception("reporting a poll's duration")
 
     async def fetch_one(self, ai_llm_id: str) -> StatsPage:
-        """``/ai/llm/stats`` of one configuration (a drill-down's poll)."""
+        """``/ai/llm/stats`` of one configuration (a drill-down's poll); where that
+        answers 404, the overview's 24 h totals (no request)."""
+        if self.window.active:
+            return self.window.page(self.names)
         return await self.client.get_stats(ai_llm_id)
 
     async def _maybe_fetch_names(self, page: StatsPage) -> None:
@@ -343,6 +390,8 @@ class Monitor:
         and the alert rules too (evaluating walks every configuration, and a
         drill-down's poll changes one).
         """
+        if isinstance(page, WindowedPage):
+            return self._windowed_update(page, at, overview)
         stats = page.stats
         parts = [stats[i : i + POLL_PART] for i in range(0, len(stats), POLL_PART)]
         changes = Changes()
@@ -428,7 +477,7 @@ class Monitor:
 
     def write(self, page: StatsPage, at: float) -> None:
         """Hand a recorded poll to the history file's writer (its own thread)."""
-        if self.history_writer is not None:
+        if self.history_writer is not None and not isinstance(page, WindowedPage):
             self.history_writer.submit(at, page.stats)
 
     def notes(self) -> list[str]:

@@ -44,6 +44,7 @@ from tui.promsource import PrometheusError, fetch_history
 from tui.screens.messages import RaiseAlerts, SelectConfig
 from tui.widgets.breakdown_view import breakdown_view, model_cost
 from tui.widgets.status_bar import is_behind, state_label
+from tui.windowed import LABEL as WINDOW_LABEL
 
 #: The drill-down's display order of configurations (the overview's, at the moment).
 Order = Callable[[], Sequence[str]]
@@ -419,6 +420,15 @@ class DetailScreen(Screen[str]):
     def _render_figures(self) -> None:
         series = self._series()
         latest = series.latest if series else None
+        value_title = "Value"
+        sums = self.monitor.window
+        if latest is None and sums.active:
+            # No /ai/llm/stats on this server: the overview's window sums (tui/windowed.py).
+            page = sums.page(sums.page_ids)
+            stats = page.by_id().get(self.ai_llm_id)
+            if stats is not None:
+                latest = Sample(page.until, stats.values)
+                value_title = f"Last {WINDOW_LABEL}"
         labels = [counter.long for counter in REGISTRY]
         value_cells: list[str] = []
         since_cells: list[str] = []
@@ -440,7 +450,11 @@ class DetailScreen(Screen[str]):
         rate_titles = [f"/min {label}" for label, _ in RATE_WINDOWS] + ["/hour 1 h"]
         tables, hidden = self._figures_tables(
             labels,
-            [("Value", value_cells), ("Δ since open", since_cells), ("Δ last poll", last_cells)],
+            [
+                (value_title, value_cells),
+                ("Δ since open", since_cells),
+                ("Δ last poll", last_cells),
+            ],
             list(zip(rate_titles, rate_cells, strict=True)),
             self._figures_width(),
         )

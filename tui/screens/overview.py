@@ -59,6 +59,7 @@ from tui.widgets.line_static import LineStatic
 from tui.widgets.stats_table import StatsTable
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.theme_colors import Palette
+from tui.windowed import NOTE, WindowedPage
 
 #: Groups with more members than this show no sparkline (it sums every member's).
 GROUP_TREND_LIMIT = 200
@@ -262,7 +263,10 @@ class OverviewScreen(Screen[None]):
                 retry_at=None,
                 in_flight=False,
             )
-            bar.notes = update.notes
+            # Where /ai/llm/stats is missing, the figures are a window's sums: said
+            # beside the state, where a narrow pane still shows it.
+            bar.source = NOTE if isinstance(update.page, WindowedPage) else ""
+            bar.notes = [note for note in update.notes if note != bar.source]
             if self.table.show_cost != self.monitor.costs.enabled:
                 # Priced since the last poll (the server's model mix came in).
                 self.table.show_cost = self.monitor.costs.enabled
@@ -448,7 +452,9 @@ class OverviewScreen(Screen[None]):
         t = totals(stats, monitor.history, rates, costs, monitor.clock())
         muted = self.table.palette.muted if self.table.palette else ""
         text = Text()
-        text.append(" TOTAL ", style="bold reverse")
+        page = self.page
+        window = f" {page.label}" if isinstance(page, WindowedPage) else ""
+        text.append(f" TOTAL{window} ", style="bold reverse")
         text.append(f" {t.count} shown ")
         text.append(" tok/min ", style=muted)
         text.append(rate(t.rate, ""), style="bold")

@@ -64,6 +64,9 @@ class StatusBar(LineStatic):
         self.configs = 0
         self.invalid = 0
         self.notes: list[str] = []
+        #: Where the figures come from when not from /ai/llm/stats (one line; "" when
+        #: they are its running totals).
+        self.source = ""
         #: Alert rules firing now (the alerts screen, `a`, lists them).
         self.firing = 0
         #: Configurations the profile cannot price (cost shows n/a), when it prices any.
@@ -106,6 +109,8 @@ class StatusBar(LineStatic):
         if self.status.state is ConnState.LOGIN_NEEDED and self.login_key:
             line2.append(f": press {self.login_key}", style="bold")
         line2.append(f"  {updated(self.status.last_ok, now, is_behind(self.status, label))}")
+        if self.source:
+            line2.append(f"  {safe_text(self.source, 80)}", style="bold")
         if self.firing:
             line2.append(f"  ▲ {self.firing} firing", style="bold")
         if self.budget and self.budget_alarm:
