@@ -248,7 +248,7 @@ async def test_expired_token_without_refresh_token_means_login_needed_and_no_ret
             lambda: app.monitor.poller.status.state is ConnState.LOGIN_NEEDED,
             message="login needed",
         )
-        assert "login needed" in h.status_text()
+        await wait_for(pilot, lambda: "login needed: press l" in h.status_text())
         before = h.stats_requests()
         await settle(pilot, 1.5)
         assert h.stats_requests() == before
@@ -1049,3 +1049,10 @@ async def test_a_stopped_server_shows_as_stale_on_screen_at_every_size(
             lambda: screen_lines(h.app)[0].lstrip().startswith("● retrying"),
             message="the drill-down's state first",
         )
+
+
+async def test_login_needed_names_the_key_the_keymap_gives_it() -> None:
+    async with running(interval=1.0, refresh_token=False, keymap={"login": "ctrl+l,l"}) as h:
+        assert h.pilot is not None
+        h.server.set_fault("expired")
+        await wait_for(h.pilot, lambda: "login needed: press ctrl+l" in h.status_text())

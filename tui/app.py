@@ -363,7 +363,9 @@ def run_app(settings: Settings, env: Mapping[str, str], demo: DemoBackend | None
         session,
         store=store,
         warnings=warnings,
-        keep_history=True,
+        # The demo's server is new each run, its counters too: yesterday's demo in the
+        # history file would read as resets and draw nonsense. Each demo starts fresh.
+        keep_history=not settings.demo,
         on_a_terminal=True,
         server_past=True,
     )
