@@ -119,6 +119,21 @@ async def detail(app: FlashtopApp, pilot: object) -> None:
     await wait_until(pilot, lambda: screen.poller is not None and screen.poller.status.polls >= 1)
 
 
+async def models(app: FlashtopApp, pilot: object) -> None:
+    """The drill-down's `m`: models and hosts of the last hour, from /aistats."""
+    from tui.screens.detail import DetailScreen
+
+    await detail(app, pilot)
+    await pilot.press("w", "m")  # type: ignore[attr-defined]
+    screen = app.screen
+    assert isinstance(screen, DetailScreen)
+    # Answered: the (id, window) entry holds the breakdowns, not a reason.
+    await wait_until(
+        pilot, lambda: any(not isinstance(v[1], str) for v in screen._breakdowns.values())
+    )
+    await pilot.pause(0.3)  # type: ignore[attr-defined]
+
+
 async def main() -> int:
     shots = []
     for size in ((120, 40), (80, 24)):
@@ -128,6 +143,7 @@ async def main() -> int:
         shots.append(await shoot(f"detail-{tag}", size, detail))
     shots.append(await shoot("grouped-120x40", (120, 40), grouped))
     shots.append(await shoot("budgets-120x40", (120, 40), budgets))
+    shots.append(await shoot("models-120x40", (120, 40), models))
     converter = shutil.which("rsvg-convert")
     for svg in shots:
         print(svg.relative_to(HERE.parent))
