@@ -38,7 +38,9 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from tui.counters import COUNTERS
-from tui.errors import BadResponseError, UnsuccessfulError, one_line
+from tui.errors import BadResponseError, one_line
+from tui.models import envelope, json_kind
+from tui.tokens import iso_seconds
 
 #: Longer than any real counter, short enough that int() stays cheap.
 MAX_DIGITS = 64
@@ -202,13 +204,7 @@ def parse_timestamp(value: object) -> float | None:
         except ValueError:
             number = math.nan
         if math.isnan(number):
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            return parsed.timestamp()
+            return iso_seconds(text)
     else:
         return None
     if not math.isfinite(number) or number <= 0:
@@ -336,27 +332,11 @@ def parse_aistats_row(item: Mapping[str, object]) -> tuple[AiStatsRow | None, in
     return row, invalid, missing
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), "a number"
-    )
-
-
 def parse_aistats_response(body: object) -> AiStatsPage:
     """Parse the JSON body of ``GET /aistats/minute`` or ``/aistats/daily``."""
-    if not isinstance(body, dict):
-        raise BadResponseError(f"unexpected response: expected a JSON object, got {_kind(body)}")
-    if body.get("success") is False:
-        msg = body.get("message")
-        text = one_line(msg) if isinstance(msg, str) and msg.strip() else "no reason given"
-        raise UnsuccessfulError(f"the server reported failure: {text}")
-    items = body.get("data")
-    if "data" not in body:
-        raise BadResponseError("unexpected response: no 'data' field")
+    items = envelope(body, "data")
     if not isinstance(items, list):
-        raise BadResponseError(f"unexpected response: 'data' is {_kind(items)}, not a list")
+        raise BadResponseError(f"unexpected response: 'data' is {json_kind(items)}, not a list")
     rows: list[AiStatsRow] = []
     seen: set[tuple[object, ...]] = set()
     skipped = duplicates = invalid = missing = 0

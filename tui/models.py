@@ -164,10 +164,12 @@ def _usable_id(value: object) -> str | None:
     return None
 
 
-def _envelope(body: object, key: str) -> object:
+def envelope(body: object, key: str) -> object:
     """Check ``success`` and return ``body[key]``; raise a typed error otherwise."""
     if not isinstance(body, dict):
-        raise BadResponseError(f"unexpected response: expected a JSON object, got {_kind(body)}")
+        raise BadResponseError(
+            f"unexpected response: expected a JSON object, got {json_kind(body)}"
+        )
     if body.get("success") is False:
         msg = body.get("message")
         text = one_line(msg) if isinstance(msg, str) and msg.strip() else "no reason given"
@@ -177,7 +179,7 @@ def _envelope(body: object, key: str) -> object:
     return body[key]
 
 
-def _kind(value: object) -> str:
+def json_kind(value: object) -> str:
     if value is None:
         return "null"
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
@@ -187,9 +189,9 @@ def _kind(value: object) -> str:
 
 def parse_stats_response(body: object) -> StatsPage:
     """Parse the JSON body of ``GET /ai/llm/stats``."""
-    items = _envelope(body, "stats")
+    items = envelope(body, "stats")
     if not isinstance(items, list):
-        raise BadResponseError(f"unexpected response: 'stats' is {_kind(items)}, not a list")
+        raise BadResponseError(f"unexpected response: 'stats' is {json_kind(items)}, not a list")
     stats: list[LlmStats] = []
     seen: set[str] = set()
     duplicates: dict[str, None] = {}
@@ -216,9 +218,9 @@ def _opt_str(value: object) -> str | None:
 
 def parse_llms_response(body: object) -> tuple[LlmConfig, ...]:
     """Parse ``GET /ai/llm``. Entries without a usable id are dropped; ``key`` is never kept."""
-    items = _envelope(body, "aiLlms")
+    items = envelope(body, "aiLlms")
     if not isinstance(items, list):
-        raise BadResponseError(f"unexpected response: 'aiLlms' is {_kind(items)}, not a list")
+        raise BadResponseError(f"unexpected response: 'aiLlms' is {json_kind(items)}, not a list")
     out: list[LlmConfig] = []
     for item in items:
         if not isinstance(item, dict):
@@ -240,9 +242,11 @@ def parse_llms_response(body: object) -> tuple[LlmConfig, ...]:
 
 def parse_workspaces_response(body: object) -> tuple[Workspace, ...]:
     """Parse ``GET /workspace``."""
-    items = _envelope(body, "workspaces")
+    items = envelope(body, "workspaces")
     if not isinstance(items, list):
-        raise BadResponseError(f"unexpected response: 'workspaces' is {_kind(items)}, not a list")
+        raise BadResponseError(
+            f"unexpected response: 'workspaces' is {json_kind(items)}, not a list"
+        )
     out: list[Workspace] = []
     for item in items:
         if isinstance(item, dict) and (ident := _usable_id(item.get("id"))) is not None:

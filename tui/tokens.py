@@ -19,6 +19,17 @@ _MILLIS_THRESHOLD = 100_000_000_000
 _NUMERIC = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 
 
+def iso_seconds(text: str) -> float | None:
+    """An ISO 8601 date-time (``Z`` or an offset; none means UTC) as epoch seconds."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
 def parse_expires_at(value: object) -> float | None:
     """Read ``expiresAt`` as ISO 8601, epoch seconds or epoch milliseconds.
 
@@ -34,13 +45,7 @@ def parse_expires_at(value: object) -> float | None:
         if _NUMERIC.fullmatch(text):
             number = float(text)
         else:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            return parsed.timestamp()
+            return iso_seconds(text)
     else:
         return None
     if number <= 0 or number != number:  # NaN is not a time
