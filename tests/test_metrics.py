@@ -390,3 +390,18 @@ def test_parse_listen_and_loopback() -> None:
             parse_listen(bad)
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("::") and not is_loopback("example.com")
+
+
+def test_long_ids_that_start_alike_stay_two_series_and_queries_find_them() -> None:
+    from tui.counters import ID_LABEL_MAX, id_label
+    from tui.promsource import query_for
+
+    a, b = "x" * 300 + "a", "x" * 300 + "b"
+    assert id_label("plain-id") == "plain-id"
+    assert id_label(a) != id_label(b)
+    assert len(id_label(a)) <= ID_LABEL_MAX
+    assert id_label(a) == id_label(a)  # stable: the same series every scrape
+    lone = "id\ud800"  # a lone surrogate, as JSON may carry
+    assert id_label(lone) != id_label("id\ufffd")
+    id_label(lone).encode("utf-8")  # encodable: the scrape does not fail
+    assert id_label(a) in query_for(a)  # the drill-down asks Prometheus for the same label

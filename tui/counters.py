@@ -10,6 +10,7 @@ Standard library only: the wire layer (``models``) imports it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -80,3 +81,19 @@ METRIC_NAMES: dict[str, str] = {
 TOKENS_IN = IDX["totalTokensIn"]
 TOKENS_OUT = IDX["totalTokensOut"]
 CALLS = IDX["totalApiCalls"]
+
+
+#: The longest ``ai_llm_id`` label value exported as is (metrics and Prometheus queries).
+ID_LABEL_MAX = 256
+
+
+def id_label(ai_llm_id: str) -> str:
+    """The ``ai_llm_id`` label value of a configuration: the id itself when it is at
+    most :data:`ID_LABEL_MAX` characters of valid UTF-8; else its start, "…" and 12
+    hex digits of its SHA-256, so two long ids that start alike stay two series (and
+    a lone surrogate from JSON cannot make a whole scrape fail to encode)."""
+    clean = ai_llm_id.encode("utf-8", "replace").decode("utf-8")
+    if clean == ai_llm_id and len(clean) <= ID_LABEL_MAX:
+        return clean
+    digest = hashlib.sha256(ai_llm_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return clean[: ID_LABEL_MAX - 14] + "…" + digest

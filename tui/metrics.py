@@ -57,7 +57,7 @@ from prometheus_client.exposition import choose_encoder, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from tui import __version__
-from tui.counters import METRIC_NAMES, REGISTRY
+from tui.counters import METRIC_NAMES, REGISTRY, id_label
 from tui.errors import (
     ApiError,
     ApiTimeoutError,
@@ -221,7 +221,7 @@ class MonitorMetrics:
             cfg = names.get(s.ai_llm_id)
             ws = cfg.workspace_id if cfg else None
             labels = (
-                label_value(s.ai_llm_id),
+                id_label(s.ai_llm_id),
                 label_value(cfg.name if cfg else None),
                 label_value(cfg.ai_type if cfg else None),
                 label_value(workspaces.get(ws, ws) if ws else None),

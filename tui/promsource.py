@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tui.counters import COUNTERS, METRIC_NAMES
+from tui.counters import COUNTERS, METRIC_NAMES, id_label
 from tui.errors import FlashtopError, one_line
 from tui.history import Sample
 
@@ -46,7 +46,7 @@ def query_for(ai_llm_id: str, matchers: Mapping[str, str] | None = None) -> str:
     configuration, and their series interleaved would read as resets. They count the
     same account's running totals, so the largest at each moment is the latest."""
     names = "|".join(METRICS)
-    labels = f'__name__=~"{names}",ai_llm_id="{label_value(ai_llm_id)}"'
+    labels = f'__name__=~"{names}",ai_llm_id="{label_value(id_label(ai_llm_id))}"'
     for key, value in (matchers or {}).items():
         labels += f',{key}="{label_value(value)}"'
     return "max by (__name__) ({" + labels + "})"
