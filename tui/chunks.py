@@ -1,0 +1,236 @@
+"""The history file's compact sample encoding: chunks of one configuration's samples.
+
+A *chunk* holds consecutive samples of one configuration (the ones whose counters
+changed; see :mod:`tui.store` for how unchanged polls are kept as runs). It is laid
+out by column (the times, then each counter), each column as delta-of-delta integers
+(a counter that grows at a steady rate, or polls 5 s apart, give zeros), and the
+whole compressed with :mod:`zlib`. Encoding and decoding run at C speed: the columns
+are ``array('q')`` buffers and the running sums are :func:`itertools.accumulate`.
+
+Exact integers. A column whose values are all known and whose deltas-of-deltas fit in
+64 bits (every counter a real server sends) uses the fast path; a column with an
+unknown value or a number beyond 64 bits (a 40-digit counter) is written as decimal
+text instead (the escape path: rare, exact, slower).
+
+A *present set* (which configurations a poll saw) is a sorted list of integer ids
+written as runs of consecutive ids, in variable-length integers.
+
+Damage (a flipped bit, a truncated blob) raises :class:`ChunkError`, never garbage:
+zlib checks an Adler-32 of what it decompresses, and the layout is checked as read.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+import sys
+import zlib
+from array import array
+from collections.abc import Iterable, Sequence
+
+#: First byte of every chunk: the layout version.
+FORMAT = 1
+#: Column kinds.
+_DOD, _TEXT = 0, 1
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+_HEAD = struct.Struct("<BIB")  # format, samples, columns
+_LEN = struct.Struct("<I")
+_LITTLE = sys.byteorder == "little"
+LEVEL = 6
+
+Values = tuple[int | None, ...]
+
+
+class ChunkError(ValueError):
+    """A chunk or present set that cannot be decoded (damaged on disk)."""
+
+
+def _dod(column: Sequence[int]) -> array[int] | None:
+    """Delta-of-delta of a column as int64, or None when one does not fit."""
+    out = array("q")
+    prev = delta = 0
+    try:
+        for v in column:
+            d = v - prev
+            out.append(d - delta)
+            prev, delta = v, d
+    except OverflowError:
+        return None
+    return out
+
+
+def _delta(column: Sequence[int]) -> array[int] | None:
+    """Deltas of a column as int64, or None when one does not fit."""
+    out = array("q")
+    prev = 0
+    try:
+        for v in column:
+            out.append(v - prev)
+            prev = v
+    except OverflowError:
+        return None
+    return out
+
+
+def _shuffle(data: bytes) -> bytes:
+    """The bytes of 8-byte integers grouped by position (all low bytes first): small
+    deltas leave the high planes zero, which zlib compresses to almost nothing."""
+    return b"".join(data[i::8] for i in range(8))
+
+
+def _unshuffle(data: bytes) -> bytes:
+    n = len(data) // 8
+    if n * 8 != len(data):
+        raise ChunkError("chunk too short")
+    out = bytearray(len(data))
+    for i in range(8):
+        out[i::8] = data[i * n : (i + 1) * n]
+    return bytes(out)
+
+
+def _undod(raw: array[int]) -> list[int]:
+    return list(itertools.accumulate(itertools.accumulate(raw)))
+
+
+def encode_chunk(times: Sequence[int], rows: Sequence[Values]) -> bytes:
+    """Encode samples (times in integer milliseconds, ascending; ``rows`` their counters)."""
+    n = len(times)
+    if n != len(rows):
+        raise ValueError("times and rows differ in length")
+    width = len(rows[0]) if rows else 0
+    parts: list[bytes] = []
+    kinds = bytearray()
+    columns: list[Sequence[int | None]] = [times]
+    columns.extend(zip(*rows, strict=True) if rows else ())
+    for col_no, column in enumerate(columns):
+        if col_no == 0:
+            packed = _dod(column)  # type: ignore[arg-type]  # times are never None
+        elif None in column:
+            packed = None
+        else:
+            packed = _delta(column)  # type: ignore[arg-type]
+        if packed is not None:
+            if not _LITTLE:
+                packed.byteswap()
+            kinds.append(_DOD)
+            parts.append(_shuffle(packed.tobytes()))
+        else:
+            if col_no == 0:
+                raise ValueError("sample times must be known 64-bit integers")
+            text = ",".join("" if v is None else str(v) for v in column).encode("ascii")
+            kinds.append(_TEXT)
+            parts.append(_LEN.pack(len(text)) + text)
+    body = bytes(kinds) + b"".join(parts)
+    return _HEAD.pack(FORMAT, n, width) + zlib.compress(body, LEVEL)
+
+
+def decode_chunk(blob: bytes) -> tuple[list[int], list[Values]]:
+    """The (times, rows) :func:`encode_chunk` was given; :class:`ChunkError` when damaged."""
+    try:
+        fmt, n, width = _HEAD.unpack_from(blob)
+        if fmt != FORMAT:
+            raise ChunkError(f"unknown chunk format {fmt}")
+        body = zlib.decompress(memoryview(blob)[_HEAD.size :])
+    except (struct.error, zlib.error) as exc:
+        raise ChunkError(str(exc)) from exc
+    kinds = body[: width + 1]
+    if len(kinds) != width + 1:
+        raise ChunkError("chunk too short")
+    pos = width + 1
+    columns: list[list[int] | list[int | None]] = []
+    try:
+        for kind in kinds:
+            if kind == _DOD:
+                raw = array("q")
+                raw.frombytes(_unshuffle(body[pos : pos + 8 * n]))
+                if len(raw) != n:
+                    raise ChunkError("chunk too short")
+                if not _LITTLE:
+                    raw.byteswap()
+                pos += 8 * n
+                columns.append(_undod(raw) if not columns else list(itertools.accumulate(raw)))
+            elif kind == _TEXT:
+                (size,) = _LEN.unpack_from(body, pos)
+                pos += _LEN.size
+                text = body[pos : pos + size].decode("ascii")
+                pos += size
+                col = [int(v) if v else None for v in text.split(",")] if n else []
+                if len(col) != n:
+                    raise ChunkError("chunk column length differs")
+                columns.append(col)
+            else:
+                raise ChunkError(f"unknown column kind {kind}")
+    except (struct.error, ValueError) as exc:
+        raise ChunkError(str(exc)) from exc
+    if pos != len(body) or not columns:
+        raise ChunkError("chunk length differs")
+    times: list[int] = columns[0]  # type: ignore[assignment]  # the times column is never text
+    return times, list(zip(*columns[1:], strict=True)) if width else [() for _ in times]
+
+
+# ---------------------------------------------------------------------------- varints
+
+
+def _varint(out: bytearray, v: int) -> None:
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+
+
+def _varints(blob: bytes) -> list[int]:
+    out: list[int] = []
+    v = shift = 0
+    for b in blob:
+        v |= (b & 0x7F) << shift
+        if b & 0x80:
+            shift += 7
+        else:
+            out.append(v)
+            v = shift = 0
+    if shift:
+        raise ChunkError("truncated integer")
+    return out
+
+
+def encode_present(ids: Iterable[int]) -> bytes:
+    """Sorted non-negative ids as (gap, run length) pairs of variable-length integers."""
+    out = bytearray()
+    prev_end = 0
+    start = -1
+    end = -1
+    for i in ids:
+        if i == end:
+            end += 1
+            continue
+        if i < end:
+            raise ValueError("ids must be ascending and distinct")
+        if start >= 0:
+            _varint(out, start - prev_end)
+            _varint(out, end - start)
+            prev_end = end
+        start, end = i, i + 1
+    if start >= 0:
+        _varint(out, start - prev_end)
+        _varint(out, end - start)
+    return bytes(out)
+
+
+def decode_present(blob: bytes) -> list[int]:
+    """The ids :func:`encode_present` was given."""
+    nums = _varints(blob)
+    if len(nums) % 2:
+        raise ChunkError("present set has an odd number of integers")
+    out: list[int] = []
+    pos = 0
+    for gap, length in zip(nums[::2], nums[1::2], strict=True):
+        start = pos + gap
+        out.extend(range(start, start + length))
+        pos = start + length
+    return out
+
+
+def present_count(blob: bytes) -> int:
+    """How many ids a present set holds (without listing them)."""
+    return sum(_varints(blob)[1::2])
