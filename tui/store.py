@@ -469,6 +469,14 @@ class HistoryStore:
         limit = self.max_bytes
         if self.readonly or limit is None or self.used_bytes() <= limit:
             return 0
+        # First, what costs nothing: this process's open chunks, compressed.
+        try:
+            with self._transaction() as conn:
+                self._writer.seal_old(conn, None)
+        except BaseException:
+            self._writer.rollback()
+            raise
+        self._writer.commit()
         with self._lock:
             newest = self.conn.execute("SELECT max(at) FROM poll").fetchone()[0]
         if newest is None:
@@ -1213,4 +1221,6 @@ def start_history(
         except (sqlite3.Error, OSError, StoreError):
             return StoreWriter(None, note=NOTES["corrupt"] + "; in memory only")
         note = NOTES["corrupt"]
+    if store.damage_note:
+        note = store.damage_note if note is None else f"{note}; {store.damage_note}"
     return StoreWriter(store, note=note)

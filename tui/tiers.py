@@ -213,15 +213,16 @@ class TierWriter:
         )
         self._sealed.append(key)
 
-    def seal_old(self, conn: sqlite3.Connection, now_ms: int) -> int:
-        """Close the open chunks older than their tier's span (inside the caller's
-        transaction; :meth:`commit` after it); return how many."""
+    def seal_old(self, conn: sqlite3.Connection, now_ms: int | None) -> int:
+        """Close the open chunks older than their tier's span, or all of them when
+        ``now_ms`` is None (inside the caller's transaction; :meth:`commit` after
+        it); return how many."""
         self._plan = _Plan()
         self._plan_at = self.newest_ms
         self._sealed = []
         n = 0
         for key, (times, rows) in list(self._open.items()):
-            if times and now_ms - times[0] >= CHUNK_SPAN_MS[key[0]]:
+            if times and (now_ms is None or now_ms - times[0] >= CHUNK_SPAN_MS[key[0]]):
                 self._seal(conn, key, times, rows)
                 n += 1
         return n
