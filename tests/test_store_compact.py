@@ -23,7 +23,7 @@ from tui.chunks import (
     present_count,
 )
 from tui.history import History
-from tui.models import COUNTERS
+from tui.models import COUNTERS, LlmStats
 from tui.settings import Settings
 from tui.store import (
     SCHEMA_VERSION,
@@ -363,3 +363,32 @@ def test_two_writers_at_the_same_millisecond_give_one_sample(path: Path) -> None
         got = [(name, at, v[0]) for _, name, at, v in one.tier_samples(TIER_RAW)]
     t = round(T0 * 1000)
     assert got == [("a", t, 1), ("b", t, 2), ("a", t + 5000, 3)]
+
+
+def test_the_writer_tells_once_that_the_cap_was_reached(path: Path) -> None:
+    store = HistoryStore.open(path, max_bytes=1)
+    writer = StoreWriter(store, prune_every=0.0)
+    try:
+        for step in range(3):
+            writer.submit(T0 + 5 * step, [LlmStats("a", (step,) * N)])
+            assert writer.flush()
+        assert store.capped
+        assert writer.take_notice() == "history reached its cap (1e-06 MB): oldest samples pruned"
+        writer.submit(T0 + 20, [LlmStats("a", (9,) * N)])
+        assert writer.flush()
+        assert writer.take_notice() is None
+        assert writer.problem is None  # not a fault: monitoring and writing go on
+        assert [s[3][0] for s in store.tier_samples(TIER_RAW)] == [0, 1, 2, 9]
+    finally:
+        writer.close()
+
+
+def test_the_profiles_history_max_mb_is_the_stores_cap(path: Path) -> None:
+    from tui.store import open_store_for
+
+    store, note = open_store_for(Settings(profile="p", history_max_mb=2.5), path=path)
+    assert store is not None and note is None
+    try:
+        assert store.max_bytes == 2_500_000
+    finally:
+        store.close()

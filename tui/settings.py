@@ -15,6 +15,7 @@ bell = false            # ring the terminal bell on new violations/alerts/blocks
 mouse = true
 theme = "textual-dark"
 ca_bundle = "/etc/ssl/private-ca.pem"
+history_max_mb = 500    # the history file's cap; the oldest samples go past it
 
 [profiles.test.thresholds]
 tokens_per_minute = 200000   # alert when a configuration goes faster than this
@@ -75,6 +76,7 @@ Linux console and ``braille`` elsewhere).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -95,6 +97,9 @@ MAX_INTERVAL = 3600.0
 DEFAULT_INTERVAL = 5.0
 DEFAULT_DETAIL_INTERVAL = 2.0
 DEFAULT_PROFILE = "default"
+#: Megabytes (10**6 bytes) the history file may use before its oldest samples go.
+DEFAULT_HISTORY_MAX_MB = 500.0
+MIN_HISTORY_MAX_MB = 1.0
 
 _TOP_KEYS = {"default_profile", "profiles", "keymap"}
 _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -111,6 +116,7 @@ _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "budgets": list,
     "rules": list,
     "default_rules": bool,
+    "history_max_mb": (int, float),
 }
 _THRESHOLD_KEYS = {"tokens_per_minute", "calls_per_minute"}
 _BUDGET_KEYS = {"match", "period", "usd", "tokens", "name"}
@@ -191,6 +197,9 @@ class Settings:
     #: Alert rules: the profile's, then the built-in ones and the ``thresholds``
     #: shorthand (see the module docstring).
     rules: tuple[Rule, ...] = field(default_factory=default_rules)
+    #: The history file's cap in megabytes (10**6 bytes): past it the oldest samples
+    #: of the finest tier go first, never the newest hour.
+    history_max_mb: float = DEFAULT_HISTORY_MAX_MB
 
 
 def check_interval(value: float, what: str = "interval") -> float:
@@ -260,6 +269,11 @@ def load_config(path: Path) -> dict[str, Any]:
                     _check_budget(budget, f"{where}[{n}]", path)
             if key == "rules":
                 _rules(value, where, path)
+            if key == "history_max_mb" and not (MIN_HISTORY_MAX_MB <= value < math.inf):
+                raise ConfigError(
+                    f"'{where}' in {path} must be a number of megabytes, at least "
+                    f"{MIN_HISTORY_MAX_MB:g}, got {value!r}"
+                )
     return data
 
 
@@ -539,4 +553,5 @@ def resolve(
         budgets=_budgets(prof.get("budgets", [])),
         prometheus_url=_prometheus_url(pick("prometheus_url", "FLASHTOP_PROMETHEUS_URL"), path),
         rules=resolve_rules(prof, bool(bell), path, f"profiles.{profile}.rules"),
+        history_max_mb=float(prof.get("history_max_mb", DEFAULT_HISTORY_MAX_MB)),
     )

@@ -464,8 +464,8 @@ class HistoryStore:
     def enforce_cap(self, *, batch: int = PRUNE_BATCH, keep: float = 3600.0) -> int:
         """While the file uses more than :attr:`max_bytes`, delete the oldest data, the
         finest tier first, a tenth of what the tier spans at a time, but never the
-        last ``keep`` seconds before the newest poll. Sets :attr:`capped` when it
-        deleted anything; returns the rows deleted."""
+        last ``keep`` seconds before the newest poll. Sets :attr:`capped` once the
+        file is over the cap (even when nothing could go); returns the rows deleted."""
         limit = self.max_bytes
         if self.readonly or limit is None or self.used_bytes() <= limit:
             return 0
@@ -477,6 +477,9 @@ class HistoryStore:
             self._writer.rollback()
             raise
         self._writer.commit()
+        if self.used_bytes() <= limit:
+            return 0
+        self.capped = True
         with self._lock:
             newest = self.conn.execute("SELECT max(at) FROM poll").fetchone()[0]
         if newest is None:
@@ -496,8 +499,6 @@ class HistoryStore:
                     deleted += n
                     if not more:
                         break
-        if deleted:
-            self.capped = True
         return deleted
 
     def write_events(self, events: Iterable[Event]) -> int:
@@ -927,8 +928,11 @@ def open_store_for(
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     path: Path | None = None,
 ) -> tuple[HistoryStore | None, str | None]:
-    """Open the profile's store, handling every fault; return (store or None, note or None)."""
+    """Open the profile's store, handling every fault; return (store or None, note or None).
+
+    Its cap is the profile's ``history_max_mb``."""
     path = store_path(settings.profile) if path is None else path
+    cap = round(settings.history_max_mb * 1_000_000)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError:
@@ -938,7 +942,10 @@ def open_store_for(
         if exists:
             # Opening for writing is the only honest test (root may lack CAP_DAC_OVERRIDE).
             os.close(os.open(path, os.O_RDWR))
-        return HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout), None
+        return (
+            HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout, max_bytes=cap),
+            None,
+        )
     except (sqlite3.Error, OSError, StoreError) as exc:
         kind = fault_kind(exc)
     if kind == "cannot open" and exists:
@@ -946,7 +953,9 @@ def open_store_for(
     if kind == "corrupt" and exists:
         try:
             move_aside(path)
-            store = HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout)
+            store = HistoryStore.open(
+                path, retention=retention, busy_timeout=busy_timeout, max_bytes=cap
+            )
         except (sqlite3.Error, OSError, StoreError):
             return None, NOTES["corrupt"] + "; in memory only"
         return store, NOTES["corrupt"]
@@ -1005,6 +1014,9 @@ class StoreWriter:
         #: lock; closing or :meth:`flush` cut the wait short.
         self.write_delay = 0.0
         self._last_prune: float | None = None
+        #: A one-time note (the cap reached), handed out once by :meth:`take_notice`.
+        self._notice: str | None = None
+        self._cap_told = False
         self._thread: threading.Thread | None = None
         if store is not None and not store.readonly:
             self._thread = threading.Thread(target=self._run, name="flashtop-history", daemon=True)
@@ -1014,6 +1026,11 @@ class StoreWriter:
     def problem(self) -> str | None:
         """What the status bar should say about the history, if anything."""
         return self.error or self.note
+
+    def take_notice(self) -> str | None:
+        """A note to show once (the history file reached its cap), then None."""
+        notice, self._notice = self._notice, None
+        return notice
 
     @property
     def active(self) -> bool:
@@ -1166,6 +1183,12 @@ class StoreWriter:
             if self._last_prune is None or at - self._last_prune >= self.prune_every:
                 self._last_prune = at
                 store.downsample_and_prune(at, max_batches=self.prune_batches)
+                if store.capped and not self._cap_told and store.max_bytes is not None:
+                    self._cap_told = True
+                    self._notice = (
+                        f"history reached its cap ({store.max_bytes / 1e6:g} MB): "
+                        "oldest samples pruned"
+                    )
         except Exception as exc:  # the store never stops monitoring
             self.failed += 1
             kind = fault_kind(exc)
@@ -1217,7 +1240,12 @@ def start_history(
             return StoreWriter(None, note=NOTES.get(kind, NOTES["error"]))
         try:
             move_aside(path)
-            store = HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout)
+            store = HistoryStore.open(
+                path,
+                retention=retention,
+                busy_timeout=busy_timeout,
+                max_bytes=round(settings.history_max_mb * 1_000_000),
+            )
         except (sqlite3.Error, OSError, StoreError):
             return StoreWriter(None, note=NOTES["corrupt"] + "; in memory only")
         note = NOTES["corrupt"]
