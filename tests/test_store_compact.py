@@ -20,7 +20,9 @@ from tui.chunks import (
     decode_present,
     encode_chunk,
     encode_present,
+    pack_values,
     present_count,
+    unpack_values,
 )
 from tui.history import History
 from tui.models import COUNTERS, LlmStats
@@ -258,10 +260,10 @@ def test_a_schema_2_file_is_migrated_in_place_once_keeping_every_sample(path: Pa
             r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
         assert "sample" not in tables
-        stored = store.stored_counts()
         # Far fewer rows than samples: changed samples only, in chunks.
-        assert stored["chunk"] < len(before[TIER_RAW]) / 20
+        assert store.stored_counts()["chunk"] < len(before[TIER_RAW]) / 20
         store.write_poll(T0 + 5 * 2 * 720, [("cfg-0", (1,) * N)])
+        stored = store.stored_counts()
     with HistoryStore.open(path) as again:  # once: nothing migrated a second time
         assert again.stored_counts()["chunk"] == stored["chunk"]
         assert again.tier_samples(TIER_HOUR)[:-1] == before[TIER_HOUR]
@@ -392,3 +394,14 @@ def test_the_profiles_history_max_mb_is_the_stores_cap(path: Path) -> None:
         assert store.max_bytes == 2_500_000
     finally:
         store.close()
+
+
+@given(st.lists(row, min_size=1, max_size=6))
+def test_a_pending_sample_packs_as_its_difference_from_the_one_before(rows: list[Values]) -> None:
+    base: Values | None = None
+    for values in rows:
+        blob = pack_values(values, base)
+        assert unpack_values(blob, base) == values
+        base = values
+    with pytest.raises(ChunkError):
+        unpack_values(pack_values(rows[0], rows[0]), None)  # its base is missing

@@ -234,3 +234,42 @@ def decode_present(blob: bytes) -> list[int]:
 def present_count(blob: bytes) -> int:
     """How many ids a present set holds (without listing them)."""
     return sum(_varints(blob)[1::2])
+
+
+# ---------------------------------------------------------------------------- one sample
+
+
+def pack_values(values: Values, base: Values | None) -> bytes:
+    """One sample's counters as variable-length integers: each the zigzagged difference
+    from ``base`` (the sample before it; None: from zero), plus one, 0 when unknown."""
+    out = bytearray((0 if base is None else 1,))
+    for i, v in enumerate(values):
+        if v is None:
+            out.append(0)
+            continue
+        b = base[i] if base is not None else None
+        d = v - (b or 0)
+        _varint(out, (d << 1 if d >= 0 else ((-d) << 1) - 1) + 1)
+    return bytes(out)
+
+
+def unpack_values(blob: bytes, base: Values | None) -> Values:
+    """The counters :func:`pack_values` was given (with the same ``base``)."""
+    if not blob or blob[0] not in (0, 1):
+        raise ChunkError("not a packed sample")
+    relative = blob[0] == 1
+    if relative and base is None:
+        raise ChunkError("a packed sample without the one before it")
+    nums = _varints(blob[1:])
+    if relative and base is not None and len(nums) != len(base):
+        raise ChunkError("a packed sample of another width")
+    out: list[int | None] = []
+    for i, z in enumerate(nums):
+        if z == 0:
+            out.append(None)
+            continue
+        z -= 1
+        d = z >> 1 if not z & 1 else -((z + 1) >> 1)
+        b = base[i] if relative and base is not None else None
+        out.append((b or 0) + d)
+    return tuple(out)

@@ -33,7 +33,15 @@ import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from tui.chunks import ChunkError, decode_chunk, decode_present, encode_chunk, encode_present
+from tui.chunks import (
+    ChunkError,
+    decode_chunk,
+    decode_present,
+    encode_chunk,
+    encode_present,
+    pack_values,
+    unpack_values,
+)
 from tui.counters import COUNTERS
 
 TIER_RAW, TIER_MINUTE, TIER_HOUR = 0, 1, 2
@@ -70,26 +78,18 @@ SCHEMA = (
         last_at INTEGER NOT NULL,
         data BLOB NOT NULL
     )""",
-    "CREATE INDEX chunk_config ON chunk (tier, config, writer, first_at)",
+    "CREATE UNIQUE INDEX chunk_config ON chunk (tier, config, writer, first_at)",
     "CREATE INDEX chunk_first ON chunk (tier, first_at)",
-    # vals: the counters as decimal text, comma-separated, empty when unknown.
+    # vals: the counters (tui.chunks.pack_values), the difference from the row before.
     """CREATE TABLE pending (
         tier INTEGER NOT NULL,
         config INTEGER NOT NULL,
         writer INTEGER NOT NULL,
         at INTEGER NOT NULL,
-        vals TEXT NOT NULL,
+        vals BLOB NOT NULL,
         PRIMARY KEY (tier, config, writer, at)
     ) WITHOUT ROWID""",
 )
-
-
-def vals_text(values: Values) -> str:
-    return ",".join("" if v is None else str(v) for v in values)
-
-
-def text_vals(text: str) -> Values:
-    return tuple(int(v) if v else None for v in text.split(","))
 
 
 # ---------------------------------------------------------------------------- writing
@@ -99,24 +99,40 @@ def text_vals(text: str) -> Values:
 class _Plan:
     """What one poll changes in a writer's state, applied only once it is committed."""
 
-    last: dict[Key, Values] = field(default_factory=dict)
-    open: dict[Key, tuple[list[int], list[Values]]] = field(default_factory=dict)
+    last: tuple[dict[int, Values], ...] = field(default_factory=lambda: ({}, {}, {}))
+    open: tuple[dict[int, _Open], ...] = field(default_factory=lambda: ({}, {}, {}))
     marks: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: (tier, config) whose open chunk was closed.
+    closed: list[Key] = field(default_factory=list)
+    at: int = -1
+
+
+_Open = tuple[list[int], list[Values]]
+_UPSERT = (
+    "INSERT INTO chunk (tier, config, writer, first_at, last_at, data) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tier, config, writer, first_at) DO UPDATE SET "
+    "last_at = excluded.last_at, data = excluded.data"
+)
 
 
 class TierWriter:
-    """One process's writing state: each configuration's last values and open chunk per tier."""
+    """One process's writing state: each configuration's last values and open chunk per tier.
+
+    The raw tier's open chunks live in ``pending`` (a row per changed sample, each a
+    few bytes as the difference from the one before: a poll writes only its changed
+    samples); the minute and hour tiers' open chunks are written whole each time one
+    of their samples changes (once a minute or an hour at most), so that they cost
+    what a closed chunk costs.
+    """
 
     def __init__(self, writer: int) -> None:
         self.writer = writer
-        self._last: dict[Key, Values] = {}
-        self._open: dict[Key, tuple[list[int], list[Values]]] = {}
+        self._last: tuple[dict[int, Values], ...] = ({}, {}, {})
+        self._open: tuple[dict[int, _Open], ...] = ({}, {}, {})
         #: config id -> (minute bucket, hour bucket) this writer last wrote.
         self._marks: dict[int, tuple[int, int]] = {}
         self.newest_ms = -1
         self._plan: _Plan | None = None
-        self._plan_at = -1
-        self._sealed: list[Key] = []
 
     def write(
         self, conn: sqlite3.Connection, at_ms: int, items: Sequence[tuple[int, Values]]
@@ -128,47 +144,69 @@ class TierWriter:
         history ignores it): the runs of unchanged samples need time order.
         """
         self._plan = None
-        self._sealed = []
         if at_ms <= self.newest_ms:
             return 0
         minute, hour = at_ms // BUCKET_MS[TIER_MINUTE], at_ms // BUCKET_MS[TIER_HOUR]
-        plan = _Plan()
-        present: dict[int, list[int]] = {TIER_RAW: [], TIER_MINUTE: [], TIER_HOUR: []}
-        pending: list[tuple[int, int, int, int, str]] = []
+        now = (minute, hour)
+        plan = _Plan(at=at_ms)
+        present: tuple[list[int], ...] = ([], [], [])
+        changed: tuple[list[tuple[int, Values]], ...] = ([], [], [])
+        marks = self._marks
+        last_raw = self._last[TIER_RAW]
+        new_marks: list[tuple[int, Values, tuple[int, int] | None]] = []
         seen: set[int] = set()
-        w = self.writer
         for cid, values in items:
             if cid in seen:
                 continue  # the first of a repeated id, as the old schema's OR IGNORE kept
             seen.add(cid)
-            last_minute, last_hour = self._marks.get(cid, (-1, -1))
-            tiers = [TIER_RAW]
-            if minute != last_minute:
-                tiers.append(TIER_MINUTE)
-            if hour != last_hour:
-                tiers.append(TIER_HOUR)
-            plan.marks[cid] = (minute, hour)
-            for tier in tiers:
-                present[tier].append(cid)
-                key = (tier, cid)
-                if self._last.get(key) == values:
-                    continue  # unchanged: the poll's present set says it all
-                plan.last[key] = values
-                pending.append((tier, cid, w, at_ms, vals_text(values)))
-                times, rows = self._open.get(key) or ([], [])
-                if times and (
-                    len(times) >= CHUNK_SAMPLES or at_ms - times[0] >= CHUNK_SPAN_MS[tier]
-                ):
-                    self._seal(conn, key, times, rows)
+            present[TIER_RAW].append(cid)
+            if last_raw.get(cid) != values:
+                changed[TIER_RAW].append((cid, values))
+            mark = marks.get(cid)
+            if mark != now:
+                new_marks.append((cid, values, mark))
+        for cid, values, mark in new_marks:
+            last_minute, last_hour = mark or (-1, -1)
+            plan.marks[cid] = now
+            for tier, moved in (
+                (TIER_MINUTE, minute != last_minute),
+                (TIER_HOUR, hour != last_hour),
+            ):
+                if moved:
+                    present[tier].append(cid)
+                    if self._last[tier].get(cid) != values:
+                        changed[tier].append((cid, values))
+        w = self.writer
+        pending: list[tuple[int, int, int, int, bytes]] = []
+        chunks: list[tuple[int, int, int, int, int, bytes]] = []
+        for tier in TIERS:
+            opened, span = self._open[tier], CHUNK_SPAN_MS[tier]
+            plan_open, plan_last = plan.open[tier], plan.last[tier]
+            for cid, values in changed[tier]:
+                plan_last[cid] = values
+                times, rows = opened.get(cid) or ([], [])
+                if times and (len(times) >= CHUNK_SAMPLES or at_ms - times[0] >= span):
+                    if tier == TIER_RAW:
+                        self._close(conn, tier, cid, times, rows)
                     times, rows = [], []
-                plan.open[key] = ([*times, at_ms], [*rows, values])
+                if tier == TIER_RAW:
+                    base = rows[-1] if rows else None
+                    pending.append((tier, cid, w, at_ms, pack_values(values, base)))
+                times, rows = [*times, at_ms], [*rows, values]
+                plan_open[cid] = (times, rows)
+                if tier != TIER_RAW:
+                    chunks.append((tier, cid, w, times[0], at_ms, encode_chunk(times, rows)))
         conn.executemany(
             "INSERT OR REPLACE INTO poll VALUES (?, ?, ?, ?)",
-            [(tier, at_ms, w, encode_present(sorted(ids))) for tier, ids in present.items() if ids],
+            [
+                (tier, at_ms, w, encode_present(sorted(ids)))
+                for tier, ids in enumerate(present)
+                if ids
+            ],
         )
         conn.executemany("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?, ?)", pending)
+        conn.executemany(_UPSERT, chunks)
         self._plan = plan
-        self._plan_at = at_ms
         return len(seen)
 
     def commit(self) -> None:
@@ -176,56 +214,74 @@ class TierWriter:
         plan = self._plan
         if plan is None:
             return
-        self._last.update(plan.last)
-        self._open.update(plan.open)
+        for tier in TIERS:
+            self._last[tier].update(plan.last[tier])
+            self._open[tier].update(plan.open[tier])
         self._marks.update(plan.marks)
-        for key in self._sealed:
-            if key not in plan.open:
-                self._open.pop(key, None)
-        self._sealed = []
-        self.newest_ms = max(self.newest_ms, self._plan_at)
+        for tier, cid in plan.closed:
+            if cid not in plan.open[tier]:
+                self._open[tier].pop(cid, None)
+        self.newest_ms = max(self.newest_ms, plan.at)
         self._plan = None
 
     def reset(self, tier: int) -> None:
         """Forget what was written to ``tier`` (its samples were all pruned): the next
         poll stores every configuration's sample again."""
-        for key in [k for k in self._last if k[0] == tier]:
-            del self._last[key]
-        for key in [k for k in self._open if k[0] == tier]:
-            del self._open[key]
+        self._last[tier].clear()
+        self._open[tier].clear()
 
     def rollback(self) -> None:
         self._plan = None
-        self._sealed = []
 
-    def _seal(
-        self, conn: sqlite3.Connection, key: Key, times: Sequence[int], rows: Sequence[Values]
+    def _close(
+        self,
+        conn: sqlite3.Connection,
+        tier: int,
+        cid: int,
+        times: Sequence[int],
+        rows: Sequence[Values],
     ) -> None:
-        tier, cid = key
+        """Turn a raw open chunk's pending samples into a chunk."""
         conn.execute(
-            "INSERT INTO chunk (tier, config, writer, first_at, last_at, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (tier, cid, self.writer, times[0], times[-1], encode_chunk(times, rows)),
+            _UPSERT, (tier, cid, self.writer, times[0], times[-1], encode_chunk(times, rows))
         )
         conn.execute(
             "DELETE FROM pending WHERE tier = ? AND config = ? AND writer = ? AND at <= ?",
             (tier, cid, self.writer, times[-1]),
         )
-        self._sealed.append(key)
 
     def seal_old(self, conn: sqlite3.Connection, now_ms: int | None) -> int:
         """Close the open chunks older than their tier's span, or all of them when
         ``now_ms`` is None (inside the caller's transaction; :meth:`commit` after
         it); return how many."""
-        self._plan = _Plan()
-        self._plan_at = self.newest_ms
-        self._sealed = []
+        plan = self._plan = _Plan(at=self.newest_ms)
         n = 0
-        for key, (times, rows) in list(self._open.items()):
-            if times and (now_ms is None or now_ms - times[0] >= CHUNK_SPAN_MS[key[0]]):
-                self._seal(conn, key, times, rows)
-                n += 1
+        for tier in TIERS:
+            for cid, (times, rows) in list(self._open[tier].items()):
+                if times and (now_ms is None or now_ms - times[0] >= CHUNK_SPAN_MS[tier]):
+                    if tier == TIER_RAW:
+                        self._close(conn, tier, cid, times, rows)
+                    plan.closed.append((tier, cid))
+                    n += 1
         return n
+
+
+def _pending_samples(
+    rows: Iterable[tuple[int, int, int, bytes]],
+) -> Iterator[tuple[int, int, int, Values | None]]:
+    """(config, writer, at, values) of pending rows given in (config, writer, at) order;
+    values None where a row (or one before it in its chain) does not decode."""
+    key: tuple[int, int] | None = None
+    base: Values | None = None
+    for cid, w, at, blob in rows:
+        if (cid, w) != key:
+            key, base = (cid, w), None
+        try:
+            values: Values | None = unpack_values(blob, base)
+        except ChunkError:
+            values = None
+        base = values
+        yield cid, w, at, values
 
 
 def compact_orphans(conn: sqlite3.Connection, own: int, now_ms: int) -> int:
@@ -244,16 +300,19 @@ def compact_orphans(conn: sqlite3.Connection, own: int, now_ms: int) -> int:
         ]
         for w in writers:
             per: dict[int, tuple[list[int], list[Values]]] = {}
-            for cid, at, text in conn.execute(
-                "SELECT config, at, vals FROM pending WHERE tier = ? AND writer = ? "
+            rows = conn.execute(
+                "SELECT config, writer, at, vals FROM pending WHERE tier = ? AND writer = ? "
                 "ORDER BY config, at",
                 (tier, w),
-            ):
-                times, rows = per.setdefault(int(cid), ([], []))
+            ).fetchall()
+            for cid, _, at, values in _pending_samples(rows):
+                if values is None:
+                    continue  # damaged: left out (its polls will have no sample)
+                times, got = per.setdefault(int(cid), ([], []))
                 times.append(int(at))
-                rows.append(text_vals(str(text)))
-            for cid, (times, rows) in per.items():
-                written += insert_chunks(conn, tier, cid, w, times, rows)
+                got.append(values)
+            for cid, (times, got) in per.items():
+                written += insert_chunks(conn, tier, cid, w, times, got)
             conn.execute("DELETE FROM pending WHERE tier = ? AND writer = ?", (tier, w))
     return written
 
@@ -276,11 +335,7 @@ def insert_chunks(
             part_t, part_r = times[start:i], rows[start:i]
             out.append((tier, cid, writer, part_t[0], part_t[-1], encode_chunk(part_t, part_r)))
             start = i
-    conn.executemany(
-        "INSERT INTO chunk (tier, config, writer, first_at, last_at, data) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        out,
-    )
+    conn.executemany(_UPSERT, out)
     return len(out)
 
 
@@ -365,12 +420,17 @@ def read_tier(
             known.setdefault(first, None)  # unknown from here until its next sample
             continue
         known.update(zip(chunk_times, rows, strict=True))
-    for cid, w, at, text in conn.execute(
-        f"SELECT config, writer, at, vals FROM pending WHERE tier = ? AND at <= ?{where}",
-        (tier, hi_ms, *args),
-    ):
-        if wanted is None or cid in wanted:
-            explicit.setdefault((cid, w), {})[at] = text_vals(text)
+    pending = conn.execute(
+        f"SELECT config, writer, at, vals FROM pending WHERE tier = ?{where} "
+        "ORDER BY config, writer, at",
+        (tier, *args),
+    )
+    for cid, w, at, values in _pending_samples(pending):
+        if at > hi_ms or (wanted is not None and cid not in wanted):
+            continue
+        if values is None and damage is not None:
+            damage.chunks.add((tier, cid, w, at))
+        explicit.setdefault((cid, w), {})[at] = values
     cursors: dict[tuple[int, int], _Cursor] = {}
     out: dict[int, list[tuple[int, Values]]] = {}
     for at, w, present in polls:
