@@ -3,6 +3,8 @@ after restarts, migration from schema 2, damaged chunks and the size cap."""
 
 from __future__ import annotations
 
+import itertools
+import random
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -405,3 +407,33 @@ def test_a_pending_sample_packs_as_its_difference_from_the_one_before(rows: list
         base = values
     with pytest.raises(ChunkError):
         unpack_values(pack_values(rows[0], rows[0]), None)  # its base is missing
+
+
+@given(
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=60),
+    st.integers(0, 3),
+    st.booleans(),
+)
+def test_counters_that_move_together_decode_exactly(
+    steps: list[int], noise: int, unknown: bool
+) -> None:
+    """Tokens in and LLM tokens in (the column two before) grow together: the second is
+    stored as its difference from the first, and decodes to exactly its values."""
+    tin = list(itertools.accumulate(steps, initial=10**9))[1:]
+    rows: list[Values] = [
+        (t // 500, t, 2 * t, t - t // 30 + (k * noise) % 4, 2 * t + noise, 0, 0, 0)
+        for k, t in enumerate(tin)
+    ]
+    if unknown:
+        rows[len(rows) // 2] = (None, *rows[len(rows) // 2][1:])
+    times = [1_800_000_000_000 + 5000 * k for k in range(len(rows))]
+    assert decode_chunk(encode_chunk(times, rows)) == (times, rows)
+
+
+def test_a_column_that_follows_another_is_stored_as_the_difference() -> None:
+    rng = random.Random(5)
+    tin = list(itertools.accumulate(rng.randrange(10**4) for _ in range(128)))
+    together = [(t, t * 97 // 100) for t in tin]
+    apart = [(t, u * 97 // 100) for t, u in zip(tin, reversed(tin), strict=True)]
+    times = list(range(128))
+    assert len(encode_chunk(times, together)) < 0.85 * len(encode_chunk(times, apart))

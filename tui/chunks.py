@@ -23,6 +23,7 @@ Standard library only.
 from __future__ import annotations
 
 import itertools
+import operator
 import struct
 import sys
 import zlib
@@ -31,9 +32,8 @@ from collections.abc import Iterable, Sequence
 
 #: First byte of every chunk: the layout version.
 FORMAT = 1
-#: Column kinds.
-_DOD, _TEXT = 0, 1
-_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+#: Column kinds: deltas; decimal text; deltas less those of the column 1 or 2 before.
+_DELTA, _TEXT, _LESS_1, _LESS_2 = 0, 1, 2, 3
 _HEAD = struct.Struct("<BIB")  # format, samples, columns
 _LEN = struct.Struct("<I")
 _LITTLE = sys.byteorder == "little"
@@ -46,31 +46,17 @@ class ChunkError(ValueError):
     """A chunk or present set that cannot be decoded (damaged on disk)."""
 
 
-def _dod(column: Sequence[int]) -> array[int] | None:
-    """Delta-of-delta of a column as int64, or None when one does not fit."""
-    out = array("q")
-    prev = delta = 0
-    try:
-        for v in column:
-            d = v - prev
-            out.append(d - delta)
-            prev, delta = v, d
-    except OverflowError:
-        return None
-    return out
+def _deltas(column: Sequence[int]) -> list[int]:
+    """Each value less the one before it (the first less zero)."""
+    return [b - a for a, b in zip(itertools.chain((0,), column), column, strict=False)]
 
 
-def _delta(column: Sequence[int]) -> array[int] | None:
-    """Deltas of a column as int64, or None when one does not fit."""
-    out = array("q")
-    prev = 0
+def _int64(values: list[int]) -> array[int] | None:
+    """``values`` as int64, or None when one does not fit."""
     try:
-        for v in column:
-            out.append(v - prev)
-            prev = v
+        return array("q", values)
     except OverflowError:
         return None
-    return out
 
 
 def _shuffle(data: bytes) -> bytes:
@@ -89,40 +75,59 @@ def _unshuffle(data: bytes) -> bytes:
     return bytes(out)
 
 
-def _undod(raw: array[int]) -> list[int]:
-    return list(itertools.accumulate(itertools.accumulate(raw)))
-
-
 def encode_chunk(times: Sequence[int], rows: Sequence[Values]) -> bytes:
-    """Encode samples (times in integer milliseconds, ascending; ``rows`` their counters)."""
+    """Encode samples (times in integer milliseconds, ascending; ``rows`` their counters).
+
+    Layout (zlib-compressed after a 6-byte header): a kind byte per column, then the
+    columns. Times: delta-of-delta. A counter: its deltas (kind 0), or its deltas less
+    those of the column one or two before it (kinds 2 and 3: counters that move
+    together, such as tokens in and LLM tokens in, leave small differences), or
+    decimal text (kind 1: unknown values, numbers beyond 64 bits).
+    """
     n = len(times)
     if n != len(rows):
         raise ValueError("times and rows differ in length")
     width = len(rows[0]) if rows else 0
-    parts: list[bytes] = []
-    kinds = bytearray()
-    columns: list[Sequence[int | None]] = [times]
-    columns.extend(zip(*rows, strict=True) if rows else ())
-    for col_no, column in enumerate(columns):
-        if col_no == 0:
-            packed = _dod(column)  # type: ignore[arg-type]  # times are never None
-        elif None in column:
-            packed = None
-        else:
-            packed = _delta(column)  # type: ignore[arg-type]
-        if packed is not None:
-            if not _LITTLE:
-                packed.byteswap()
-            kinds.append(_DOD)
-            parts.append(_shuffle(packed.tobytes()))
-        else:
-            if col_no == 0:
-                raise ValueError("sample times must be known 64-bit integers")
+    time_dod = _int64(_deltas(_deltas(times)))
+    if time_dod is None:
+        raise ValueError("sample times must be 64-bit integers")
+    kinds = bytearray((_DELTA,))
+    parts = [time_dod]
+    texts: dict[int, bytes] = {}
+    deltas: list[list[int] | None] = [None]
+    for col_no, column in enumerate(zip(*rows, strict=True) if rows else (), 1):
+        d = None if None in column else _deltas(column)
+        packed = None if d is None else _int64(d)
+        deltas.append(d if packed is not None else None)
+        if packed is None:
             text = ",".join("" if v is None else str(v) for v in column).encode("ascii")
             kinds.append(_TEXT)
-            parts.append(_LEN.pack(len(text)) + text)
-    body = bytes(kinds) + b"".join(parts)
-    return _HEAD.pack(FORMAT, n, width) + zlib.compress(body, LEVEL)
+            texts[col_no] = _LEN.pack(len(text)) + text
+            parts.append(array("q"))
+            continue
+        assert d is not None
+        kind, best, cost = _DELTA, packed, sum(map(abs, d))
+        for back, ref_kind in ((1, _LESS_1), (2, _LESS_2)):
+            ref = deltas[col_no - back] if col_no - back >= 1 else None
+            if ref is None:
+                continue
+            rest = list(map(operator.sub, d, ref))
+            size = sum(map(abs, rest))
+            if size < cost // 2:  # clearly better (a lone sample's delta is its value)
+                packed_rest = _int64(rest)
+                if packed_rest is not None:
+                    kind, best, cost = ref_kind, packed_rest, size
+        kinds.append(kind)
+        parts.append(best)
+    body = bytearray(kinds)
+    for col_no, part in enumerate(parts):
+        if col_no in texts:
+            body += texts[col_no]
+            continue
+        if not _LITTLE:
+            part.byteswap()
+        body += _shuffle(part.tobytes())
+    return _HEAD.pack(FORMAT, n, width) + zlib.compress(bytes(body), LEVEL)
 
 
 def decode_chunk(blob: bytes) -> tuple[list[int], list[Values]]:
@@ -135,33 +140,44 @@ def decode_chunk(blob: bytes) -> tuple[list[int], list[Values]]:
     except (struct.error, zlib.error) as exc:
         raise ChunkError(str(exc)) from exc
     kinds = body[: width + 1]
-    if len(kinds) != width + 1:
+    if len(kinds) != width + 1 or kinds[0] != _DELTA:
         raise ChunkError("chunk too short")
     pos = width + 1
     columns: list[list[int] | list[int | None]] = []
+    deltas: list[array[int] | None] = []
     try:
-        for kind in kinds:
-            if kind == _DOD:
-                raw = array("q")
-                raw.frombytes(_unshuffle(body[pos : pos + 8 * n]))
-                if len(raw) != n:
-                    raise ChunkError("chunk too short")
-                if not _LITTLE:
-                    raw.byteswap()
-                pos += 8 * n
-                columns.append(_undod(raw) if not columns else list(itertools.accumulate(raw)))
-            elif kind == _TEXT:
+        for col_no, kind in enumerate(kinds):
+            if kind == _TEXT:
                 (size,) = _LEN.unpack_from(body, pos)
                 pos += _LEN.size
                 text = body[pos : pos + size].decode("ascii")
                 pos += size
                 col = [int(v) if v else None for v in text.split(",")] if n else []
-                if len(col) != n:
+                if len(col) != n or not col_no:
                     raise ChunkError("chunk column length differs")
                 columns.append(col)
-            else:
+                deltas.append(None)
+                continue
+            raw = array("q")
+            raw.frombytes(_unshuffle(body[pos : pos + 8 * n]))
+            if len(raw) != n:
+                raise ChunkError("chunk too short")
+            if not _LITTLE:
+                raw.byteswap()
+            pos += 8 * n
+            if kind in (_LESS_1, _LESS_2):
+                at = col_no - (1 if kind == _LESS_1 else 2)
+                ref = deltas[at] if at >= 1 else None
+                if ref is None:
+                    raise ChunkError("chunk column refers to no column")
+                raw = array("q", map(operator.add, raw, ref))
+            elif kind != _DELTA:
                 raise ChunkError(f"unknown column kind {kind}")
-    except (struct.error, ValueError) as exc:
+            if not col_no:
+                raw = array("q", itertools.accumulate(raw))  # the times: twice
+            deltas.append(raw if col_no else None)
+            columns.append(list(itertools.accumulate(raw)))
+    except (struct.error, ValueError, OverflowError) as exc:
         raise ChunkError(str(exc)) from exc
     if pos != len(body) or not columns:
         raise ChunkError("chunk length differs")
