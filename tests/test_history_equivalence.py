@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tui.counters import TOKENS_IN, TOKENS_OUT
-from tui.history import Sample, Series, delta
+from tui.history import Sample, Series, Timeline, delta
 from tui.models import COUNTERS
 
 N = len(COUNTERS)
@@ -164,8 +164,20 @@ step = st.tuples(
 )
 
 
-def play(maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None]]) -> None:
-    fast, ref = Series(maxlen), Reference(maxlen)
+def play(
+    maxlen: int,
+    loaded: int,
+    steps: list[tuple[float, str, int, int | None]],
+    neighbour: int = 0,
+) -> None:
+    """Feed the same samples to a Series and the Reference and compare every answer.
+
+    With ``neighbour`` (k > 0), the series shares its timeline with another that
+    gets a sample of its own before every k-th one (so the series' ticks stop being
+    consecutive), and the timeline is trimmed as a History trims it."""
+    timeline = Timeline() if neighbour else None
+    fast, ref = Series(maxlen, timeline), Reference(maxlen)
+    other = Series(maxlen, timeline)
     values: list[int | None] = [0] * N
     at = 1_000.0
     history: list[Sample] = []
@@ -185,6 +197,10 @@ def play(maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None
                 for s in history:
                     ref.add(s)
             continue
+        if neighbour and n % neighbour == 0:
+            other.add(Sample(at - 0.125, tuple(values)))
+        if timeline is not None and n % 5 == 0:
+            timeline.trim(min(fast.oldest_tick, other.oldest_tick))
         assert fast.add(sample) == ref.add(sample)
         assert fast.samples == ref.items
         assert len(fast) == len(ref.items)
@@ -227,11 +243,12 @@ def play(maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None
     maxlen=st.integers(1, 40),
     loaded=st.integers(0, 30),
     steps=st.lists(step, min_size=1, max_size=120),
+    neighbour=st.sampled_from((0, 0, 1, 3, 50)),
 )
 def test_ring_with_running_sums_equals_walking_the_samples(
-    maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None]]
+    maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None]], neighbour: int
 ) -> None:
-    play(maxlen, loaded, steps)
+    play(maxlen, loaded, steps, neighbour)
 
 
 def test_a_long_steady_series_wraps_many_times_and_keeps_exact_rates() -> None:
@@ -244,6 +261,7 @@ def test_a_long_steady_series_wraps_many_times_and_keeps_exact_rates() -> None:
     steps[1_341] = steps[1_342] = (2.0, "same", 0, None)
     steps[1_400] = (2.0, "odd", TOKENS_OUT, 5)
     play(37, 10, steps)
+    play(37, 10, steps, neighbour=400)  # consecutive ticks for a while, then not
 
 
 def test_unchanged_polls_keep_the_rate_falling_as_growth_leaves_the_window() -> None:

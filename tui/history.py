@@ -29,6 +29,8 @@ from tui.models import LlmStats
 
 DEFAULT_MAXLEN = 720  # one hour at 5 s
 DEFAULT_FORGET_AFTER = 3600.0
+#: Polls recorded between trims of a history's timeline.
+TRIM_EVERY = 256
 _EVENT_IDX = EVENT_INDICES
 
 
@@ -118,13 +120,72 @@ def _token_growth(old: tuple[int | None, ...], new: tuple[int | None, ...]) -> i
     return total
 
 
+class Timeline:
+    """Sample times, each stored once for all the series of a :class:`History`.
+
+    A poll's time is the same for every configuration in it, so a series keeps
+    *ticks* (a time's number here) instead of times, and while its samples are at
+    consecutive ticks (present in every poll: nearly always) it keeps only the first.
+    Times are dropped from the front with :meth:`trim`, once no series refers to them.
+    """
+
+    __slots__ = ("_base", "_recent", "_times")
+
+    #: Times remembered for finding their tick again (loading a stored hour gives
+    #: every configuration the same times, one configuration after another).
+    RECENT = 4096
+
+    def __init__(self) -> None:
+        self._times = array("d")
+        self._base = 0  # the tick of _times[0]
+        self._recent: dict[float, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def tick(self, at: float) -> int:
+        """The tick of time ``at``: an earlier one with that time, else a new one."""
+        t = self._recent.get(at)
+        if t is not None and t >= self._base:
+            return t
+        t = self._base + len(self._times)
+        self._times.append(at)
+        if len(self._recent) >= self.RECENT:
+            self._recent.clear()
+        self._recent[at] = t
+        return t
+
+    @property
+    def base(self) -> int:
+        return self._base
+
+    @property
+    def times(self) -> array[float]:
+        """The times held; the time of tick ``t`` is ``times[t - base]``."""
+        return self._times
+
+    def at(self, tick: int) -> float:
+        return self._times[tick - self._base]
+
+    def trim(self, oldest: int) -> None:
+        """Forget the times of the ticks before ``oldest``."""
+        k = oldest - self._base
+        if k <= 0:
+            return
+        del self._times[:k]
+        self._base = oldest
+        self._recent = {at: t for at, t in self._recent.items() if t >= oldest}
+
+
 class Series:
     """The last ``maxlen`` samples of one configuration.
 
-    Two rings of samples, arrays of plain numbers (no Python object per sample:
-    nothing for the garbage collector to walk): each sample's time, and the slot of
-    the record that holds its counters. Records (80 bytes: the time of the change,
-    the running sum of token growth and the counters) live in a third ring, a
+    Each sample is its time's tick on a :class:`Timeline` (shared by a
+    :class:`History`'s series; only the first is kept while they are consecutive)
+    and the slot of the record that holds its counters, in arrays of plain numbers
+    (no Python object per sample: nothing for the garbage collector to walk).
+    Records (80 bytes: the time of the change, the running sum of token growth and
+    the counters) live in a third ring, a
     ``bytearray`` that holds one record per *change*: a sample equal to the one
     before it points at the same record, and a record goes when the last sample
     pointing at it does. A record that does not pack (an unknown value, or one
@@ -151,14 +212,20 @@ class Series:
         "_rstart",
         "_seq",
         "_start",
-        "_times",
+        "_tick0",
+        "_ticks",
+        "_tl",
+        "_tl_own",
         "last_event_at",
         "last_seen",
     )
 
-    def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
+    def __init__(self, maxlen: int = DEFAULT_MAXLEN, timeline: Timeline | None = None) -> None:
         self._maxlen = max(1, maxlen)
-        self._times = array("d")  # each sample's time: grows to maxlen, then wraps
+        self._tl = Timeline() if timeline is None else timeline
+        self._tl_own = timeline is None
+        self._tick0 = 0  # the oldest sample's tick while the ticks are consecutive
+        self._ticks: array[int] | None = None  # else each sample's tick, by slot
         self._refs = array("H" if self._maxlen <= 0xFFFF else "I")  # its record's slot
         self._start = 0  # slot of the oldest sample once the ring is full
         self._count = 0
@@ -215,17 +282,42 @@ class Series:
 
     def _put(self, at: float, r: int) -> None:
         """Store a sample after the newest (over the oldest once full)."""
+        tick = self._tl.tick(at)
         n = self._count
+        ticks = self._ticks
+        if ticks is None and n and tick != self._tick0 + n:
+            # Not the next tick (a poll without this configuration, or one of its
+            # own): from now on each sample keeps its tick.
+            ticks = self._ticks = array("L", [0]) * len(self._refs)
+            for k in range(n):
+                ticks[self._slot(k)] = self._tick0 + k
         if n < self._maxlen:
-            self._times.append(at)
             self._refs.append(r)
+            if ticks is not None:
+                ticks.append(tick)
+            elif not n:
+                self._tick0 = tick
             self._count = n + 1
         else:
             slot = self._start
             self._start = (slot + 1) % self._maxlen
-            self._times[slot] = at
             self._refs[slot] = r
+            if ticks is not None:
+                ticks[slot] = tick
+            else:
+                self._tick0 += 1
         self._seq += 1
+        if self._tl_own and len(self._tl) > 2 * self._maxlen + 64:
+            self._tl.trim(self.oldest_tick)
+
+    @property
+    def oldest_tick(self) -> int:
+        """The smallest tick a sample held refers to (a large number when empty)."""
+        if not self._count:
+            return 1 << 62
+        if self._ticks is None:
+            return self._tick0
+        return min(self._ticks)
 
     def _drop_oldest(self) -> None:
         """The ring is full and its oldest sample is about to go: its record goes too
@@ -270,7 +362,9 @@ class Series:
         return (self._start + k) % self._maxlen
 
     def _at(self, k: int) -> float:
-        return self._times[self._slot(k)]
+        if self._ticks is None:
+            return self._tl.at(self._tick0 + k)
+        return self._tl.at(self._ticks[self._slot(k)])
 
     def _cum_at(self, k: int) -> int:
         return int(_CUM.unpack_from(self._buf, self._refs[self._slot(k)] * _SIZE)[0])
@@ -278,7 +372,7 @@ class Series:
     def _sample(self, k: int) -> Sample:
         slot = self._slot(k)
         r = self._refs[slot]
-        at = self._times[slot]
+        at = self._at(k)
         odd = self._odd.get(r) if self._odd else None
         if odd is not None:
             return odd if odd.at == at else Sample(at, odd.values)
@@ -469,7 +563,8 @@ class Series:
         share = [0.0] * count  # the parts of intervals that straddle a bucket edge
         covered = [0.0] * count
         buf, odd, maxlen = self._buf, self._odd, self._maxlen
-        times, refs = self._times, self._refs
+        refs, ticks = self._refs, self._ticks
+        times, first = self._tl.times, self._tick0 - self._tl.base
         m = count - 1  # the bucket the walk is in, and its start
         edge = start + m * width
         k = n - 1
@@ -477,7 +572,7 @@ class Series:
         rb = refs[slot]
         held = odd.get(rb) if odd else None
         b = unpack(buf, rb * _SIZE) if held is None else _picked(held, wanted)
-        b_at: float = times[slot]
+        b_at: float = self._at(k)
         while k > 0 and b_at > start:  # newest first, until the window's start
             k -= 1
             slot = slot - 1 if slot else maxlen - 1
@@ -487,7 +582,7 @@ class Series:
             else:
                 held = odd.get(ra) if odd else None
                 a = unpack(buf, ra * _SIZE) if held is None else _picked(held, wanted)
-            a_at: float = times[slot]
+            a_at: float = times[first + k] if ticks is None else times[ticks[slot] - self._tl.base]
             span = b_at - a_at
             if a_at < end and 0 < span <= max_gap:
                 growth = 0
@@ -605,19 +700,19 @@ class Series:
         pick, _, _ = _picker((index,))
         unpack = pick.unpack_from
         buf, odd, maxlen = self._buf, self._odd, self._maxlen
-        times, refs = self._times, self._refs
+        refs = self._refs
         total = 0
         k = n - 1
         slot = (self._start + k) % maxlen
         rb = refs[slot]
         held = odd.get(rb) if odd else None
         b = unpack(buf, rb * _SIZE) if held is None else _picked(held, (index,))
-        b_at = times[slot]
+        b_at = self._at(k)
         while k > 0 and b_at > cutoff:
             k -= 1
             slot = slot - 1 if slot else maxlen - 1
             ra = refs[slot]
-            a_at = times[slot]
+            a_at = self._at(k)
             if a_at < not_before:
                 break
             if ra != rb:
@@ -680,6 +775,9 @@ class History:
         self.maxlen = maxlen
         self.forget_after = forget_after
         self.series: dict[str, Series] = {}
+        #: The times of every series' samples, each once.
+        self.timeline = Timeline()
+        self._records = 0
 
     def record(
         self,
@@ -699,7 +797,7 @@ class History:
         for s in stats:
             series = self.series.get(s.ai_llm_id)
             if series is None:
-                series = self.series[s.ai_llm_id] = Series(self.maxlen)
+                series = self.series[s.ai_llm_id] = Series(self.maxlen, self.timeline)
             changed, ups, resets = series.add_values(at, s.values)
             if changed:
                 changes.changed[s.ai_llm_id] = changed
@@ -710,7 +808,17 @@ class History:
             changes.resets.extend((s.ai_llm_id, COUNTERS[i]) for i in resets)
         if forget:
             self.forget(at)
+            self._records += 1
+            if self._records % TRIM_EVERY == 0:
+                self.trim()
         return changes
+
+    def trim(self) -> None:
+        """Drop the times no series refers to any more from the timeline."""
+        oldest = min((s.oldest_tick for s in self.series.values()), default=None)
+        if oldest is None:
+            oldest = self.timeline.base + len(self.timeline)
+        self.timeline.trim(oldest)
 
     def forget(self, now: float) -> None:
         """Drop configurations not seen for ``forget_after`` seconds."""
@@ -726,5 +834,5 @@ class History:
         for ai_llm_id, samples in loaded.items():
             series = self.series.get(ai_llm_id)
             if series is None:
-                series = self.series[ai_llm_id] = Series(self.maxlen)
+                series = self.series[ai_llm_id] = Series(self.maxlen, self.timeline)
             series.extend(samples)
