@@ -5,18 +5,30 @@ mode with a busy timeout, so that two flashtop processes on the same profile tak
 turns instead of corrupting it, and a process killed mid-write loses at most the poll
 whose transaction had not committed.
 
-Tiers. Every poll is written in one transaction as a *raw* row per configuration,
-and the first sample of each minute and of each hour is also kept as a *minute* and
-an *hour* row. Counters are running totals, so any real sample represents its bucket
-exactly (rates still divide by the measured time between samples). Retention is per
-tier (:class:`Retention`: raw for 6 hours, minute rows for 7 days, hour rows for 400
-days by default); :meth:`HistoryStore.downsample_and_prune` deletes what is older in
-small batches, each its own short transaction, so no writer holds the lock for long.
+Tiers. Every poll is written in one transaction to the *raw* tier, and the first
+sample of each minute and of each hour also to the *minute* and the *hour* tier.
+Counters are running totals, so any real sample represents its bucket exactly (rates
+still divide by the measured time between samples). Retention is per tier
+(:class:`Retention`: raw for 6 hours, minute samples for 7 days, hour samples for
+400 days by default); :meth:`HistoryStore.downsample_and_prune` deletes what is
+older in small batches, each its own short transaction, so no writer holds the lock
+for long. Past the profile's ``history_max_mb`` (:attr:`HistoryStore.max_bytes`) the
+oldest data of the finest tier goes first, never the newest hour
+(:meth:`HistoryStore.enforce_cap`).
 
-Exact integers. SQLite's INTEGER is 64-bit and counters may have 40 digits, so the
-counter columns have no declared type: a value that fits in a signed 64-bit integer
-is stored as INTEGER (compact), anything larger as its TEXT decimal digits, unknown as
-NULL. Nothing is ever a float.
+Compact samples (schema version 3, :mod:`tui.tiers`): a poll is one row per tier
+holding which configurations it saw; a configuration's sample is stored only when a
+counter changed, in chunks of up to 128 delta-encoded, zlib-compressed samples
+(:mod:`tui.chunks`). An unchanged sample costs a fraction of a byte, a changed one
+a few bytes. A file of version 1 or 2 (a row per sample) is converted in place, once,
+when opened for writing, keeping every sample; opened read-only, it is converted in
+memory and left as it is. A damaged chunk is skipped when read (its configuration
+has no samples for that stretch) and counted in :attr:`HistoryStore.damage`, which
+the status bar and ``flashtop export`` mention.
+
+Exact integers. Counters may have 40 digits: a chunk column whose values fit in 64
+bits is stored as integers, any other (an unknown value, a larger number) as decimal
+text. Nothing is ever a float.
 
 Faults. :func:`start_history` opens the store for a profile, loads recent history and
 starts a :class:`StoreWriter` thread. A damaged file is moved aside (never deleted) and
@@ -31,9 +43,8 @@ by the :class:`StoreWriter` thread (:meth:`StoreWriter.submit_events`) and prune
 the *minute* tier's retention (7 days by default), so ``flashtop alerts --since 7d``
 has something to show. Notification URLs (secrets) are never stored: an event row
 holds its time, rule, entity id and name, state, metric, value and threshold. A file
-of version 1 is migrated when opened for writing; opened read-only (``flashtop
-export``/``alerts`` before a newer monitor ran), it is read as it is and has no
-alerts.
+of version 1 opened read-only (``flashtop export``/``alerts`` before a newer monitor
+ran) has no alerts.
 
 No Textual here: ``flashtop export`` reads the same store without a terminal.
 """
