@@ -142,7 +142,8 @@ def test_export_after_restarts_equals_what_was_recorded(
     sessions: list[tuple[list[tuple[float, list[bool], list[str]]], bool]],
 ) -> None:
     """Any polls (gaps, resets, unknowns, 40-digit values, out-of-order and repeated
-    times), written in several sessions with chunks of 3 samples, closed early or late,
+    times), written in several sessions with chunks of 3 samples folded every 1-3,
+    closed early or late,
     read back after a restart: each configuration's samples are exactly those the
     in-memory history accepted, in every tier."""
     names = [f"cfg-{i}" for i in range(4)]
@@ -153,8 +154,10 @@ def test_export_after_restarts_equals_what_was_recorded(
     marks: dict[str, tuple[int, int]] = {}
     at = T0
     k = 0
-    old = tiers.CHUNK_SAMPLES
+    old = tiers.CHUNK_SAMPLES, tiers.FOLD, tiers.FOLD_BUDGET
     tiers.CHUNK_SAMPLES = 3
+    tiers.FOLD = {TIER_RAW: 3, TIER_MINUTE: 2, TIER_HOUR: 1}
+    tiers.FOLD_BUDGET = 1  # some folds wait for a later poll
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "h.sqlite3"
@@ -205,7 +208,7 @@ def test_export_after_restarts_equals_what_was_recorded(
                 )
                 assert not ro.damage
     finally:
-        tiers.CHUNK_SAMPLES = old
+        tiers.CHUNK_SAMPLES, tiers.FOLD, tiers.FOLD_BUDGET = old
 
 
 def test_unchanged_polls_store_no_sample_but_count_as_samples(path: Path) -> None:

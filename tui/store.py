@@ -306,7 +306,7 @@ class HistoryStore:
         self._ids: dict[str, int] = {}
         #: This process's writing state, under a random writer id (never 0, the
         #: id of migrated samples).
-        self._writer = tiers.TierWriter(secrets.randbelow((1 << 62) - 1) + 1)
+        self._writer = tiers.TierWriter(secrets.randbelow((1 << 31) - 1) + 1)
         #: Past this many bytes in use, the oldest samples go (None: no cap).
         self.max_bytes = max_bytes
         #: The cap has made room at least once.

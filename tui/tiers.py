@@ -10,9 +10,10 @@ its counters changed; the polls themselves are kept as runs:
   before. One missing from a present set was not seen: a gap.
 * ``chunk``: up to :data:`CHUNK_SAMPLES` changed samples of one configuration in one
   tier from one writer, encoded by :mod:`tui.chunks` (delta integers, zlib).
-* ``pending``: the changed samples of each writer's open chunk, one row each, so that
-  every committed poll survives a crash; they become a chunk when it is full or old
-  (:data:`CHUNK_SPAN_MS`), in the transaction that writes the chunk.
+* ``pending``: the changed samples of each writer's open chunks, one row each (a few
+  bytes), so that every committed poll survives a crash; they are folded into their
+  chunk's row when it is full or old (:data:`CHUNK_SPAN_MS`), and in the minute and
+  hour tiers every few samples (:data:`FOLD`), in the transaction that writes it.
 
 Each process writing the file has its own random *writer* id, so two processes
 polling the same profile never mix their runs: a configuration's samples are
@@ -53,6 +54,10 @@ BUCKET_MS = {TIER_RAW: 1, TIER_MINUTE: 60_000, TIER_HOUR: 3_600_000}
 CHUNK_SAMPLES = 128
 #: A chunk is closed once it spans this long, so that pruning frees space steadily.
 CHUNK_SPAN_MS = {TIER_RAW: 3_600_000, TIER_MINUTE: 86_400_000, TIER_HOUR: 30 * 86_400_000}
+#: Pending samples after which an open chunk is folded into its row (the raw tier's
+#: close after CHUNK_SAMPLES or an hour anyway), and how many folds a poll may do.
+FOLD = {TIER_RAW: CHUNK_SAMPLES, TIER_MINUTE: 8, TIER_HOUR: 2}
+FOLD_BUDGET = 64
 #: Writer id of samples migrated from schema 2 (a live writer's id is never 0).
 MIGRATED = 0
 
@@ -107,7 +112,9 @@ class _Plan:
     at: int = -1
 
 
-_Open = tuple[list[int], list[Values]]
+#: An open chunk: its samples' times and counters, and how many of the last are
+#: only in ``pending`` (not yet folded into its chunk row).
+_Open = tuple[list[int], list[Values], int]
 _UPSERT = (
     "INSERT INTO chunk (tier, config, writer, first_at, last_at, data) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (tier, config, writer, first_at) DO UPDATE SET "
@@ -118,11 +125,14 @@ _UPSERT = (
 class TierWriter:
     """One process's writing state: each configuration's last values and open chunk per tier.
 
-    The raw tier's open chunks live in ``pending`` (a row per changed sample, each a
-    few bytes as the difference from the one before: a poll writes only its changed
-    samples); the minute and hour tiers' open chunks are written whole each time one
-    of their samples changes (once a minute or an hour at most), so that they cost
-    what a closed chunk costs.
+    A changed sample is written as a ``pending`` row (a few bytes: the difference
+    from the sample before it), so a poll writes only its changed samples. The
+    pending samples of an open chunk are *folded* into its chunk row (encoded whole,
+    then their rows deleted) when it closes (full or old), and in the minute and hour
+    tiers also every :data:`FOLD` samples, so that their open chunks (which stay open
+    for hours or days) cost about what closed ones cost. At most
+    :data:`FOLD_BUDGET` folds run per poll, so that a minute's first poll (when every
+    busy configuration's minute chunk is due) does not stall the writer.
     """
 
     def __init__(self, writer: int) -> None:
@@ -178,24 +188,24 @@ class TierWriter:
                         changed[tier].append((cid, values))
         w = self.writer
         pending: list[tuple[int, int, int, int, bytes]] = []
-        chunks: list[tuple[int, int, int, int, int, bytes]] = []
+        budget = FOLD_BUDGET
         for tier in TIERS:
-            opened, span = self._open[tier], CHUNK_SPAN_MS[tier]
+            opened, span, fold = self._open[tier], CHUNK_SPAN_MS[tier], FOLD[tier]
             plan_open, plan_last = plan.open[tier], plan.last[tier]
             for cid, values in changed[tier]:
                 plan_last[cid] = values
-                times, rows = opened.get(cid) or ([], [])
+                times, rows, tail = opened.get(cid) or ([], [], 0)
                 if times and (len(times) >= CHUNK_SAMPLES or at_ms - times[0] >= span):
-                    if tier == TIER_RAW:
-                        self._close(conn, tier, cid, times, rows)
-                    times, rows = [], []
-                if tier == TIER_RAW:
-                    base = rows[-1] if rows else None
-                    pending.append((tier, cid, w, at_ms, pack_values(values, base)))
-                times, rows = [*times, at_ms], [*rows, values]
-                plan_open[cid] = (times, rows)
-                if tier != TIER_RAW:
-                    chunks.append((tier, cid, w, times[0], at_ms, encode_chunk(times, rows)))
+                    if tail:
+                        self._fold(conn, tier, cid, times, rows)
+                    times, rows, tail = [], [], 0
+                elif tail >= fold and budget > 0:
+                    self._fold(conn, tier, cid, times, rows)
+                    tail = 0
+                    budget -= 1
+                base = rows[-1] if tail else None  # the first pending sample: whole
+                pending.append((tier, cid, w, at_ms, pack_values(values, base)))
+                plan_open[cid] = ([*times, at_ms], [*rows, values], tail + 1)
         conn.executemany(
             "INSERT OR REPLACE INTO poll VALUES (?, ?, ?, ?)",
             [
@@ -205,7 +215,6 @@ class TierWriter:
             ],
         )
         conn.executemany("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?, ?)", pending)
-        conn.executemany(_UPSERT, chunks)
         self._plan = plan
         return len(seen)
 
@@ -233,7 +242,7 @@ class TierWriter:
     def rollback(self) -> None:
         self._plan = None
 
-    def _close(
+    def _fold(
         self,
         conn: sqlite3.Connection,
         tier: int,
@@ -241,7 +250,7 @@ class TierWriter:
         times: Sequence[int],
         rows: Sequence[Values],
     ) -> None:
-        """Turn a raw open chunk's pending samples into a chunk."""
+        """Write an open chunk's row whole and delete its pending samples."""
         conn.execute(
             _UPSERT, (tier, cid, self.writer, times[0], times[-1], encode_chunk(times, rows))
         )
@@ -257,10 +266,10 @@ class TierWriter:
         plan = self._plan = _Plan(at=self.newest_ms)
         n = 0
         for tier in TIERS:
-            for cid, (times, rows) in list(self._open[tier].items()):
+            for cid, (times, rows, tail) in list(self._open[tier].items()):
                 if times and (now_ms is None or now_ms - times[0] >= CHUNK_SPAN_MS[tier]):
-                    if tier == TIER_RAW:
-                        self._close(conn, tier, cid, times, rows)
+                    if tail:
+                        self._fold(conn, tier, cid, times, rows)
                     plan.closed.append((tier, cid))
                     n += 1
         return n
