@@ -221,8 +221,13 @@ def test_unchanged_polls_store_no_sample_but_count_as_samples(path: Path) -> Non
             store.write_poll(T0 + 5 * step, items)
         assert store.counts()[TIER_RAW] == 250
         # cfg-0 and cfg-2: one sample each; cfg-1: one per poll.
-        stored = store.conn.execute("SELECT count(*) FROM pending WHERE tier = 0").fetchone()[0]
-        assert stored == 1 + 100 + 1
+        conn = store.conn
+        pending = conn.execute("SELECT count(*) FROM pending WHERE tier = 0").fetchone()[0]
+        chunked = sum(
+            len(decode_chunk(data)[0])
+            for (data,) in conn.execute("SELECT data FROM chunk WHERE tier = 0")
+        )
+        assert pending + chunked == 1 + 100 + 1
         got = [s for s in store.tier_samples(TIER_RAW) if s[1] == "cfg-2"]
         assert [a for _, _, a, _ in got] == [round((T0 + 5 * s) * 1000) for s in range(50)]
 

@@ -1,13 +1,15 @@
 """The history file's compact sample encoding: chunks of one configuration's samples.
 
 A *chunk* holds consecutive samples of one configuration (the ones whose counters
-changed; see :mod:`tui.store` for how unchanged polls are kept as runs). It is laid
-out by column (the times, then each counter), each column as delta-of-delta integers
-(a counter that grows at a steady rate, or polls 5 s apart, give zeros), and the
-whole compressed with :mod:`zlib`. Encoding and decoding run at C speed: the columns
-are ``array('q')`` buffers and the running sums are :func:`itertools.accumulate`.
+changed; see :mod:`tui.tiers` for how unchanged polls are kept as runs). It is laid
+out by column (the times, then each counter), each column as its deltas less their
+smallest ("frame of reference": a steady counter or polls 5 s apart leave small
+numbers), a counter that moves with one of the two before it (LLM tokens with
+tokens) as its difference from that one, and the whole compressed with :mod:`zlib`.
+Columns are byte-shuffled ``array`` buffers and the running sums
+:func:`itertools.accumulate`, so most of the work runs at C speed.
 
-Exact integers. A column whose values are all known and whose deltas-of-deltas fit in
+Exact integers. A column whose values are all known and whose deltas fit in
 64 bits (every counter a real server sends) uses the fast path; a column with an
 unknown value or a number beyond 64 bits (a 40-digit counter) is written as decimal
 text instead (the escape path: rare, exact, slower).
@@ -33,7 +35,12 @@ from collections.abc import Iterable, Sequence
 #: First byte of every chunk: the layout version.
 FORMAT = 1
 #: Column kinds: deltas; decimal text; deltas less those of the column 1 or 2 before.
-_DELTA, _TEXT, _LESS_1, _LESS_2 = 0, 1, 2, 3
+_DELTA, _TEXT, _LESS_1, _LESS_2, _SCALED_1, _SCALED_2 = 0, 1, 2, 3, 4, 5
+#: Kinds 4 and 5: deltas less those of the column 1 or 2 before, times a factor
+#: stored as an integer with this many fraction bits.
+_SHIFT = 24
+_FACTOR = struct.Struct("<q")
+_PAIR = struct.Struct("<qq")
 _HEAD = struct.Struct("<BIB")  # format, samples, columns
 _LEN = struct.Struct("<I")
 _LITTLE = sys.byteorder == "little"
@@ -49,14 +56,6 @@ class ChunkError(ValueError):
 def _deltas(column: Sequence[int]) -> list[int]:
     """Each value less the one before it (the first less zero)."""
     return [b - a for a, b in zip(itertools.chain((0,), column), column, strict=False)]
-
-
-def _int64(values: list[int]) -> array[int] | None:
-    """``values`` as int64, or None when one does not fit."""
-    try:
-        return array("q", values)
-    except OverflowError:
-        return None
 
 
 def _shuffle(data: bytes) -> bytes:
@@ -75,59 +74,99 @@ def _unshuffle(data: bytes) -> bytes:
     return bytes(out)
 
 
+def _spread(values: Sequence[int]) -> int:
+    """How wide the values after the first are (what a frame-of-reference column costs)."""
+    return max(values[1:]) - min(values[1:]) if len(values) > 2 else 0
+
+
+def _pack_column(values: Sequence[int]) -> bytes | None:
+    """A column of integers: the first (8 bytes), the smallest of the rest (8 bytes),
+    then the rest less that smallest as byte-shuffled unsigned 64-bit integers
+    (frame of reference: a steady counter's deltas, or two counters' differences,
+    leave small numbers whose high bytes are all zero). None when one does not fit."""
+    if not values:
+        return b""
+    rest = values[1:]
+    base = min(rest) if rest else 0
+    try:
+        head = _PAIR.pack(values[0], base)
+        packed = array("Q", [v - base for v in rest])
+    except (struct.error, OverflowError):
+        return None
+    if not _LITTLE:
+        packed.byteswap()
+    return head + _shuffle(packed.tobytes())
+
+
+def _unpack_column(body: bytes, pos: int, n: int) -> tuple[list[int], int]:
+    """The values :func:`_pack_column` wrote at ``pos``, and the position after them."""
+    if not n:
+        return [], pos
+    first, base = _PAIR.unpack_from(body, pos)
+    pos += _PAIR.size
+    size = 8 * (n - 1)
+    packed = array("Q")
+    packed.frombytes(_unshuffle(body[pos : pos + size]))
+    if len(packed) != n - 1:
+        raise ChunkError("chunk too short")
+    if not _LITTLE:
+        packed.byteswap()
+    return [first, *(v + base for v in packed)], pos + size
+
+
 def encode_chunk(times: Sequence[int], rows: Sequence[Values]) -> bytes:
     """Encode samples (times in integer milliseconds, ascending; ``rows`` their counters).
 
     Layout (zlib-compressed after a 6-byte header): a kind byte per column, then the
-    columns. Times: delta-of-delta. A counter: its deltas (kind 0), or its deltas less
-    those of the column one or two before it (kinds 2 and 3: counters that move
-    together, such as tokens in and LLM tokens in, leave small differences), or
-    decimal text (kind 1: unknown values, numbers beyond 64 bits).
+    columns (see :func:`_pack_column`). Times: their deltas. A counter: its deltas
+    (kind 0), or its deltas less those of the column one or two before it (kinds 2
+    and 3), or less those times a factor (kinds 4 and 5: the factor, 8 bytes, first),
+    whichever spreads clearly least (counters that move together, such as tokens in
+    and LLM tokens in, leave small differences); or decimal text (kind 1: unknown
+    values, numbers beyond 64 bits).
     """
     n = len(times)
     if n != len(rows):
         raise ValueError("times and rows differ in length")
     width = len(rows[0]) if rows else 0
-    time_dod = _int64(_deltas(_deltas(times)))
-    if time_dod is None:
+    time_part = _pack_column(_deltas(times))
+    if time_part is None:
         raise ValueError("sample times must be 64-bit integers")
     kinds = bytearray((_DELTA,))
-    parts = [time_dod]
-    texts: dict[int, bytes] = {}
+    parts = [time_part]
     deltas: list[list[int] | None] = [None]
     for col_no, column in enumerate(zip(*rows, strict=True) if rows else (), 1):
         d = None if None in column else _deltas(column)
-        packed = None if d is None else _int64(d)
-        deltas.append(d if packed is not None else None)
-        if packed is None:
+        part = None if d is None else _pack_column(d)
+        deltas.append(d if part is not None else None)
+        if part is None or d is None:
             text = ",".join("" if v is None else str(v) for v in column).encode("ascii")
             kinds.append(_TEXT)
-            texts[col_no] = _LEN.pack(len(text)) + text
-            parts.append(array("q"))
+            parts.append(_LEN.pack(len(text)) + text)
             continue
-        assert d is not None
-        kind, best, cost = _DELTA, packed, sum(map(abs, d))
-        for back, ref_kind in ((1, _LESS_1), (2, _LESS_2)):
+        kind, cost, factor, best = _DELTA, _spread(d), 0, d
+        for back, less, scaled in ((1, _LESS_1, _SCALED_1), (2, _LESS_2, _SCALED_2)):
             ref = deltas[col_no - back] if col_no - back >= 1 else None
             if ref is None:
                 continue
-            rest = list(map(operator.sub, d, ref))
-            size = sum(map(abs, rest))
-            if size < cost // 2:  # clearly better (a lone sample's delta is its value)
-                packed_rest = _int64(rest)
-                if packed_rest is not None:
-                    kind, best, cost = ref_kind, packed_rest, size
+            tries = [(less, list(map(operator.sub, d, ref)), 0)]
+            total = sum(ref[1:])
+            if total:
+                p = round(sum(d[1:]) * (1 << _SHIFT) / total)
+                if abs(p) < 1 << 62:
+                    rest = [a - (b * p >> _SHIFT) for a, b in zip(d, ref, strict=True)]
+                    tries.append((scaled, rest, p))
+            for try_kind, rest, p in tries:
+                spread = _spread(rest)
+                if spread < cost // 2:  # clearly better
+                    kind, cost, factor, best = try_kind, spread, p, rest
+        packed = _pack_column(best) if best is not d else part
+        if packed is None:
+            kind, factor, packed = _DELTA, 0, part
         kinds.append(kind)
-        parts.append(best)
-    body = bytearray(kinds)
-    for col_no, part in enumerate(parts):
-        if col_no in texts:
-            body += texts[col_no]
-            continue
-        if not _LITTLE:
-            part.byteswap()
-        body += _shuffle(part.tobytes())
-    return _HEAD.pack(FORMAT, n, width) + zlib.compress(bytes(body), LEVEL)
+        parts.append(_FACTOR.pack(factor) + packed if kind in (_SCALED_1, _SCALED_2) else packed)
+    body = bytes(kinds) + b"".join(parts)
+    return _HEAD.pack(FORMAT, n, width) + zlib.compress(body, LEVEL)
 
 
 def decode_chunk(blob: bytes) -> tuple[list[int], list[Values]]:
@@ -144,7 +183,7 @@ def decode_chunk(blob: bytes) -> tuple[list[int], list[Values]]:
         raise ChunkError("chunk too short")
     pos = width + 1
     columns: list[list[int] | list[int | None]] = []
-    deltas: list[array[int] | None] = []
+    deltas: list[list[int] | None] = []
     try:
         for col_no, kind in enumerate(kinds):
             if kind == _TEXT:
@@ -158,26 +197,25 @@ def decode_chunk(blob: bytes) -> tuple[list[int], list[Values]]:
                 columns.append(col)
                 deltas.append(None)
                 continue
-            raw = array("q")
-            raw.frombytes(_unshuffle(body[pos : pos + 8 * n]))
-            if len(raw) != n:
-                raise ChunkError("chunk too short")
-            if not _LITTLE:
-                raw.byteswap()
-            pos += 8 * n
-            if kind in (_LESS_1, _LESS_2):
-                at = col_no - (1 if kind == _LESS_1 else 2)
+            factor = 0
+            if kind in (_SCALED_1, _SCALED_2):
+                (factor,) = _FACTOR.unpack_from(body, pos)
+                pos += _FACTOR.size
+            values, pos = _unpack_column(body, pos, n)
+            if kind in (_LESS_1, _LESS_2, _SCALED_1, _SCALED_2):
+                at = col_no - (1 if kind in (_LESS_1, _SCALED_1) else 2)
                 ref = deltas[at] if at >= 1 else None
                 if ref is None:
                     raise ChunkError("chunk column refers to no column")
-                raw = array("q", map(operator.add, raw, ref))
+                if kind in (_LESS_1, _LESS_2):
+                    values = list(map(operator.add, values, ref))
+                else:
+                    values = [r + (b * factor >> _SHIFT) for r, b in zip(values, ref, strict=True)]
             elif kind != _DELTA:
                 raise ChunkError(f"unknown column kind {kind}")
-            if not col_no:
-                raw = array("q", itertools.accumulate(raw))  # the times: twice
-            deltas.append(raw if col_no else None)
-            columns.append(list(itertools.accumulate(raw)))
-    except (struct.error, ValueError, OverflowError) as exc:
+            deltas.append(values if col_no else None)
+            columns.append(list(itertools.accumulate(values)))
+    except (struct.error, ValueError) as exc:
         raise ChunkError(str(exc)) from exc
     if pos != len(body) or not columns:
         raise ChunkError("chunk length differs")

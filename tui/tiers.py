@@ -12,8 +12,8 @@ its counters changed; the polls themselves are kept as runs:
   tier from one writer, encoded by :mod:`tui.chunks` (delta integers, zlib).
 * ``pending``: the changed samples of each writer's open chunks, one row each (a few
   bytes), so that every committed poll survives a crash; they are folded into their
-  chunk's row when it is full or old (:data:`CHUNK_SPAN_MS`), and in the minute and
-  hour tiers every few samples (:data:`FOLD`), in the transaction that writes it.
+  chunk's row every few samples (:data:`FOLD`) and when it is full or old
+  (:data:`CHUNK_SPAN_MS`), in the transaction that writes it.
 
 Each process writing the file has its own random *writer* id, so two processes
 polling the same profile never mix their runs: a configuration's samples are
@@ -54,9 +54,9 @@ BUCKET_MS = {TIER_RAW: 1, TIER_MINUTE: 60_000, TIER_HOUR: 3_600_000}
 CHUNK_SAMPLES = 128
 #: A chunk is closed once it spans this long, so that pruning frees space steadily.
 CHUNK_SPAN_MS = {TIER_RAW: 3_600_000, TIER_MINUTE: 86_400_000, TIER_HOUR: 30 * 86_400_000}
-#: Pending samples after which an open chunk is folded into its row (the raw tier's
-#: close after CHUNK_SAMPLES or an hour anyway), and how many folds a poll may do.
-FOLD = {TIER_RAW: CHUNK_SAMPLES, TIER_MINUTE: 8, TIER_HOUR: 2}
+#: Pending samples after which an open chunk is folded into its row, and how many
+#: folds a poll may do (each encodes a chunk: a few hundred microseconds).
+FOLD = {TIER_RAW: 32, TIER_MINUTE: 8, TIER_HOUR: 2}
 FOLD_BUDGET = 64
 #: Writer id of samples migrated from schema 2 (a live writer's id is never 0).
 MIGRATED = 0
@@ -84,7 +84,6 @@ SCHEMA = (
         data BLOB NOT NULL
     )""",
     "CREATE UNIQUE INDEX chunk_config ON chunk (tier, config, writer, first_at)",
-    "CREATE INDEX chunk_first ON chunk (tier, first_at)",
     # vals: the counters (tui.chunks.pack_values), the difference from the row before.
     """CREATE TABLE pending (
         tier INTEGER NOT NULL,
@@ -128,9 +127,9 @@ class TierWriter:
     A changed sample is written as a ``pending`` row (a few bytes: the difference
     from the sample before it), so a poll writes only its changed samples. The
     pending samples of an open chunk are *folded* into its chunk row (encoded whole,
-    then their rows deleted) when it closes (full or old), and in the minute and hour
-    tiers also every :data:`FOLD` samples, so that their open chunks (which stay open
-    for hours or days) cost about what closed ones cost. At most
+    then their rows deleted) when it closes (full or old) and every :data:`FOLD`
+    samples, so that an open chunk (the hour tier's stay open for days) costs about
+    what a closed one costs. At most
     :data:`FOLD_BUDGET` folds run per poll, so that a minute's first poll (when every
     busy configuration's minute chunk is due) does not stall the writer.
     """
