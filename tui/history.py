@@ -5,12 +5,14 @@ rates divide by the *measured* time between samples, never the nominal interval.
 A counter that goes down is a reset: the delta for that interval is the new value
 (what accumulated since the reset), never negative, and the reset is recorded.
 
-Each series keeps its samples in arrays, not objects: every sample's time (8 bytes)
-and which record holds its counters (2 bytes), and a ring of 80-byte records, one per
-*change* (a poll that moved no counter adds no record: most configurations, most
-polls). So ten thousand configurations with an hour each, a tenth of them changing,
-take about 130 MB and give the garbage collector nothing per sample to walk;
-readers unpack only what they look at. The token rate every row shows is O(1) per
+Each series keeps its samples in arrays, not objects: which record holds each
+sample's counters (2 bytes), its time as a tick on a :class:`Timeline` the history's
+series share (nothing per sample while a configuration is in every poll), and a ring
+of 80-byte records, one per *change* (a poll that moved no counter adds no record:
+most configurations, most polls). So ten thousand configurations with an hour each,
+a tenth of them changing, take about 75 MB (an 80-byte record per sample took 580)
+and give the garbage collector nothing per sample to walk; readers unpack only what
+they look at. The token rate every row shows is O(1) per
 poll (see :meth:`Series.rate_per_minute`).
 """
 
