@@ -297,3 +297,11 @@ def test_unchanged_samples_share_one_record() -> None:
     for k in range(100, 110):
         s.add(Sample(float(k), vals(tin=99)))
         assert s._rcount == 11 - (k == 109)  # the oldest goes with its last sample
+
+
+def test_loaded_unchanged_samples_share_one_record() -> None:
+    h = History()
+    h.load({"idle": [Sample(1000.0 + 5 * k, vals(tin=7)) for k in range(49)]})
+    series = h.series["idle"]
+    assert len(series) == 49 and series._rcount == 1
+    assert [s.at for s in series.samples] == [1000.0 + 5 * k for k in range(49)]

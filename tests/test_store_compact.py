@@ -262,7 +262,11 @@ def test_a_schema_2_file_is_migrated_in_place_once_keeping_every_sample(path: Pa
         assert ro.version == 2
         assert {t: ro.tier_samples(t) for t in tiers.TIERS} == before
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    size = path.stat().st_size
     with HistoryStore.open(path) as store:
+        # The old table's pages went back to the file system (VACUUM).
+        assert store.conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+        assert store.used_bytes() < size / 5
         assert store.version == SCHEMA_VERSION == 3
         for tier in tiers.TIERS:
             assert store.tier_samples(tier) == before[tier]

@@ -104,6 +104,8 @@ def _unpack_column(body: bytes, pos: int, n: int) -> tuple[list[int], int]:
         return [], pos
     first, base = _PAIR.unpack_from(body, pos)
     pos += _PAIR.size
+    if n == 1:
+        return [first], pos
     size = 8 * (n - 1)
     packed = array("Q")
     packed.frombytes(_unshuffle(body[pos : pos + size]))
@@ -111,7 +113,9 @@ def _unpack_column(body: bytes, pos: int, n: int) -> tuple[list[int], int]:
         raise ChunkError("chunk too short")
     if not _LITTLE:
         packed.byteswap()
-    return [first, *(v + base for v in packed)], pos + size
+    out = [first]
+    out.extend(map(base.__add__, packed) if base else packed)
+    return out, pos + size
 
 
 def encode_chunk(times: Sequence[int], rows: Sequence[Values]) -> bytes:

@@ -451,6 +451,10 @@ class Series:
             if prev is not None:
                 if sample.at <= self._last_at:
                     continue
+                if sample.values == prev and self._odd_seq != self._seq - 1:
+                    self._repeat(sample.at)  # unchanged: no record of its own
+                    self.last_seen = max(self.last_seen, sample.at)
+                    continue
                 for i in _EVENT_IDX:
                     old, new = prev[i], sample.values[i]
                     if old is not None and new is not None and new > old:

@@ -926,6 +926,11 @@ def _migrate(conn: sqlite3.Connection, readonly: bool) -> int:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+    if tables and version < COMPACT_VERSION:
+        # The row-per-sample table is gone: give its pages back to the file system
+        # (a month of it was about a gigabyte; what is left, a few megabytes).
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("VACUUM")
     return SCHEMA_VERSION
 
 
