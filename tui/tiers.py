@@ -58,6 +58,8 @@ CHUNK_SPAN_MS = {TIER_RAW: 3_600_000, TIER_MINUTE: 86_400_000, TIER_HOUR: 30 * 8
 #: folds a poll may do (each encodes a chunk: a few hundred microseconds).
 FOLD = {TIER_RAW: 32, TIER_MINUTE: 8, TIER_HOUR: 2}
 FOLD_BUDGET = 64
+#: Chunks of configuration ``c`` close at ``CHUNK_SAMPLES - c % STAGGER`` samples.
+STAGGER = 32
 #: Writer id of samples migrated from schema 2 (a live writer's id is never 0).
 MIGRATED = 0
 
@@ -111,9 +113,10 @@ class _Plan:
     at: int = -1
 
 
-#: An open chunk: its samples' times and counters, and how many of the last are
-#: only in ``pending`` (not yet folded into its chunk row).
-_Open = tuple[list[int], list[Values], int]
+#: An open chunk: its first sample's time, how many samples it has, and the times
+#: and counters of the last of them, those only in ``pending`` (not yet folded into
+#: its chunk row; the rest are read back from the row when it is folded again).
+_Open = tuple[int, int, list[int], list[Values]]
 _UPSERT = (
     "INSERT INTO chunk (tier, config, writer, first_at, last_at, data) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (tier, config, writer, first_at) DO UPDATE SET "
@@ -193,18 +196,21 @@ class TierWriter:
             plan_open, plan_last = plan.open[tier], plan.last[tier]
             for cid, values in changed[tier]:
                 plan_last[cid] = values
-                times, rows, tail = opened.get(cid) or ([], [], 0)
-                if times and (len(times) >= CHUNK_SAMPLES or at_ms - times[0] >= span):
-                    if tail:
-                        self._fold(conn, tier, cid, times, rows)
-                    times, rows, tail = [], [], 0
-                elif tail >= fold and budget > 0:
-                    self._fold(conn, tier, cid, times, rows)
-                    tail = 0
+                first, count, times, rows = opened.get(cid) or (at_ms, 0, [], [])
+                # Sizes differ a little between configurations, so that chunks that
+                # started together do not all close (and encode) in the same poll.
+                size = max(CHUNK_SAMPLES - cid % STAGGER, 1)
+                if count and (count >= size or at_ms - first >= span):
+                    if times:
+                        self._fold(conn, tier, cid, first, times, rows)
+                    first, count, times, rows = at_ms, 0, [], []
+                elif len(times) >= fold - cid % (fold // 4 + 1) and budget > 0:
+                    first = self._fold(conn, tier, cid, first, times, rows)
+                    times, rows = [], []
                     budget -= 1
-                base = rows[-1] if tail else None  # the first pending sample: whole
+                base = rows[-1] if rows else None  # the first pending sample: whole
                 pending.append((tier, cid, w, at_ms, pack_values(values, base)))
-                plan_open[cid] = ([*times, at_ms], [*rows, values], tail + 1)
+                plan_open[cid] = (first, count + 1, [*times, at_ms], [*rows, values])
         conn.executemany(
             "INSERT OR REPLACE INTO poll VALUES (?, ?, ?, ?)",
             [
@@ -246,17 +252,35 @@ class TierWriter:
         conn: sqlite3.Connection,
         tier: int,
         cid: int,
+        first: int,
         times: Sequence[int],
         rows: Sequence[Values],
-    ) -> None:
-        """Write an open chunk's row whole and delete its pending samples."""
+    ) -> int:
+        """Write an open chunk's row whole (what it held, read back, and the pending
+        samples ``times``/``rows``) and delete its pending samples; return the row's
+        first time (a new row's when the old one does not decode)."""
+        w = self.writer
+        held = conn.execute(
+            "SELECT data FROM chunk WHERE tier = ? AND config = ? AND writer = ? AND first_at = ?",
+            (tier, cid, w, first),
+        ).fetchone()
+        all_times, all_rows = list(times), list(rows)
+        if held is not None:
+            try:
+                old_times, old_rows = decode_chunk(held[0])
+                all_times[:0] = old_times
+                all_rows[:0] = old_rows
+            except ChunkError:
+                pass  # damaged: the pending samples start a row of their own
         conn.execute(
-            _UPSERT, (tier, cid, self.writer, times[0], times[-1], encode_chunk(times, rows))
+            _UPSERT,
+            (tier, cid, w, all_times[0], all_times[-1], encode_chunk(all_times, all_rows)),
         )
         conn.execute(
             "DELETE FROM pending WHERE tier = ? AND config = ? AND writer = ? AND at <= ?",
-            (tier, cid, self.writer, times[-1]),
+            (tier, cid, w, times[-1]),
         )
+        return all_times[0]
 
     def seal_old(self, conn: sqlite3.Connection, now_ms: int | None) -> int:
         """Close the open chunks older than their tier's span, or all of them when
@@ -265,10 +289,10 @@ class TierWriter:
         plan = self._plan = _Plan(at=self.newest_ms)
         n = 0
         for tier in TIERS:
-            for cid, (times, rows, tail) in list(self._open[tier].items()):
-                if times and (now_ms is None or now_ms - times[0] >= CHUNK_SPAN_MS[tier]):
-                    if tail:
-                        self._fold(conn, tier, cid, times, rows)
+            for cid, (first, count, times, rows) in list(self._open[tier].items()):
+                if count and (now_ms is None or now_ms - first >= CHUNK_SPAN_MS[tier]):
+                    if times:
+                        self._fold(conn, tier, cid, first, times, rows)
                     plan.closed.append((tier, cid))
                     n += 1
         return n
