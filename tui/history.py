@@ -364,9 +364,10 @@ class Series:
         return (self._start + k) % self._maxlen
 
     def _at(self, k: int) -> float:
+        tl = self._tl
         if self._ticks is None:
-            return self._tl.at(self._tick0 + k)
-        return self._tl.at(self._ticks[self._slot(k)])
+            return tl._times[self._tick0 + k - tl._base]
+        return tl._times[self._ticks[(self._start + k) % self._maxlen] - tl._base]
 
     def _cum_at(self, k: int) -> int:
         return int(_CUM.unpack_from(self._buf, self._refs[self._slot(k)] * _SIZE)[0])
