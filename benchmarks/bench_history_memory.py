@@ -8,18 +8,31 @@ the peak, and how much it moved over the last 12 simulated hours.
 
 Targets (issue 6): at most 150 MB resident, flat over the last 12 simulated hours.
 
+Issue 18: ``--design both`` (the default) runs it twice, each in its own process:
+with today's history and history file (before issue 18, from git: proto ``legacy``)
+and with the current ones, and prints the figures side by side.
+
     python benchmarks/bench_history_memory.py [--configs 1000] [--hours 24] [--no-store]
+        [--design both|today|compact]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import proto_patches
+
+if __name__ == "__main__" and sys.argv[-2:] == ["--design", "today"]:
+    proto_patches.legacy()  # before tui.history and tui.store are imported
 
 from tui.history import History
 from tui.models import COUNTERS, LlmStats
@@ -78,7 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--interval", type=float, default=5.0)
     ap.add_argument("--no-store", action="store_true", help="history in memory only")
+    ap.add_argument("--design", choices=("both", "today", "compact"), default="both")
     args = ap.parse_args(argv)
+    if args.design == "both":
+        return side_by_side(list(argv if argv is not None else sys.argv[1:]))
 
     traffic = Traffic(args.configs)
     history = History()
@@ -135,8 +151,40 @@ def main(argv: list[str] | None = None) -> int:
         f"target: peak <= {TARGET_MB:.0f} MB and flat (<= {FLAT_MB:.0f} MB movement): "
         + ("met" if ok else "MISSED")
     )
+    result = {"peak": peak, "end": samples[-1][1] if samples else base, "drift": drift}
+    result["wall_ms_per_poll"] = wall / steps * 1000
+    print("RESULT " + json.dumps(result), flush=True)
     tmp.cleanup()
     return 0 if ok else 1
+
+
+def side_by_side(argv: list[str]) -> int:
+    """Run it for each design in its own process (the last arguments name it)."""
+    results: dict[str, dict[str, Any]] = {}
+    for design in ("today", "compact"):
+        cmd = [sys.executable, __file__, *argv, "--design", design]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith("RESULT "):
+                results[design] = json.loads(line[7:])
+            else:
+                print(f"  {design}: {line}")
+        if design not in results:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return 1
+    print()
+    print(f"{'':<36}{'today':>12}{'compact':>12}")
+    for key, label, unit in (
+        ("end", "resident at the end", "MB"),
+        ("peak", "peak (VmHWM)", "MB"),
+        ("drift", "movement, last half", "MB"),
+        ("wall_ms_per_poll", "wall time per poll", "ms"),
+    ):
+        print(
+            f"{label:<36}"
+            + "".join(f"{results[d][key]:>9.1f} {unit}" for d in ("today", "compact"))
+        )
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
+import subprocess
 import sys
 import time
 from typing import Any
@@ -87,8 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--polls", type=int, default=1000)
     ap.add_argument("--draw-every", type=int, default=25)
     ap.add_argument("--proto", default="", help="variants (see proto_patches.py)")
+    ap.add_argument(
+        "--design",
+        choices=("both", "today", "compact"),
+        default="both",
+        help="both: today's in-memory history (legacy-history) and the current one, "
+        "each in a fresh process, side by side",
+    )
     args = ap.parse_args(argv)
-    applied = proto_patches.apply(args.proto)
+    if args.design == "both":
+        return side_by_side(argv or sys.argv[1:])
+    proto = args.proto
+    if args.design == "today":
+        proto = ",".join(p for p in ("legacy-history", proto) if p)
+    applied = proto_patches.apply(proto)
     print(f"machine: {machine()}")
     r = asyncio.run(run(args.configs, args.polls, args.draw_every))
     print(
@@ -106,6 +120,47 @@ def main(argv: list[str] | None = None) -> int:
         f"held: {r['samples']:,} samples ({r['samples'] / max(args.configs, 1):.0f} per "
         f"configuration), {r['rows']:,} rows; {r['tracked']:,} objects tracked by the "
         f"garbage collector; one full collection takes {r['gc_ms']:.0f} ms"
+    )
+    print("RESULT " + json.dumps(r), flush=True)
+    return 0
+
+
+TARGET_MB = 200.0
+
+
+def side_by_side(argv: list[str]) -> int:
+    """Run the benchmark for each design in its own process; print both."""
+    results: dict[str, dict[str, Any]] = {}
+    for design in ("today", "compact"):
+        cmd = [sys.executable, __file__, *argv, "--design", design]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith("RESULT "):
+                results[design] = json.loads(line[7:])
+            else:
+                print(f"  {design}: {line}")
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode
+    print()
+    print(f"{'':<40}{'today':>14}{'compact':>14}")
+    rows = [
+        ("RSS with the app running, no polls", lambda r: f"{r['rss_app']:.0f} MB"),
+        (
+            "RSS after 720 polls (buffers full)",
+            lambda r: f"{r['rss_marks'][min(2, len(r['rss_marks']) - 1)]:.0f} MB",
+        ),
+        ("RSS after the last poll", lambda r: f"{r['rss_marks'][-1]:.0f} MB"),
+        ("samples held", lambda r: f"{r['samples']:,}"),
+        ("one full garbage collection", lambda r: f"{r['gc_ms']:.0f} ms"),
+        ("wall time", lambda r: f"{r['seconds']:.0f} s"),
+    ]
+    for label, fmt in rows:
+        print(f"{label:<40}" + "".join(f"{fmt(results[d]):>14}" for d in ("today", "compact")))
+    end = results["compact"]["rss_marks"][-1]
+    print(
+        f"target: <= {TARGET_MB:g} MB after the last poll: {end:.0f} MB "
+        f"{'met' if end <= TARGET_MB else 'MISSED'}"
     )
     return 0
 

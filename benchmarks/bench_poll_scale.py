@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -352,8 +354,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="price every configuration and evaluate three budgets (issue 14)",
     )
+    ap.add_argument(
+        "--design",
+        choices=("both", "today", "compact"),
+        default="compact",
+        help="today: history and history file as before issue 18 (proto 'legacy'); "
+        "both: each in its own process, side by side",
+    )
     args = ap.parse_args(argv)
-    applied = proto_patches.apply(args.proto)
+    if args.design == "both":
+        return side_by_side(list(argv if argv is not None else sys.argv[1:]))
+    proto = args.proto
+    if args.design == "today":
+        proto = ",".join(p for p in ("legacy", proto) if p)
+    applied = proto_patches.apply(proto)
     tmp = tempfile.TemporaryDirectory(prefix="flashtop-scale-")
     os.environ["XDG_DATA_HOME"] = tmp.name  # the history file of each run goes here
     os.environ["XDG_CONFIG_HOME"] = tmp.name
@@ -411,7 +425,37 @@ def main(argv: list[str] | None = None) -> int:
         f"{big['key_during_p95']:.0f}, max {big['key_during_max']:.0f}): "
         + ("met" if ok else "MISSED")
     )
+    print("RESULT " + json.dumps(big), flush=True)
     tmp.cleanup()
+    return 0
+
+
+def side_by_side(argv: list[str]) -> int:
+    """Run the benchmark for each design in its own process; print both, then the
+    largest size's figures side by side."""
+    results: dict[str, dict[str, Any]] = {}
+    for design in ("today", "compact"):
+        cmd = [sys.executable, __file__, *argv, "--design", design]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith("RESULT "):
+                results[design] = json.loads(line[7:])
+            else:
+                print(f"  {design}: {line}")
+        if proc.returncode != 0 or design not in results:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode or 1
+    n = results["compact"]["n"]
+    print()
+    print(f"{'at ' + format(n, ',') + ' configurations (ms)':<34}{'today':>10}{'compact':>10}")
+    for key, label in (
+        ("p50", "poll to screen p50"),
+        ("p95", "poll to screen p95"),
+        ("record", "History.record (median)"),
+        ("submit", "StoreWriter.submit (median)"),
+        ("key_during_p95", "key during a poll p95"),
+    ):
+        print(f"{label:<34}" + "".join(f"{results[d][key]:>10.1f}" for d in ("today", "compact")))
     return 0
 
 

@@ -1,23 +1,29 @@
-"""Disk used by the history store: bytes per configuration per day, and a simulated month.
+"""Disk used by the history file after a simulated month: today's design beside the compact one.
 
-Builds the database that 1,000 configurations polled every 5 s leave behind after 30
-simulated days, through the real write path (``HistoryStore.write_poll`` and
-``downsample_and_prune``) on a fake clock. Polling every 5 s for a month would mean
-518 million raw rows, almost all of them pruned again after 6 hours, so the
-simulation only writes what the retention rules can keep:
+Builds the file that 1,000 configurations polled every 5 s leave behind after 30
+simulated days, through the real write path (``write_poll`` and
+``downsample_and_prune``) on a fake clock, once with the row-per-sample store as it
+was before issue 18 (loaded from git by ``legacy.py``) and once with the current
+compact store. 10 % of the configurations have traffic (they change in every poll,
+their counters growing at a steady rate with jitter, as the demo server's do); the
+others are idle.
 
-* more than 7 days back: one poll per hour (the hour tier keeps one row per hour);
+Polling every 5 s for a month would mean 518 million samples, almost all of them
+pruned again after 6 hours, so the simulation only writes what the retention rules
+can keep (the same for both designs):
+
+* more than 7 days back: one poll per hour (the hour tier keeps one sample per hour);
 * 7 days to 6 hours back: one poll per minute (the minute tier keeps one per minute);
 * the last 6 hours: a poll every 5 s (the raw tier keeps every sample).
 
-The tiers end up with exactly the rows a real month leaves (the row kept for each
-minute and hour is a real sample either way), and pruning runs every simulated hour
-on the way, so the file also carries the free pages that pruning leaves behind.
+The tiers end up with exactly the samples a real month leaves (what changed between
+two kept samples is what a real month's samples would show at those times), and
+pruning runs every simulated hour on the way, so the file also carries what pruning
+leaves behind. Bytes per sample are measured by copying one tier's rows into a
+fresh file (VACUUMed) and dividing: for the compact store, a tier's chunks and
+pending samples by its changed samples, its poll rows by its unchanged samples.
 
-Prints rows and bytes per tier, bytes per configuration per day in each tier, and
-the file size (plus WAL) at the end.
-
-    python benchmarks/bench_store_disk.py [--configs 1000] [--days 30]
+    python benchmarks/bench_store_disk.py [--configs 1000] [--days 30] [--design both]
 """
 
 from __future__ import annotations
@@ -25,43 +31,88 @@ from __future__ import annotations
 import argparse
 import random
 import sqlite3
+import statistics
+import struct
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from perf_common import machine
 
 from tui.models import COUNTERS
+from tui.settings import Settings
 from tui.store import TIER_HOUR, TIER_MINUTE, TIER_RAW, HistoryStore, Retention
 
 START = 1_800_000_000.0
 HOUR, MINUTE, DAY = 3600.0, 60.0, 86400.0
+PROMETHEUS = 1.3  # bytes a sample, Prometheus TSDB's published figure (Gorilla encoding)
+TARGET_MB, TARGET_CHANGED, TARGET_UNCHANGED = 100.0, 8.0, 0.5
+TARGET_STARTUP_MS = 300.0
+NAMES = {TIER_RAW: "raw", TIER_MINUTE: "minute", TIER_HOUR: "hour"}
 
 
 class Traffic:
-    """Running totals that grow at a steady per-configuration rate (realistic magnitudes)."""
+    """Running totals as the demo server makes them: ``share`` of the configurations
+    have traffic, tokens in and out growing at a steady rate with jitter (up to 0.8 s
+    of traffic, drawn afresh for each poll), calls and LLM tokens following from
+    them, policy events now and then; the rest stay put."""
 
-    def __init__(self, n: int, seed: int = 7) -> None:
+    JITTER = 0.8
+
+    def __init__(self, n: int, share: float = 0.1, seed: int = 7) -> None:
         rng = random.Random(seed)
+        self.rng = random.Random(seed + 1)
         self.ids = [f"{rng.getrandbits(128):032x}" for _ in range(n)]
-        self.base = [[rng.randrange(10**4, 10**9) for _ in COUNTERS] for _ in range(n)]
-        idle = [rng.random() < 0.2 for _ in range(n)]
-        # tokens per second; calls ~ tokens / 500; events rarely
-        rates = [0.0 if idle[i] else 10 ** rng.uniform(0.5, 3.3) for i in range(n)]
-        ratio = [rng.uniform(1.0, 3.0) for _ in range(n)]
-        self.rates = [
-            (r / 500, r, r * q, r * 0.97, r * q * 1.01, r / 50000, r / 80000, r / 200000)
-            for r, q in zip(rates, ratio, strict=True)
-        ]
+        self.base = [tuple(rng.randrange(10**4, 10**9) for _ in COUNTERS) for _ in range(n)]
+        self.active = sorted(rng.sample(range(n), round(n * share)))
+        # tokens per second in, out/in ratio, tokens per call, LLM share in and out,
+        # seconds between policy events
+        self.shape = {
+            i: (
+                10 ** rng.uniform(0.5, 3.3),
+                rng.uniform(1.0, 3.0),
+                rng.uniform(300.0, 3000.0),
+                rng.uniform(0.9, 1.0),
+                rng.uniform(0.9, 1.0),
+                rng.uniform(600.0, 7200.0),
+            )
+            for i in self.active
+        }
+        active = set(self.active)
+        self.idle = [(self.ids[i], self.base[i]) for i in range(n) if i not in active]
 
     def poll(self, t: float) -> list[tuple[str, tuple[int | None, ...]]]:
         s = t - START
-        return [
-            (ai_llm_id, tuple(b + int(r * s) for b, r in zip(base, rate, strict=True)))
-            for ai_llm_id, base, rate in zip(self.ids, self.base, self.rates, strict=True)
-        ]
+        u = self.rng.random
+        j = self.JITTER
+        out: list[tuple[str, tuple[int | None, ...]]] = list(self.idle)
+        for i in self.active:
+            b = self.base[i]
+            rate, ratio, per_call, llm_in, llm_out, every = self.shape[i]
+            tin = int(rate * (s + j * u()))
+            tout = int(rate * ratio * (s + j * u()))
+            events = int(s // every)
+            out.append(
+                (
+                    self.ids[i],
+                    (
+                        b[0] + int(tin / per_call),
+                        b[1] + tin,
+                        b[2] + tout,
+                        b[3] + int(tin * llm_in),
+                        b[4] + int(tout * llm_out),
+                        b[5] + events,
+                        b[6] + events,
+                        b[7] + events // 2,
+                    ),
+                )
+            )
+        return out
 
 
-def schedule(days: float, retention: Retention) -> list[float]:
+def schedule(days: float, retention: Any) -> list[float]:
     """Poll times: hourly, then per minute, then every 5 s, as described above."""
     end = START + days * DAY
     minute_from = end - retention.minute
@@ -81,116 +132,223 @@ def schedule(days: float, retention: Retention) -> list[float]:
     return times
 
 
-def tier_bytes(path: Path, tier: int, limit_configs: int) -> tuple[int, int]:
-    """(rows, bytes) of one tier's rows for a few configurations, copied to a packed file."""
-    out = path.with_name(f"tier{tier}.sqlite3")
+def packed_size(path: Path, copy: list[tuple[str, str, tuple[Any, ...]]]) -> int:
+    """Bytes that the rows selected by ``copy`` ((table, where, args)) take in a fresh,
+    VACUUMed file, less the file's empty pages."""
+    out = path.with_name("part.sqlite3")
     out.unlink(missing_ok=True)
     conn = sqlite3.connect(path)
-    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'sample'").fetchone()[0]
     conn.execute(f"ATTACH '{out}' AS t")
-    conn.execute(sql.replace("CREATE TABLE sample", "CREATE TABLE t.sample"))
-    conn.execute(
-        "INSERT INTO t.sample SELECT * FROM main.sample WHERE tier = ? AND config <= ?",
-        (tier, limit_configs),
-    )
+    tables = {table for table, _, _ in copy}
+    for table in sorted(tables):
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL", (table,)
+        ).fetchall():
+            sql = sql.replace("CREATE TABLE ", "CREATE TABLE t.", 1)
+            sql = sql.replace("CREATE INDEX ", "CREATE INDEX t.", 1)
+            sql = sql.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX t.", 1)
+            conn.execute(sql)
+    for table, where, args in copy:
+        conn.execute(f"INSERT INTO t.{table} SELECT * FROM main.{table} WHERE {where}", args)
     conn.commit()
-    rows = conn.execute("SELECT count(*) FROM t.sample").fetchone()[0]
     conn.execute("DETACH t")
     conn.close()
     conn = sqlite3.connect(out)
     conn.execute("VACUUM")
+    objects = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     conn.close()
-    empty = 2 * 4096  # header page + the table's root page
-    size = out.stat().st_size - empty
+    size = out.stat().st_size - (1 + objects) * 4096  # header page + a root page each
     out.unlink()
-    return int(rows), size
+    return max(size, 0)
+
+
+def build(design: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    retention = Retention()
+    traffic = Traffic(args.configs, args.changing)
+    times = schedule(args.days, retention)
+    if design == "today":
+        from legacy import load
+
+        opener: Any = load("store").HistoryStore
+    else:
+        opener = HistoryStore
+    t0 = time.perf_counter()
+    write_s = 0.0
+    writes = 0
+    with opener.open(path) as store:
+        next_prune = times[0]
+        for i, at in enumerate(times):
+            page = traffic.poll(at)
+            w0 = time.perf_counter()
+            store.write_poll(at, page)
+            if at >= times[-1] - retention.raw:
+                write_s += time.perf_counter() - w0
+                writes += 1
+            if at >= next_prune:
+                store.downsample_and_prune(at)
+                next_prune = at + HOUR
+            if i % 3000 == 0:
+                day = (at - START) / DAY
+                print(f"  {design}: day {day:5.1f}  {time.perf_counter() - t0:6.1f} s", flush=True)
+        store.downsample_and_prune(times[-1])
+        counts = store.counts()
+        conn = store.conn
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    out: dict[str, Any] = {
+        "startup": time_startup(design, path, times[-1] + 5.0, args.runs),
+        "wall": time.perf_counter() - t0,
+        "polls": len(times),
+        "write_ms": write_s / max(writes, 1) * 1000,
+        "size": path.stat().st_size,
+        "live": (pages - free) * page_size,
+        "counts": counts,
+        "tiers": {},
+    }
+    for tier in (TIER_RAW, TIER_MINUTE, TIER_HOUR):
+        if design == "today":
+            nbytes = packed_size(path, [("sample", "tier = ?", (tier,))])
+            out["tiers"][tier] = (counts.get(tier, 0), counts.get(tier, 0), nbytes, 0)
+            continue
+        conn = sqlite3.connect(path)
+        changed = conn.execute("SELECT count(*) FROM pending WHERE tier = ?", (tier,)).fetchone()[
+            0
+        ] + sum(
+            struct.unpack_from("<BIB", data)[1]
+            for (data,) in conn.execute("SELECT data FROM chunk WHERE tier = ?", (tier,))
+        )
+        conn.close()
+        chunk_bytes = packed_size(
+            path, [("chunk", "tier = ?", (tier,)), ("pending", "tier = ?", (tier,))]
+        )
+        poll_bytes = packed_size(path, [("poll", "tier = ?", (tier,))])
+        out["tiers"][tier] = (counts.get(tier, 0), changed, chunk_bytes, poll_bytes)
+    return out
+
+
+def time_startup(design: str, path: Path, now: float, runs: int) -> list[float]:
+    """Milliseconds of ``start_history`` (open, load the last hour, build the series:
+    what the app runs before its first poll) on the file, ``runs`` times, each with a
+    fresh connection and a fresh ``History``."""
+    if design == "today":
+        from legacy import load
+
+        module: Any = load("store")
+        history_class: Any = load("history").History
+    else:
+        import tui.store as module
+        from tui.history import History as history_class
+    real = module.store_path
+    module.store_path = lambda profile: path
+    settings = Settings(profile="bench")
+    out: list[float] = []
+    try:
+        for _ in range(runs):
+            history = history_class()
+            t0 = time.perf_counter()
+            writer = module.start_history(settings, history, now)
+            out.append((time.perf_counter() - t0) * 1000)
+            writer.close()
+            assert writer.problem is None, writer.problem
+            assert len(history.series) > 0
+    finally:
+        module.store_path = real
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", type=int, default=1000)
     ap.add_argument("--days", type=float, default=30.0)
-    ap.add_argument("--dir", help="where to build the database (default: a temporary dir)")
+    ap.add_argument("--changing", type=float, default=0.1, help="share of configurations changing")
+    ap.add_argument("--design", choices=("both", "today", "compact"), default="both")
+    ap.add_argument("--dir", help="where to build the files (default: a temporary dir)")
+    ap.add_argument("--runs", type=int, default=7, help="start-up loads timed per design")
     args = ap.parse_args(argv)
 
-    retention = Retention()
+    print(f"machine: {machine()}, SQLite {sqlite3.sqlite_version}")
     tmp = tempfile.TemporaryDirectory(prefix="flashtop-disk-")
     folder = Path(args.dir or tmp.name)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "history-bench.sqlite3"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    traffic = Traffic(args.configs)
-    times = schedule(args.days, retention)
+    designs = ("today", "compact") if args.design == "both" else (args.design,)
+    results: dict[str, dict[str, Any]] = {}
     print(
-        f"{args.configs} configurations, {args.days:g} simulated days, retention raw "
-        f"{retention.raw / HOUR:g} h / minute {retention.minute / DAY:g} d / hour "
-        f"{retention.hour / DAY:g} d; {len(times)} polls written"
+        f"{args.configs} configurations, {args.changing:.0%} changing, {args.days:g} simulated "
+        "days, retention raw 6 h / minute 7 d / hour 400 d, 5 s polls"
     )
-    t0 = time.perf_counter()
-    deleted = 0
-    with HistoryStore.open(path, retention=retention) as store:
-        next_prune = times[0]
-        for i, at in enumerate(times):
-            store.write_poll(at, traffic.poll(at))
-            if at >= next_prune:
-                deleted += store.downsample_and_prune(at)
-                next_prune = at + HOUR
-            if i % 2000 == 0:
-                day = (at - START) / DAY
-                print(f"  day {day:5.1f}  {time.perf_counter() - t0:6.1f} s", flush=True)
-        end = times[-1]
-        deleted += store.downsample_and_prune(end)
-        counts = store.counts()
-        page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
-        free = store.conn.execute("PRAGMA freelist_count").fetchone()[0]
-        wal = Path(f"{path}-wal")
-        wal_size = wal.stat().st_size if wal.exists() else 0
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    wall = time.perf_counter() - t0
-    size = path.stat().st_size
-
-    print(f"built in {wall:.0f} s; {deleted:,} rows pruned on the way")
-    print()
-    sample_configs = min(args.configs, 50)
-    print(f"{'tier':<8}{'rows':>13}{'bytes/row':>11}{'per config per day':>22}")
-    per_day = {TIER_RAW: DAY / 5.0, TIER_MINUTE: DAY / MINUTE, TIER_HOUR: DAY / HOUR}
-    figures: dict[int, float] = {}
-    for tier, name in ((TIER_RAW, "raw"), (TIER_MINUTE, "minute"), (TIER_HOUR, "hour")):
-        rows, nbytes = tier_bytes(path, tier, sample_configs)
-        per_row = nbytes / rows if rows else 0.0
-        figures[tier] = per_row * per_day[tier]
+    for design in designs:
+        path = folder / f"history-{design}.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        results[design] = build(design, path, args)
+        r = results[design]
         print(
-            f"{name:<8}{counts.get(tier, 0):>13,}{per_row:>11.1f}{figures[tier] / 1024:>18.1f} KiB"
+            f"  {design}: {r['polls']} polls written in {r['wall']:.0f} s; a 5 s poll "
+            f"written in {r['write_ms']:.1f} ms"
         )
     print()
-    print(
-        "bytes per configuration per day after downsampling (the hour tier, kept 400 days): "
-        f"{figures[TIER_HOUR]:,.0f} B"
+    print(f"{'':<34}" + "".join(f"{d:>18}" for d in designs))
+
+    def line(label: str, fmt: Any) -> None:
+        print(f"{label:<34}" + "".join(f"{fmt(results[d]):>18}" for d in designs))
+
+    line("file after the month", lambda r: f"{r['size'] / 1e6:,.1f} MB")
+    line("  in use (less free pages)", lambda r: f"{r['live'] / 1e6:,.1f} MB")
+    line("  per configuration", lambda r: f"{r['size'] / args.configs / 1e3:,.1f} kB")
+    line("writing a 5 s poll", lambda r: f"{r['write_ms']:.1f} ms")
+    line(
+        "start-up load, median of runs",
+        lambda r: f"{statistics.median(r['startup']):.0f} ms",
     )
-    print(
-        "  while in the minute tier (days 1-7; its hour rows are kept as well): "
-        f"{(figures[TIER_MINUTE] + figures[TIER_HOUR]) / 1024:,.1f} KiB"
+    line(
+        "  min / max",
+        lambda r: f"{min(r['startup']):.0f} / {max(r['startup']):.0f} ms",
     )
-    print(f"  the raw tier's 6 hours at 5 s: {figures[TIER_RAW] / 4 / 1024:,.1f} KiB per config")
-    print()
-    live = (pages - free) * page_size
-    print(
-        f"database after {args.days:g} days: {size / 1e6:,.1f} MB "
-        f"({live / 1e6:,.1f} MB in use, {free * page_size / 1e6:,.1f} MB free pages), "
-        f"WAL before checkpoint {wal_size / 1e6:.1f} MB"
-    )
-    print(f"  = {size / args.configs / 1e6:.2f} MB per configuration")
-    long_term = figures[TIER_HOUR] * retention.hour / DAY + figures[TIER_MINUTE] * 7
-    long_term += figures[TIER_RAW] / 4
-    print(
-        f"steady state once 400 days are kept (estimate): "
-        f"{long_term * args.configs / 1e9:,.2f} GB for {args.configs} configurations"
-    )
+    for tier in (TIER_RAW, TIER_MINUTE, TIER_HOUR):
+        name = NAMES[tier]
+        line(f"{name}: samples", lambda r, t=tier: f"{r['tiers'][t][0]:,}")
+        line(f"{name}: bytes a sample (all)", lambda r, t=tier: _per(r, t, "all"))
+        line(f"{name}: bytes a changed sample", lambda r, t=tier: _per(r, t, "changed"))
+        line(f"{name}: bytes an unchanged sample", lambda r, t=tier: _per(r, t, "unchanged"))
+    print(f"{'reference: Prometheus TSDB':<34}{f'{PROMETHEUS} B a sample (published)':>36}")
+    if "compact" in results:
+        r = results["compact"]
+        worst_changed = max(_value(r, t, "changed") for t in r["tiers"])
+        worst_unchanged = max(_value(r, t, "unchanged") for t in r["tiers"])
+        print()
+        startup = statistics.median(r["startup"])
+        print(
+            f"targets: start-up load <= {TARGET_STARTUP_MS:g} ms: {startup:.0f} ms "
+            f"{'met' if startup <= TARGET_STARTUP_MS else 'MISSED'}; "
+            f"file <= {TARGET_MB:g} MB: {r['size'] / 1e6:.1f} MB "
+            f"{'met' if r['size'] / 1e6 <= TARGET_MB else 'MISSED'}; changed sample <= "
+            f"{TARGET_CHANGED:g} B in every tier: worst {worst_changed:.2f} B "
+            f"{'met' if worst_changed <= TARGET_CHANGED else 'MISSED'}; unchanged <= "
+            f"{TARGET_UNCHANGED:g} B: worst {worst_unchanged:.3f} B "
+            f"{'met' if worst_unchanged <= TARGET_UNCHANGED else 'MISSED'}"
+        )
     if not args.dir:
         tmp.cleanup()
     return 0
+
+
+def _value(r: dict[str, Any], tier: int, what: str) -> float:
+    samples, changed, chunk_bytes, poll_bytes = r["tiers"][tier]
+    if what == "all":
+        return (chunk_bytes + poll_bytes) / samples if samples else 0.0
+    if what == "changed":
+        return chunk_bytes / changed if changed else 0.0
+    unchanged = samples - changed
+    return poll_bytes / unchanged if unchanged else 0.0
+
+
+def _per(r: dict[str, Any], tier: int, what: str) -> str:
+    samples, changed, _, poll_bytes = r["tiers"][tier]
+    if what == "unchanged" and samples == changed and not poll_bytes:
+        return "(every row)"
+    return f"{_value(r, tier, what):.2f} B"
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ take a piece *out*, so its cost is measured in the same run as flashtop itself:
 * ``nofreeze``: no ``gc.freeze()`` after the first poll (what the freeze is worth).
 * ``nostore``: polls not handed to the history file's writer thread (what writing
   them costs the event loop, with which that thread shares the interpreter lock).
+* ``legacy-history``: the in-memory history as it was before issue 18 (one 80-byte
+  record per sample), for today's-design figures beside the current ones.
+* ``legacy``: that history and the history file as it was before issue 18 (a row
+  per sample and tier).
 
 Apply with ``--proto NAME[,NAME]`` (``bench_poll_scale.py``, ``bench_memory_scale.py``)
 or run flashtop through :func:`main` (``bench_idle_pty.py --proto``):
@@ -21,6 +25,28 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from typing import Any
+
+
+def legacy_history() -> None:
+    """Not a proposal: today's in-memory history (80-byte record per sample, before
+    issue 18), loaded from git by ``legacy.py``, in place of ``tui.history``. Must be
+    applied before anything imports ``tui.history``."""
+    import legacy
+
+    sys.modules["tui.history"] = legacy.load("history")
+
+
+def legacy() -> None:
+    """Not a proposal: today's history and history file (before issue 18, from git by
+    ``legacy.py``) in place of ``tui.history`` and ``tui.store``, for today's-design
+    figures beside the current ones. Must be applied before anything imports them."""
+    import legacy as old
+
+    history = old.load("history")
+    store = old.load("store")
+    store.StoreWriter.take_notice = lambda self: None  # the monitor asks since issue 18
+    sys.modules["tui.history"] = history
+    sys.modules["tui.store"] = store
 
 
 def nofreeze() -> None:
@@ -57,6 +83,8 @@ PATCHES: dict[str, Callable[[], None]] = {
     "nomarks": nomarks,
     "nofreeze": nofreeze,
     "nostore": nostore,
+    "legacy-history": legacy_history,
+    "legacy": legacy,
 }
 
 

@@ -72,8 +72,8 @@ def test_an_old_file_is_migrated_keeping_its_samples(tmp_path: Path) -> None:
         assert ro.version == 1 and ro.events() == []
         assert [s.values for s in ro.samples()] == [tuple(range(8))]
     with HistoryStore.open(path) as store:
-        assert store.version == SCHEMA_VERSION == 2
-        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert store.version == SCHEMA_VERSION == 3
+        assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert [s.values for s in store.samples()] == [tuple(range(8))]
         store.write_events([event(T0)])
         assert [e.rule for e in store.events()] == ["any block"]

@@ -112,7 +112,7 @@ def history_polls(profile: str) -> int:
     path = Path(os.environ["XDG_DATA_HOME"]) / "flashtop" / f"history-{profile}.sqlite3"
     with sqlite3.connect(path) as conn:
         row = conn.execute(
-            "SELECT count(DISTINCT bucket) FROM sample WHERE tier = ?", (TIER_RAW,)
+            "SELECT count(DISTINCT at) FROM poll WHERE tier = ?", (TIER_RAW,)
         ).fetchone()
     return int(row[0])
 

@@ -257,3 +257,51 @@ def test_oldest_at_is_the_oldest_sample_held_also_after_the_ring_wraps() -> None
     for t in range(5):
         series.add_values(float(t), vals(tin=t))
     assert series.oldest_at == series.samples[0].at == 2.0
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+def test_a_poll_time_is_kept_once_and_the_timeline_stays_bounded() -> None:
+    from tui.history import TRIM_EVERY
+
+    h = History(maxlen=10, forget_after=30.0)
+    for k in range(3 * TRIM_EVERY):
+        at = 1000.0 + 2 * k
+        polled = [stats("steady", vals(tin=k)), stats("idle", vals())]
+        if k < 50 or k % 7 == 0:
+            polled.append(stats("sometimes", vals(tin=k // 7)))  # gaps: its own ticks
+        if k < 20:
+            polled.append(stats("gone", vals()))  # forgotten after 30 s
+        h.record(polled, at)
+    assert "gone" not in h.series
+    assert len(h.timeline) <= 10 * 7 + TRIM_EVERY
+    last = [1000.0 + 2 * k for k in range(3 * TRIM_EVERY - 10, 3 * TRIM_EVERY)]
+    for name in ("steady", "idle"):
+        series = h.series[name]
+        assert [s.at for s in series.samples] == last
+    assert [s.values[TOKENS_IN] for s in h.series["steady"].samples] == list(
+        range(3 * TRIM_EVERY - 10, 3 * TRIM_EVERY)
+    )
+    sometimes = [s.at for s in h.series["sometimes"].samples]
+    assert sometimes == [at for at in last if (at - 1000.0) / 2 % 7 == 0] or len(sometimes) == 10
+    assert all((at - 1000.0) / 2 % 7 == 0 for at in sometimes)
+
+
+def test_unchanged_samples_share_one_record() -> None:
+    s = Series(100)
+    for k in range(100):
+        s.add(Sample(float(k), vals(tin=k // 10)))
+    assert s._rcount == 10  # one record per change, not per sample
+    assert [x.values[TOKENS_IN] for x in s.samples] == [k // 10 for k in range(100)]
+    for k in range(100, 110):
+        s.add(Sample(float(k), vals(tin=99)))
+        assert s._rcount == 11 - (k == 109)  # the oldest goes with its last sample
+
+
+def test_loaded_unchanged_samples_share_one_record() -> None:
+    h = History()
+    h.load({"idle": [Sample(1000.0 + 5 * k, vals(tin=7)) for k in range(49)]})
+    series = h.series["idle"]
+    assert len(series) == 49 and series._rcount == 1
+    assert [s.at for s in series.samples] == [1000.0 + 5 * k for k in range(49)]

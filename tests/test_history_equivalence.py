@@ -11,12 +11,13 @@ sparkline points.
 from __future__ import annotations
 
 import itertools
+import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tui.counters import TOKENS_IN, TOKENS_OUT
-from tui.history import Sample, Series, delta
+from tui.history import Sample, Series, Timeline, delta
 from tui.models import COUNTERS
 
 N = len(COUNTERS)
@@ -79,6 +80,68 @@ class Reference:
                 out.append(round(sum(p for p in parts if p) * 60.0 / span))
         return out
 
+    def buckets(
+        self, indices: tuple[int, ...], end: float, width: float, count: int, max_gap: float
+    ) -> list[float | None]:
+        """Sparkline points by the definition: each interval's growth spread over it
+        by time, clipped to each bucket; a bucket less than half covered is None."""
+        start = end - width * count
+        growth = [0.0] * count
+        covered = [0.0] * count
+        for a, b in itertools.pairwise(self.items):
+            span = b.at - a.at
+            if not 0 < span <= max_gap:
+                continue
+            parts = [delta(a.values[i], b.values[i]) for i in indices]
+            if None in parts:
+                continue
+            total = sum(p for p in parts if p)
+            for j in range(count):
+                lo, hi = start + j * width, start + (j + 1) * width
+                part = min(b.at, hi) - max(a.at, lo)
+                if part > 0:
+                    covered[j] += part
+                    growth[j] += total * (part / span)
+        return [
+            g * 60 / c if c >= width / 2 else None for g, c in zip(growth, covered, strict=True)
+        ]
+
+    def increase(self, index: int, window: float) -> int | None:
+        """What one counter went up by in the window: the sum of its rises."""
+        if len(self.items) < 2 or self.items[-1].values[index] is None:
+            return None
+        cutoff = self.items[-1].at - window
+        total = 0
+        for a, b in itertools.pairwise(self.items):
+            if b.at <= cutoff:
+                continue
+            old, new = a.values[index], b.values[index]
+            if old is not None and new is not None and new > old:
+                total += new - old
+        return total
+
+    def span_rate(self, index: int, window: float) -> float | None:
+        """The rate from the two ends of the window's span; walked when a counter
+        went down in it or a value is unknown."""
+        if len(self.items) < 2:
+            return None
+        end = self.items[-1]
+        k = 0
+        for j in range(len(self.items) - 2, -1, -1):
+            if end.at - self.items[j].at >= window:
+                k = j
+                break
+        start = self.items[k]
+        a, b = start.values[index], end.values[index]
+        went_down = any(
+            o is not None and n is not None and n < o
+            for x, y in itertools.pairwise(self.items[k:])
+            for o, n in zip(x.values, y.values, strict=True)
+        )
+        if a is None or b is None or b < a or went_down:
+            return self.rate((index,), window, 0.0)
+        return (b - a) * 60.0 / (end.at - start.at)
+
     def deltas(self, indices: tuple[int, ...], last: int) -> list[int | None]:
         out: list[int | None] = []
         for a, b in itertools.pairwise(self.items[-(last + 1) :]):
@@ -101,8 +164,20 @@ step = st.tuples(
 )
 
 
-def play(maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None]]) -> None:
-    fast, ref = Series(maxlen), Reference(maxlen)
+def play(
+    maxlen: int,
+    loaded: int,
+    steps: list[tuple[float, str, int, int | None]],
+    neighbour: int = 0,
+) -> None:
+    """Feed the same samples to a Series and the Reference and compare every answer.
+
+    With ``neighbour`` (k > 0), the series shares its timeline with another that
+    gets a sample of its own before every k-th one (so the series' ticks stop being
+    consecutive), and the timeline is trimmed as a History trims it."""
+    timeline = Timeline() if neighbour else None
+    fast, ref = Series(maxlen, timeline), Reference(maxlen)
+    other = Series(maxlen, timeline)
     values: list[int | None] = [0] * N
     at = 1_000.0
     history: list[Sample] = []
@@ -122,6 +197,10 @@ def play(maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None
                 for s in history:
                     ref.add(s)
             continue
+        if neighbour and n % neighbour == 0:
+            other.add(Sample(at - 0.125, tuple(values)))
+        if timeline is not None and n % 5 == 0:
+            timeline.trim(min(fast.oldest_tick, other.oldest_tick))
         assert fast.add(sample) == ref.add(sample)
         assert fast.samples == ref.items
         assert len(fast) == len(ref.items)
@@ -137,6 +216,26 @@ def play(maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None
         for indices in INDEX_SETS:
             for last in (1, 12, 60):
                 assert fast.interval_rates(indices, last) == ref.rates(indices, last)
+        # Sparkline points: 5 s buckets ending on the clock, gaps beyond 12 s.
+        edge = (at // 5 + 1) * 5
+        for indices in INDEX_SETS[:3]:
+            got = fast.bucket_rates(indices, end=edge, width=5.0, count=12, max_gap=12.0)
+            want = ref.buckets(indices, edge, 5.0, 12, 12.0)
+            assert len(got) == len(want)
+            for g, w in zip(got, want, strict=True):
+                assert (g is None) == (w is None), (got, want)
+                if g is not None and w is not None:
+                    assert math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-9), (got, want)
+        # Increases (of counters whose last rise History.record would note: not
+        # the event counters, see Series.last_event_at) and span rates.
+        for index in (0, TOKENS_IN, TOKENS_OUT):
+            for window in (7.5, 60.0, 900.0):
+                assert fast.increase(index, window) == ref.increase(index, window)
+                got_rate = fast.span_rate(index, window)
+                want_rate = ref.span_rate(index, window)
+                assert (got_rate is None) == (want_rate is None)
+                if got_rate is not None and want_rate is not None:
+                    assert math.isclose(got_rate, want_rate, rel_tol=1e-12)
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -144,11 +243,12 @@ def play(maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None
     maxlen=st.integers(1, 40),
     loaded=st.integers(0, 30),
     steps=st.lists(step, min_size=1, max_size=120),
+    neighbour=st.sampled_from((0, 0, 1, 3, 50)),
 )
 def test_ring_with_running_sums_equals_walking_the_samples(
-    maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None]]
+    maxlen: int, loaded: int, steps: list[tuple[float, str, int, int | None]], neighbour: int
 ) -> None:
-    play(maxlen, loaded, steps)
+    play(maxlen, loaded, steps, neighbour)
 
 
 def test_a_long_steady_series_wraps_many_times_and_keeps_exact_rates() -> None:
@@ -161,6 +261,7 @@ def test_a_long_steady_series_wraps_many_times_and_keeps_exact_rates() -> None:
     steps[1_341] = steps[1_342] = (2.0, "same", 0, None)
     steps[1_400] = (2.0, "odd", TOKENS_OUT, 5)
     play(37, 10, steps)
+    play(37, 10, steps, neighbour=400)  # consecutive ticks for a while, then not
 
 
 def test_unchanged_polls_keep_the_rate_falling_as_growth_leaves_the_window() -> None:

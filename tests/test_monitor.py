@@ -296,3 +296,19 @@ async def test_two_monitors_on_one_profile_tell_each_rule_event_once() -> None:
         first.rules_lock.release()  # the first one stops
         second.dispatch([event])
         assert len(sent["second"]) == 1
+
+
+async def test_the_history_cap_is_told_once_in_the_notes_for_a_minute() -> None:
+    from tui.store import StoreWriter
+
+    async with monitor_on_demo() as (monitor, _server, clock):
+        writer = StoreWriter(None)
+        monitor.history_writer = writer
+        assert monitor.notes() == []
+        note = "history reached its cap (500 MB): oldest samples pruned"
+        writer._notice = note
+        assert monitor.notes() == [note]
+        clock.now += 59
+        assert monitor.notes() == ["history reached its cap (500 MB): oldest samples pruned"]
+        clock.now += 2
+        assert monitor.notes() == []  # told once: not again while the cap keeps pruning

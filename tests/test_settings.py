@@ -381,3 +381,21 @@ def test_chart_marker_from_env_else_by_terminal(
 def test_env_fields_default_without_resolve() -> None:
     s = Settings()
     assert (s.no_color, s.chart_marker) == (False, "braille")
+
+
+# ---------------------------------------------------------------- history cap
+
+
+def test_history_max_mb_defaults_to_500_and_is_read_from_the_profile(tmp_path: Path) -> None:
+    assert run({}, {}, tmp_path / "absent.toml").history_max_mb == 500.0
+    path = write(tmp_path, "[profiles.default]\nhistory_max_mb = 50\n")
+    assert run({}, {}, path).history_max_mb == 50.0
+    path = write(tmp_path, "[profiles.default]\nhistory_max_mb = 2.5\n")
+    assert run({}, {}, path).history_max_mb == 2.5
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-10", "nan", "inf", '"500"', "true"])
+def test_history_max_mb_must_be_at_least_one_megabyte(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"[profiles.default]\nhistory_max_mb = {value}\n")
+    with pytest.raises(ConfigError, match="history_max_mb"):
+        run({}, {}, path)

@@ -3,6 +3,7 @@ and every fault (corrupt, locked, read-only, full, two writers, kill -9 mid-writ
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import os
@@ -72,17 +73,7 @@ def store(path: Path) -> Iterator[HistoryStore]:
 
 def rows(store: HistoryStore, tier: int) -> list[tuple[int, str, int, Values]]:
     """(bucket, aiLlmId, at ms, values) of one tier, in key order."""
-    cols = ", ".join(COUNTERS)
-    out = []
-    for row in store.conn.execute(
-        f"SELECT bucket, ai_llm_id, at, {cols} FROM sample JOIN config ON config.id = "
-        "sample.config WHERE tier = ? ORDER BY bucket, ai_llm_id",
-        (tier,),
-    ):
-        out.append(
-            (row[0], row[1], row[2], tuple(int(v) if v is not None else None for v in row[3:]))
-        )
-    return out
+    return store.tier_samples(tier)
 
 
 # ---------------------------------------------------------------------------- basics
@@ -111,12 +102,14 @@ def test_forty_digit_values_and_unknowns_are_stored_exactly(store: HistoryStore)
     [sample] = list(store.samples())
     assert sample.values == exact
     assert all(type(v) is int for v in sample.values if v is not None)
-    kinds = store.conn.execute(
-        "SELECT " + ", ".join(f"typeof({c})" for c in COUNTERS) + " FROM sample WHERE tier = 0"
-    ).fetchone()
-    assert kinds == ("text", "integer", "null", "integer", "text", "text", "text", "integer")
     loaded = store.load_recent(T0 - 60)
     assert loaded["a"][0].values == exact
+    # Once its chunks are closed (the hour tier's after 30 days), read back from a
+    # chunk (the hour tier's sample, the others pruned): the same.
+    store.downsample_and_prune(T0 + 31 * 86400)
+    assert store.stored_counts()["pending"] == 0
+    [sample] = list(store.samples())
+    assert sample.values == exact
 
 
 def test_a_poll_is_one_transaction_with_rows_for_every_configuration(store: HistoryStore) -> None:
@@ -227,13 +220,16 @@ def test_pruning_deletes_in_small_batches_and_always_progresses(store: HistorySt
         store.write_poll(T0 + 5 * step, poll(step, names))
     later = T0 + 400 * 86400 + 1e6
     deleted = store.downsample_and_prune(later, batch=7, max_batches=1)
-    assert 0 < deleted <= 20  # one statement: one bucket of 20, not everything
-    total = deleted
-    while (n := store.downsample_and_prune(later, batch=7, max_batches=3)) > 0:
-        assert n <= 3 * 20
-        total += n
-    assert total == 30 * 20 + 3 * 20 + 20  # raw, minute (the polls span 3 minutes), hour
+    # One statement: 7 polls and at most 7 chunks and the pending samples, not everything.
+    assert 0 < deleted <= 7 + 7 + 20
+    assert store.counts()[TIER_RAW] == (30 - 7) * 20
+    calls = 1
+    while store.downsample_and_prune(later, batch=7, max_batches=3) > 0:
+        calls += 1
+    # 30 raw + 3 minute + 1 hour polls, and 20 chunks per tier, 7 a statement.
+    assert calls >= 3
     assert store.counts() == {}
+    assert store.stored_counts() == {"poll": 0, "chunk": 0, "pending": 0}
 
 
 # ---------------------------------------------------------------------------- restart
@@ -776,11 +772,7 @@ def test_two_processes_writing_the_same_profile_do_not_corrupt_it(path: Path) ->
         assert out.split()[-1] == str(polls - 1)
     with HistoryStore.open(path) as s:
         assert s.integrity_ok()
-        got = s.conn.execute(
-            "SELECT ai_llm_id, count(*) FROM sample JOIN config ON config.id = sample.config "
-            "WHERE tier = 0 GROUP BY ai_llm_id"
-        ).fetchall()
-        counts = dict(got)
+        counts = collections.Counter(name for _, name, _, _ in s.tier_samples(TIER_RAW))
         assert len(counts) == 3 * n
         assert all(counts[f"shared-{i}"] == 2 * polls for i in range(n))
         assert all(counts[f"p{k}-{i}"] == polls for k in (1, 2) for i in range(n))
@@ -812,9 +804,7 @@ def test_kill_9_mid_write_loses_at_most_the_poll_in_flight(path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL
     with HistoryStore.open(path) as s:
         assert s.integrity_ok()
-        per_poll = dict(
-            s.conn.execute("SELECT at, count(*) FROM sample WHERE tier = 0 GROUP BY at").fetchall()
-        )
+        per_poll = collections.Counter(at for _, _, at, _ in s.tier_samples(TIER_RAW))
     polls = len(per_poll)
     # Every poll reported committed is there, whole; at most the poll in flight
     # (or the one after the last line read) is missing, and no poll is half written.

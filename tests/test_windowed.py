@@ -156,6 +156,9 @@ async def test_window_sums_are_shown_but_never_recorded_as_running_totals() -> N
         def close(self) -> None:
             pass
 
+        def take_notice(self) -> None:
+            return None
+
     async with monitor_on_demo() as (monitor, server, clock):
         monitor.history_writer = Writer()  # type: ignore[assignment]
         stats_missing(server)

@@ -3,7 +3,8 @@
 A counter's API field name, its table column, its labels (short for the totals line
 and CSV-like headers, long for the drill-down) and, for event counters, the words
 an alert uses, all live in one :class:`Counter`. Adding a counter is one entry here
-(plus, because the history file keeps one SQL column per counter, a store migration).
+(plus a store migration: the history file's chunks hold as many counters as there
+were when they were written).
 
 Standard library only: the wire layer (``models``) imports it.
 """

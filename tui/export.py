@@ -135,6 +135,8 @@ def export_command(
         raise StoreError(f"cannot read history file {path}: {_why(exc)}") from None
     finally:
         store.close()
+    if store.damage_note:
+        err.write(f"flashtop: {store.damage_note} (their samples are left out)\n")
     return EXIT_OK
 
 

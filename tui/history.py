@@ -5,11 +5,15 @@ rates divide by the *measured* time between samples, never the nominal interval.
 A counter that goes down is a reset: the delta for that interval is the new value
 (what accumulated since the reset), never negative, and the reset is recorded.
 
-Each series keeps its samples packed in one ``bytearray`` ring (80 bytes a sample
-when every counter fits in 64 bits; the :class:`Sample` itself beside it otherwise),
-so ten thousand configurations with an hour each take about 600 MB and give the
-garbage collector nothing per sample to walk; readers unpack only what they look at.
-The token rate every row shows is O(1) per poll (see :meth:`Series.rate_per_minute`).
+Each series keeps its samples in arrays, not objects: which record holds each
+sample's counters (2 bytes), its time as a tick on a :class:`Timeline` the history's
+series share (nothing per sample while a configuration is in every poll), and a ring
+of 80-byte records, one per *change* (a poll that moved no counter adds no record:
+most configurations, most polls). So ten thousand configurations with an hour each,
+a tenth of them changing, take about 75 MB (an 80-byte record per sample took 580)
+and give the garbage collector nothing per sample to walk; readers unpack only what
+they look at. The token rate every row shows is O(1) per
+poll (see :meth:`Series.rate_per_minute`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import struct
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +31,8 @@ from tui.models import LlmStats
 
 DEFAULT_MAXLEN = 720  # one hour at 5 s
 DEFAULT_FORGET_AFTER = 3600.0
+#: Polls recorded between trims of a history's timeline.
+TRIM_EVERY = 256
 _EVENT_IDX = EVENT_INDICES
 
 
@@ -61,8 +68,7 @@ class Changes:
 #: One held sample: its time, the running sum of token growth (in + out, modulo
 #: 2**64) up to it, and the counters as unsigned 64-bit integers.
 _RECORD = struct.Struct(f"<dQ{len(COUNTERS)}Q")
-_HEAD = struct.Struct("<dQ")
-_AT = struct.Struct("<d")
+_CUM = struct.Struct("<8xQ")
 _SIZE = _RECORD.size
 _ZEROS = (0,) * len(COUNTERS)
 _MASK = (1 << 64) - 1
@@ -116,15 +122,78 @@ def _token_growth(old: tuple[int | None, ...], new: tuple[int | None, ...]) -> i
     return total
 
 
+class Timeline:
+    """Sample times, each stored once for all the series of a :class:`History`.
+
+    A poll's time is the same for every configuration in it, so a series keeps
+    *ticks* (a time's number here) instead of times, and while its samples are at
+    consecutive ticks (present in every poll: nearly always) it keeps only the first.
+    Times are dropped from the front with :meth:`trim`, once no series refers to them.
+    """
+
+    __slots__ = ("_base", "_recent", "_times")
+
+    #: Times remembered for finding their tick again (loading a stored hour gives
+    #: every configuration the same times, one configuration after another).
+    RECENT = 4096
+
+    def __init__(self) -> None:
+        self._times = array("d")
+        self._base = 0  # the tick of _times[0]
+        self._recent: dict[float, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def tick(self, at: float) -> int:
+        """The tick of time ``at``: an earlier one with that time, else a new one."""
+        t = self._recent.get(at)
+        if t is not None and t >= self._base:
+            return t
+        t = self._base + len(self._times)
+        self._times.append(at)
+        if len(self._recent) >= self.RECENT:
+            self._recent.clear()
+        self._recent[at] = t
+        return t
+
+    @property
+    def base(self) -> int:
+        return self._base
+
+    @property
+    def times(self) -> array[float]:
+        """The times held; the time of tick ``t`` is ``times[t - base]``."""
+        return self._times
+
+    def at(self, tick: int) -> float:
+        return self._times[tick - self._base]
+
+    def trim(self, oldest: int) -> None:
+        """Forget the times of the ticks before ``oldest``."""
+        k = oldest - self._base
+        if k <= 0:
+            return
+        del self._times[:k]
+        self._base = oldest
+        self._recent = {at: t for at, t in self._recent.items() if t >= oldest}
+
+
 class Series:
     """The last ``maxlen`` samples of one configuration.
 
-    Samples live in one ``bytearray`` ring of fixed-size records (80 bytes each, no
-    Python object per sample: nothing for the garbage collector to walk). A sample
-    that does not pack (an unknown value, or one beyond 64 bits) keeps its
-    :class:`Sample` in a side table. Each record carries the running sum of token
-    growth, so the token rate over any window is one subtraction, and the window's
-    start is found from where it was last time (amortized O(1) per poll).
+    Each sample is its time's tick on a :class:`Timeline` (shared by a
+    :class:`History`'s series; only the first is kept while they are consecutive)
+    and the slot of the record that holds its counters, in arrays of plain numbers
+    (no Python object per sample: nothing for the garbage collector to walk).
+    Records (80 bytes: the time of the change, the running sum of token growth and
+    the counters) live in a third ring, a
+    ``bytearray`` that holds one record per *change*: a sample equal to the one
+    before it points at the same record, and a record goes when the last sample
+    pointing at it does. A record that does not pack (an unknown value, or one
+    beyond 64 bits) keeps its :class:`Sample` in a side table. The running sum makes
+    the token rate over any window one subtraction, and the window's start is found
+    from where it was last time (amortized O(1) per poll).
     """
 
     __slots__ = (
@@ -138,20 +207,36 @@ class Series:
         "_maxlen",
         "_odd",
         "_odd_seq",
+        "_rcap",
+        "_rcount",
+        "_refs",
         "_reset_at",
+        "_rstart",
         "_seq",
         "_start",
+        "_tick0",
+        "_ticks",
+        "_tl",
+        "_tl_own",
         "last_event_at",
         "last_seen",
     )
 
-    def __init__(self, maxlen: int = DEFAULT_MAXLEN) -> None:
+    def __init__(self, maxlen: int = DEFAULT_MAXLEN, timeline: Timeline | None = None) -> None:
         self._maxlen = max(1, maxlen)
-        self._buf = bytearray()  # grows to maxlen records, then wraps
-        self._start = 0  # slot of the oldest record once the ring is full
+        self._tl = Timeline() if timeline is None else timeline
+        self._tl_own = timeline is None
+        self._tick0 = 0  # the oldest sample's tick while the ticks are consecutive
+        self._ticks: array[int] | None = None  # else each sample's tick, by slot
+        self._refs = array("H" if self._maxlen <= 0xFFFF else "I")  # its record's slot
+        self._start = 0  # slot of the oldest sample once the ring is full
         self._count = 0
         self._seq = 0  # samples ever appended; the oldest held is _seq - _count
-        self._odd: dict[int, Sample] = {}  # slot -> a sample that does not pack
+        self._buf = bytearray()  # the records: a ring of _rcap slots
+        self._rcap = 1
+        self._rstart = 0  # slot of the oldest record
+        self._rcount = 0
+        self._odd: dict[int, Sample] = {}  # record slot -> a sample that does not pack
         self._odd_seq = -1  # sequence number of the newest sample that did not pack
         self._hints: dict[float, int] = {}  # window -> sequence number of its last start
         self._cum = 0
@@ -169,52 +254,133 @@ class Series:
     # ------------------------------------------------------------------ storage
 
     def _append(self, at: float, values: tuple[int | None, ...], cum: int) -> None:
+        """Add a sample with a record of its own (its values changed)."""
         try:
             record = _RECORD.pack(at, cum, *values)
             odd = None
         except (struct.error, TypeError):  # None, negative, >= 2**64 or the wrong count
             record = _RECORD.pack(at, cum, *_ZEROS)
             odd = Sample(at, values)
-            self._odd_seq = self._seq
-        slot = self._put(record)
+        if self._count == self._maxlen:
+            self._drop_oldest()
+        r = self._put_record(record)
         if odd is not None:
-            self._odd[slot] = odd
+            self._odd[r] = odd
+            self._odd_seq = self._seq
+        self._put(at, r)
         self._cum = cum
         if values != self._last_values:
             self._changed_at = at
         self._last_at = at
         self._last_values = values
 
-    def _put(self, record: bytes) -> int:
-        """Store a record after the newest (over the oldest once full); return its slot."""
+    def _repeat(self, at: float) -> None:
+        """Add a sample equal to the newest one (no record: it points at the same)."""
+        r = self._refs[self._slot(self._count - 1)]
+        if self._count == self._maxlen:
+            self._drop_oldest()
+        self._put(at, r)
+        self._last_at = at
+
+    def _put(self, at: float, r: int) -> None:
+        """Store a sample after the newest (over the oldest once full)."""
+        tick = self._tl.tick(at)
         n = self._count
+        ticks = self._ticks
+        if ticks is None and n and tick != self._tick0 + n:
+            # Not the next tick (a poll without this configuration, or one of its
+            # own): from now on each sample keeps its tick.
+            ticks = self._ticks = array("L", [0]) * len(self._refs)
+            for k in range(n):
+                ticks[self._slot(k)] = self._tick0 + k
         if n < self._maxlen:
-            self._buf += record
-            slot = n
+            self._refs.append(r)
+            if ticks is not None:
+                ticks.append(tick)
+            elif not n:
+                self._tick0 = tick
             self._count = n + 1
         else:
             slot = self._start
             self._start = (slot + 1) % self._maxlen
-            self._buf[slot * _SIZE : (slot + 1) * _SIZE] = record
-        if self._odd:
-            self._odd.pop(slot, None)
+            self._refs[slot] = r
+            if ticks is not None:
+                ticks[slot] = tick
+            else:
+                self._tick0 += 1
         self._seq += 1
-        return slot
+        if self._tl_own and len(self._tl) > 2 * self._maxlen + 64:
+            self._tl.trim(self.oldest_tick)
+
+    @property
+    def oldest_tick(self) -> int:
+        """The smallest tick a sample held refers to (a large number when empty)."""
+        if not self._count:
+            return 1 << 62
+        if self._ticks is None:
+            return self._tick0
+        return min(self._ticks)
+
+    def _drop_oldest(self) -> None:
+        """The ring is full and its oldest sample is about to go: its record goes too
+        unless the next sample points at it."""
+        slot = self._start
+        r = self._refs[slot]
+        if self._count > 1 and self._refs[(slot + 1) % self._maxlen] == r:
+            return
+        self._rstart = (self._rstart + 1) % self._rcap
+        self._rcount -= 1
+        if self._odd:
+            self._odd.pop(r, None)
+
+    def _put_record(self, record: bytes) -> int:
+        """Store a record after the newest; return its slot."""
+        if self._rcount == self._rcap:
+            self._grow_records()
+        r = (self._rstart + self._rcount) % self._rcap
+        at = r * _SIZE
+        if at == len(self._buf):
+            self._buf += record
+        else:
+            self._buf[at : at + _SIZE] = record
+        self._rcount += 1
+        return r
+
+    def _grow_records(self) -> None:
+        """Double the record ring (up to ``maxlen``), oldest record first in slot 0."""
+        cap = self._rcap
+        order = [(self._rstart + i) % cap for i in range(self._rcount)]
+        where = {old: new for new, old in enumerate(order)}
+        buf = self._buf
+        self._buf = bytearray(b"".join(buf[o * _SIZE : (o + 1) * _SIZE] for o in order))
+        self._refs = array(self._refs.typecode, (where.get(r, 0) for r in self._refs))
+        if self._odd:
+            self._odd = {where[r]: sample for r, sample in self._odd.items()}
+        self._rstart = 0
+        self._rcap = min(max(cap * 2, 2), self._maxlen + 1)
 
     def _slot(self, k: int) -> int:
         """The slot of the ``k``-th sample held, oldest first."""
         return (self._start + k) % self._maxlen
 
     def _at(self, k: int) -> float:
-        return float(_AT.unpack_from(self._buf, self._slot(k) * _SIZE)[0])
+        tl = self._tl
+        if self._ticks is None:
+            return tl._times[self._tick0 + k - tl._base]
+        return tl._times[self._ticks[(self._start + k) % self._maxlen] - tl._base]
+
+    def _cum_at(self, k: int) -> int:
+        return int(_CUM.unpack_from(self._buf, self._refs[self._slot(k)] * _SIZE)[0])
 
     def _sample(self, k: int) -> Sample:
         slot = self._slot(k)
-        odd = self._odd.get(slot) if self._odd else None
+        r = self._refs[slot]
+        at = self._at(k)
+        odd = self._odd.get(r) if self._odd else None
         if odd is not None:
-            return odd
-        t = _RECORD.unpack_from(self._buf, slot * _SIZE)
-        return Sample(t[0], t[2:])
+            return odd if odd.at == at else Sample(at, odd.values)
+        t = _RECORD.unpack_from(self._buf, r * _SIZE)
+        return Sample(at, t[2:])
 
     def _newest_first(self) -> Iterator[Sample]:
         return map(self._sample, range(self._count - 1, -1, -1))
@@ -254,11 +420,9 @@ class Series:
             return _NOTHING  # out of order or duplicate time: ignore
         self.last_seen = at
         if values == prev and self._odd_seq != self._seq - 1:
-            # Nothing moved (most configurations, most polls): the last record again,
-            # with the new time.
-            src = self._slot(self._count - 1) * _SIZE
-            self._put(_AT.pack(at) + self._buf[src + _AT.size : src + _SIZE])
-            self._last_at = at
+            # Nothing moved (most configurations, most polls): a new time pointing at
+            # the newest record.
+            self._repeat(at)
             return _NOTHING
         self._append(at, values, (self._cum + _token_growth(prev, values)) & _MASK)
         changed: set[int] = set()
@@ -287,6 +451,10 @@ class Series:
             cum = 0
             if prev is not None:
                 if sample.at <= self._last_at:
+                    continue
+                if sample.values == prev and self._odd_seq != self._seq - 1:
+                    self._repeat(sample.at)  # unchanged: no record of its own
+                    self.last_seen = max(self.last_seen, sample.at)
                     continue
                 for i in _EVENT_IDX:
                     old, new = prev[i], sample.values[i]
@@ -339,8 +507,7 @@ class Series:
         first = max(n - last - 1, 0)
         if tuple(indices) == _TOKEN_PAIR and self._odd_seq < self._seq - n + first:
             # From the running sums: no sample unpacked (each visible row, each poll).
-            buf = self._buf
-            heads = [_HEAD.unpack_from(buf, self._slot(k) * _SIZE) for k in range(first, n)]
+            heads = [(self._at(k), self._cum_at(k)) for k in range(first, n)]
             return [
                 round(((b_cum - a_cum) & _MASK) * 60.0 / (b_at - a_at))
                 for (a_at, a_cum), (b_at, b_cum) in itertools.pairwise(heads)
@@ -403,19 +570,26 @@ class Series:
         share = [0.0] * count  # the parts of intervals that straddle a bucket edge
         covered = [0.0] * count
         buf, odd, maxlen = self._buf, self._odd, self._maxlen
+        refs, ticks = self._refs, self._ticks
+        times, first = self._tl.times, self._tick0 - self._tl.base
         m = count - 1  # the bucket the walk is in, and its start
         edge = start + m * width
         k = n - 1
         slot = (self._start + k) % maxlen
-        held = odd.get(slot) if odd else None
-        b = unpack(buf, slot * _SIZE) if held is None else _picked(held, wanted)
-        b_at: float = b[0]
+        rb = refs[slot]
+        held = odd.get(rb) if odd else None
+        b = unpack(buf, rb * _SIZE) if held is None else _picked(held, wanted)
+        b_at: float = self._at(k)
         while k > 0 and b_at > start:  # newest first, until the window's start
             k -= 1
             slot = slot - 1 if slot else maxlen - 1
-            held = odd.get(slot) if odd else None
-            a = unpack(buf, slot * _SIZE) if held is None else _picked(held, wanted)
-            a_at: float = a[0]
+            ra = refs[slot]
+            if ra == rb:
+                a = b  # the same record: nothing moved
+            else:
+                held = odd.get(ra) if odd else None
+                a = unpack(buf, ra * _SIZE) if held is None else _picked(held, wanted)
+            a_at: float = times[first + k] if ticks is None else times[ticks[slot] - self._tl.base]
             span = b_at - a_at
             if a_at < end and 0 < span <= max_gap:
                 growth = 0
@@ -447,7 +621,7 @@ class Series:
                                 break
                             j -= 1
                             top, bottom = bottom, start + j * width
-            b, b_at = a, a_at
+            b, b_at, rb = a, a_at, ra
         half = width / 2
         for j in range(count):
             seconds = covered[j]
@@ -533,22 +707,29 @@ class Series:
         pick, _, _ = _picker((index,))
         unpack = pick.unpack_from
         buf, odd, maxlen = self._buf, self._odd, self._maxlen
+        refs = self._refs
         total = 0
         k = n - 1
         slot = (self._start + k) % maxlen
-        held = odd.get(slot) if odd else None
-        b = unpack(buf, slot * _SIZE) if held is None else _picked(held, (index,))
-        while k > 0 and b[0] > cutoff:
+        rb = refs[slot]
+        held = odd.get(rb) if odd else None
+        b = unpack(buf, rb * _SIZE) if held is None else _picked(held, (index,))
+        b_at = self._at(k)
+        while k > 0 and b_at > cutoff:
             k -= 1
             slot = slot - 1 if slot else maxlen - 1
-            held = odd.get(slot) if odd else None
-            a = unpack(buf, slot * _SIZE) if held is None else _picked(held, (index,))
-            if a[0] < not_before:
+            ra = refs[slot]
+            a_at = self._at(k)
+            if a_at < not_before:
                 break
-            old, new = a[1], b[1]
-            if old is not None and new is not None and new > old:
-                total += new - old
-            b = a
+            if ra != rb:
+                held = odd.get(ra) if odd else None
+                a = unpack(buf, ra * _SIZE) if held is None else _picked(held, (index,))
+                old, new = a[1], b[1]
+                if old is not None and new is not None and new > old:
+                    total += new - old
+                b, rb = a, ra
+            b_at = a_at
         return total
 
     def rate_per_minute(
@@ -571,10 +752,10 @@ class Series:
         ):
             return 0.0  # nothing has moved for the whole window (most configurations)
         end = n - 1
-        end_at, end_cum = _HEAD.unpack_from(self._buf, self._slot(end) * _SIZE)
+        end_at, end_cum = self._at(end), self._cum_at(end)
         k = self._window_start(window, end, end_at)
         first_seq = self._seq - n
-        start_at, start_cum = _HEAD.unpack_from(self._buf, self._slot(k) * _SIZE)
+        start_at, start_cum = self._at(k), self._cum_at(k)
         span: float = end_at - start_at
         if tuple(indices) == _TOKEN_PAIR and self._odd_seq < first_seq + k:
             total: int = (end_cum - start_cum) & _MASK
@@ -601,6 +782,9 @@ class History:
         self.maxlen = maxlen
         self.forget_after = forget_after
         self.series: dict[str, Series] = {}
+        #: The times of every series' samples, each once.
+        self.timeline = Timeline()
+        self._records = 0
 
     def record(
         self,
@@ -620,7 +804,7 @@ class History:
         for s in stats:
             series = self.series.get(s.ai_llm_id)
             if series is None:
-                series = self.series[s.ai_llm_id] = Series(self.maxlen)
+                series = self.series[s.ai_llm_id] = Series(self.maxlen, self.timeline)
             changed, ups, resets = series.add_values(at, s.values)
             if changed:
                 changes.changed[s.ai_llm_id] = changed
@@ -631,7 +815,17 @@ class History:
             changes.resets.extend((s.ai_llm_id, COUNTERS[i]) for i in resets)
         if forget:
             self.forget(at)
+            self._records += 1
+            if self._records % TRIM_EVERY == 0:
+                self.trim()
         return changes
+
+    def trim(self) -> None:
+        """Drop the times no series refers to any more from the timeline."""
+        oldest = min((s.oldest_tick for s in self.series.values()), default=None)
+        if oldest is None:
+            oldest = self.timeline.base + len(self.timeline)
+        self.timeline.trim(oldest)
 
     def forget(self, now: float) -> None:
         """Drop configurations not seen for ``forget_after`` seconds."""
@@ -647,5 +841,5 @@ class History:
         for ai_llm_id, samples in loaded.items():
             series = self.series.get(ai_llm_id)
             if series is None:
-                series = self.series[ai_llm_id] = Series(self.maxlen)
+                series = self.series[ai_llm_id] = Series(self.maxlen, self.timeline)
             series.extend(samples)

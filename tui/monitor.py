@@ -68,6 +68,8 @@ NOTIFY_ATTEMPTS = 64
 NOTIFY_CLOSE = 2.0
 #: Seconds the history writer waits before writing a poll (a frame goes first).
 WRITE_DELAY = 0.25
+#: Seconds a one-time note (the history file reached its cap) stays in the status bar.
+NOTICE_SECONDS = 60.0
 
 
 def _close_opened(opening: asyncio.Future[StoreWriter]) -> None:
@@ -134,6 +136,8 @@ class Monitor:
         #: Keep history in the profile's SQLite file (load it at start, write each poll).
         self.keep_history = keep_history
         self.history_writer: StoreWriter | None = None
+        #: A one-time note and until when it is shown.
+        self._notice: tuple[str, float] | None = None
         self.names: dict[str, LlmConfig] = {}
         self.workspaces: dict[str, str] = {}
         self.names_error: str | None = None
@@ -481,10 +485,20 @@ class Monitor:
             self.history_writer.submit(at, page.stats)
 
     def notes(self) -> list[str]:
-        """What is wrong besides the connection (names, the history file), one line each."""
+        """What is wrong besides the connection (names, the history file), one line each;
+        a one-time note of the history file (its cap reached) for a minute."""
         notes = [self.names_error] if self.names_error else []
         if self.history_writer is not None and self.history_writer.problem:
             notes.append(self.history_writer.problem)
+        if self.history_writer is not None:
+            notice = self.history_writer.take_notice()
+            if notice:
+                self._notice = (notice, self.clock() + NOTICE_SECONDS)
+        if self._notice is not None:
+            if self.clock() < self._notice[1]:
+                notes.append(self._notice[0])
+            else:
+                self._notice = None
         if self.budget_alerts.problem:
             notes.append(self.budget_alerts.problem)
         if self.notifier.problem:

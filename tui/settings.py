@@ -17,6 +17,7 @@ theme = "textual-dark"
 ca_bundle = "/etc/ssl/private-ca.pem"
 credential_store = "keyring"  # or "file": a 0600 plain-text file, for headless servers
                               # without a Secret Service (warned about at login only)
+history_max_mb = 500    # the history file's cap; the oldest samples go past it
 
 [profiles.test.thresholds]
 tokens_per_minute = 200000   # alert when a configuration goes faster than this
@@ -77,6 +78,7 @@ Linux console and ``braille`` elsewhere).
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -109,6 +111,9 @@ DEFAULT_DETAIL_INTERVAL = 2.0
 DEFAULT_PROFILE = "default"
 #: A config file larger than this is refused unread (it is a few KiB in practice).
 MAX_CONFIG_BYTES = 1024 * 1024
+#: Megabytes (10**6 bytes) the history file may use before its oldest samples go.
+DEFAULT_HISTORY_MAX_MB = 500.0
+MIN_HISTORY_MAX_MB = 1.0
 
 _TOP_KEYS = {"default_profile", "profiles", "keymap"}
 _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -126,6 +131,7 @@ _PROFILE_KEYS: dict[str, type | tuple[type, ...]] = {
     "rules": list,
     "default_rules": bool,
     "credential_store": str,
+    "history_max_mb": (int, float),
 }
 #: Where tokens are kept: the OS keyring, or a 0600 plain-text file (headless servers).
 CREDENTIAL_STORES = ("keyring", "file")
@@ -211,6 +217,9 @@ class Settings:
     #: Alert rules: the profile's, then the built-in ones and the ``thresholds``
     #: shorthand (see the module docstring).
     rules: tuple[Rule, ...] = field(default_factory=default_rules)
+    #: The history file's cap in megabytes (10**6 bytes): past it the oldest samples
+    #: of the finest tier go first, never the newest hour.
+    history_max_mb: float = DEFAULT_HISTORY_MAX_MB
 
 
 def check_interval(value: float, what: str = "interval") -> float:
@@ -318,6 +327,11 @@ def load_config(path: Path, *, required: bool = False) -> dict[str, Any]:
                     _check_budget(budget, f"{where}[{n}]", path)
             if key == "rules":
                 _rules(value, where, path)
+            if key == "history_max_mb" and not (MIN_HISTORY_MAX_MB <= value < math.inf):
+                raise ConfigError(
+                    f"'{where}' in {path} must be a number of megabytes, at least "
+                    f"{MIN_HISTORY_MAX_MB:g}, got {value!r}"
+                )
     return data
 
 
@@ -618,4 +632,5 @@ def resolve(
         budgets=_budgets(prof.get("budgets", [])),
         prometheus_url=_prometheus_url(pick("prometheus_url", "FLASHTOP_PROMETHEUS_URL"), path),
         rules=resolve_rules(prof, bool(bell), path, f"profiles.{profile}.rules"),
+        history_max_mb=float(prof.get("history_max_mb", DEFAULT_HISTORY_MAX_MB)),
     )

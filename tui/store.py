@@ -5,18 +5,30 @@ mode with a busy timeout, so that two flashtop processes on the same profile tak
 turns instead of corrupting it, and a process killed mid-write loses at most the poll
 whose transaction had not committed.
 
-Tiers. Every poll is written in one transaction as a *raw* row per configuration,
-and the first sample of each minute and of each hour is also kept as a *minute* and
-an *hour* row. Counters are running totals, so any real sample represents its bucket
-exactly (rates still divide by the measured time between samples). Retention is per
-tier (:class:`Retention`: raw for 6 hours, minute rows for 7 days, hour rows for 400
-days by default); :meth:`HistoryStore.downsample_and_prune` deletes what is older in
-small batches, each its own short transaction, so no writer holds the lock for long.
+Tiers. Every poll is written in one transaction to the *raw* tier, and the first
+sample of each minute and of each hour also to the *minute* and the *hour* tier.
+Counters are running totals, so any real sample represents its bucket exactly (rates
+still divide by the measured time between samples). Retention is per tier
+(:class:`Retention`: raw for 6 hours, minute samples for 7 days, hour samples for
+400 days by default); :meth:`HistoryStore.downsample_and_prune` deletes what is
+older in small batches, each its own short transaction, so no writer holds the lock
+for long. Past the profile's ``history_max_mb`` (:attr:`HistoryStore.max_bytes`) the
+oldest data of the finest tier goes first, never the newest hour
+(:meth:`HistoryStore.enforce_cap`).
 
-Exact integers. SQLite's INTEGER is 64-bit and counters may have 40 digits, so the
-counter columns have no declared type: a value that fits in a signed 64-bit integer
-is stored as INTEGER (compact), anything larger as its TEXT decimal digits, unknown as
-NULL. Nothing is ever a float.
+Compact samples (schema version 3, :mod:`tui.tiers`): a poll is one row per tier
+holding which configurations it saw; a configuration's sample is stored only when a
+counter changed, in chunks of up to 128 delta-encoded, zlib-compressed samples
+(:mod:`tui.chunks`). An unchanged sample costs a fraction of a byte, a changed one
+a few bytes. A file of version 1 or 2 (a row per sample) is converted in place, once,
+when opened for writing, keeping every sample; opened read-only, it is converted in
+memory and left as it is. A damaged chunk is skipped when read (its configuration
+has no samples for that stretch) and counted in :attr:`HistoryStore.damage`, which
+the status bar and ``flashtop export`` mention.
+
+Exact integers. Counters may have 40 digits: a chunk column whose values fit in 64
+bits is stored as integers, any other (an unknown value, a larger number) as decimal
+text. Nothing is ever a float.
 
 Faults. :func:`start_history` opens the store for a profile, loads recent history and
 starts a :class:`StoreWriter` thread. A damaged file is moved aside (never deleted) and
@@ -31,9 +43,8 @@ by the :class:`StoreWriter` thread (:meth:`StoreWriter.submit_events`) and prune
 the *minute* tier's retention (7 days by default), so ``flashtop alerts --since 7d``
 has something to show. Notification URLs (secrets) are never stored: an event row
 holds its time, rule, entity id and name, state, metric, value and threshold. A file
-of version 1 is migrated when opened for writing; opened read-only (``flashtop
-export``/``alerts`` before a newer monitor ran), it is read as it is and has no
-alerts.
+of version 1 opened read-only (``flashtop export``/``alerts`` before a newer monitor
+ran) has no alerts.
 
 No Textual here: ``flashtop export`` reads the same store without a terminal.
 """
@@ -46,35 +57,36 @@ import hashlib
 import math
 import os
 import re
+import secrets
 import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from tui import tiers
 from tui.errors import FlashtopError
 from tui.history import History, Sample
 from tui.models import COUNTERS, LlmStats
 from tui.rules import Event
 from tui.settings import Settings, data_dir
+from tui.tiers import BUCKET_MS, TIER_HOUR, TIER_MINUTE, TIER_RAW, TIERS
+
+__all__ = ["BUCKET_MS", "TIER_HOUR", "TIER_MINUTE", "TIER_RAW"]
 
 #: ``PRAGMA application_id`` of a flashtop history file ("fltp").
 APPLICATION_ID = 0x666C7470
-TIER_RAW, TIER_MINUTE, TIER_HOUR = 0, 1, 2
-#: Width of one bucket of each tier, in milliseconds (raw rows are keyed by their time).
-BUCKET_MS = {TIER_RAW: 1, TIER_MINUTE: 60_000, TIER_HOUR: 3_600_000}
 #: Rows deleted per statement when pruning.
 PRUNE_BATCH = 5000
 DEFAULT_BUSY_TIMEOUT = 5.0
-_INT64_MAX = (1 << 63) - 1
 _COLS = ", ".join(COUNTERS)
-_ROW_MARKS = ", ".join("?" * (4 + len(COUNTERS)))
 
-#: Schema migrations: MIGRATIONS[v] takes a file from version v to v + 1.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+#: Schema migrations: MIGRATIONS[v] takes a file from version v to v + 1 (SQL
+#: statements, or a function that rewrites data inside the migration's transaction).
+MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] = (
     (
         # big = 1 once any of its counters did not fit in INTEGER (read back as TEXT).
         """CREATE TABLE config (
@@ -111,10 +123,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX alert_event_at ON alert_event (at)",
     ),
+    # Compact samples: polls as runs, changed samples in chunks (tui.tiers); every
+    # row of the ``sample`` table is moved over, then the table is dropped.
+    (tiers.migrate_rows,),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 #: The first schema version with the alert log.
 ALERTS_VERSION = 2
+#: The first schema version with compact samples (tables poll, chunk, pending).
+COMPACT_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,18 +275,9 @@ def move_aside(path: Path, now: float | None = None) -> Path:
 # ---------------------------------------------------------------------------- the store
 
 
-def _to_db(value: int | None) -> int | str | None:
-    return value if value is None or value <= _INT64_MAX else str(value)
-
-
 def _real(value: object) -> float:
     """A REAL column as read back (NULL, which SQLite makes of NaN, as NaN again)."""
     return float(value) if isinstance(value, int | float) else math.nan
-
-
-def _from_db(row: Sequence[object]) -> tuple[int | None, ...]:
-    """Counters as read back: TEXT digits (too large for INTEGER) become int again."""
-    return tuple(int(v) if isinstance(v, str) else v if isinstance(v, int) else None for v in row)
 
 
 class HistoryStore:
@@ -286,6 +294,7 @@ class HistoryStore:
         retention: Retention,
         readonly: bool,
         version: int = SCHEMA_VERSION,
+        max_bytes: int | None = None,
     ) -> None:
         self.conn = conn
         self.path = path
@@ -295,10 +304,15 @@ class HistoryStore:
         self.version = version
         self._lock = threading.RLock()
         self._ids: dict[str, int] = {}
-        #: config ids known to have a counter stored as TEXT.
-        self._big: set[int] = set()
-        #: config id -> (minute bucket, hour bucket) this process last wrote.
-        self._marks: dict[int, tuple[int, int]] = {}
+        #: This process's writing state, under a random writer id (never 0, the
+        #: id of migrated samples).
+        self._writer = tiers.TierWriter(secrets.randbelow((1 << 31) - 1) + 1)
+        #: Past this many bytes in use, the oldest samples go (None: no cap).
+        self.max_bytes = max_bytes
+        #: The cap has made room at least once.
+        self.capped = False
+        #: Damaged chunks met while reading (skipped).
+        self.damage = tiers.Damage()
 
     @classmethod
     def open(
@@ -308,8 +322,15 @@ class HistoryStore:
         retention: Retention | None = None,
         readonly: bool = False,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        max_bytes: int | None = None,
     ) -> HistoryStore:
-        """Open (creating it, 0600, when writable) and bring the schema up to date."""
+        """Open (creating it, 0600, when writable) and bring the schema up to date.
+
+        A file of an older schema opened read-only is read as it is when only the
+        alert log is missing (version 2 and later hold the same samples); one from
+        before compact samples is copied into memory and migrated there (the file is
+        left as it is).
+        """
         path = Path(path)
         if readonly:
             conn = _connect_readonly(path, busy_timeout)
@@ -328,10 +349,16 @@ class HistoryStore:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA journal_size_limit = 8388608")
             version = _migrate(conn, readonly)
+            if readonly and version < COMPACT_VERSION:
+                memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                conn.backup(memory)
+                conn.close()
+                conn = memory
+                _migrate(conn, False)
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path, retention or Retention(), readonly, version)
+        return cls(conn, path, retention or Retention(), readonly, version, max_bytes)
 
     def close(self) -> None:
         with self._lock:
@@ -348,19 +375,20 @@ class HistoryStore:
     def write_poll(
         self, at: float, stats: Iterable[LlmStats | tuple[str, Sequence[int | None]]]
     ) -> int:
-        """Write one poll (taken at ``at``) in one transaction; return the raw rows added."""
+        """Write one poll (taken at ``at``) in one transaction; return the configurations in it.
+
+        Only the samples that changed are stored (see :mod:`tui.tiers`); a poll not later
+        than this process's previous one is ignored.
+        """
         if self.readonly:
             raise StoreError("the history file is read-only", "read-only")
         at_ms = round(at * 1000)
-        minute, hour = at_ms // BUCKET_MS[TIER_MINUTE], at_ms // BUCKET_MS[TIER_HOUR]
-        rows: list[tuple[object, ...]] = []
-        marks: dict[int, tuple[int, int]] = {}
         with self._lock:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 new_ids: dict[str, int] = {}
-                new_big: set[int] = set()
+                items: list[tuple[int, tuple[int | None, ...]]] = []
                 for item in stats:
                     values: Sequence[int | None]
                     if isinstance(item, LlmStats):
@@ -372,31 +400,19 @@ class HistoryStore:
                         cid = new_ids.get(ai_llm_id)
                     if cid is None:
                         cid = new_ids[ai_llm_id] = self._config_id(ai_llm_id)
-                    vals = tuple(map(_to_db, values))
-                    if cid not in self._big and str in map(type, vals):
-                        conn.execute("UPDATE config SET big = 1 WHERE id = ?", (cid,))
-                        new_big.add(cid)
-                    rows.append((TIER_RAW, at_ms, cid, at_ms, *vals))
-                    last_minute, last_hour = self._marks.get(cid, (-1, -1))
-                    if minute != last_minute:
-                        rows.append((TIER_MINUTE, minute, cid, at_ms, *vals))
-                    if hour != last_hour:
-                        rows.append((TIER_HOUR, hour, cid, at_ms, *vals))
-                    marks[cid] = (minute, hour)
-                # OR IGNORE: a later sample in the same minute/hour bucket (or a second
-                # process's sample at the same millisecond) keeps the first one.
-                conn.executemany(f"INSERT OR IGNORE INTO sample VALUES ({_ROW_MARKS})", rows)
+                    items.append((cid, tuple(values)))
+                n = self._writer.write(conn, at_ms, items)
                 conn.execute("COMMIT")
             except BaseException:
+                self._writer.rollback()
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise
-            # Only committed ids and marks are remembered: a rolled-back id may be
+            # Only committed ids and state are remembered: a rolled-back id may be
             # given to another configuration by another process.
             self._ids.update(new_ids)
-            self._big.update(new_big)
-            self._marks.update(marks)
-        return len(marks)
+            self._writer.commit()
+        return n
 
     def _config_id(self, ai_llm_id: str) -> int:
         self.conn.execute("INSERT OR IGNORE INTO config (ai_llm_id) VALUES (?)", (ai_llm_id,))
@@ -406,18 +422,29 @@ class HistoryStore:
     def downsample_and_prune(
         self, now: float, *, batch: int = PRUNE_BATCH, max_batches: int | None = None
     ) -> int:
-        """Delete rows older than each tier's retention, ``batch`` rows per transaction.
+        """Delete what is older than each tier's retention, ``batch`` rows per transaction;
+        then, past :attr:`max_bytes`, the oldest data of the finest tier first (never
+        the newest hour: see :meth:`enforce_cap`).
 
         Downsampling itself happens as each poll is written (the first sample of every
-        minute and hour is kept in its tier), so what is left is removing old rows.
-        Returns the number deleted; stops after ``max_batches`` statements when given.
+        minute and hour is kept in its tier). Also closes this process's chunks that
+        are old enough and turns what ended processes left pending into chunks.
+        Returns the number of rows deleted; stops after ``max_batches`` statements.
         """
         if self.readonly:
             return 0
         now_ms = round(now * 1000)
+        try:
+            with self._transaction() as conn:
+                self._writer.seal_old(conn, now_ms)
+                tiers.compact_orphans(conn, self._writer.writer, now_ms)
+        except BaseException:
+            self._writer.rollback()
+            raise
+        self._writer.commit()
         deleted = statements = 0
-        for tier in (TIER_RAW, TIER_MINUTE, TIER_HOUR):
-            cutoff = (now_ms - round(self.retention.of(tier) * 1000)) // BUCKET_MS[tier]
+        for tier in TIERS:
+            cutoff = now_ms - round(self.retention.of(tier) * 1000)
             while max_batches is None or statements < max_batches:
                 statements += 1
                 n, more = self._prune_batch(tier, cutoff, batch)
@@ -432,6 +459,57 @@ class HistoryStore:
             deleted += n
             if not more:
                 break
+        if self.max_bytes is not None:
+            deleted += self.enforce_cap(batch=batch)
+        return deleted
+
+    def used_bytes(self) -> int:
+        """Bytes of the file in use (its pages less the free ones, which new data reuses)."""
+        with self._lock:
+            conn = self.conn
+            size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+            free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        return (pages - free) * size
+
+    def enforce_cap(self, *, batch: int = PRUNE_BATCH, keep: float = 3600.0) -> int:
+        """While the file uses more than :attr:`max_bytes`, delete the oldest data, the
+        finest tier first, a tenth of what the tier spans at a time, but never the
+        last ``keep`` seconds before the newest poll. Sets :attr:`capped` once the
+        file is over the cap (even when nothing could go); returns the rows deleted."""
+        limit = self.max_bytes
+        if self.readonly or limit is None or self.used_bytes() <= limit:
+            return 0
+        # First, what costs nothing: this process's open chunks, compressed.
+        try:
+            with self._transaction() as conn:
+                self._writer.seal_old(conn, None)
+        except BaseException:
+            self._writer.rollback()
+            raise
+        self._writer.commit()
+        if self.used_bytes() <= limit:
+            return 0
+        self.capped = True
+        with self._lock:
+            newest = self.conn.execute("SELECT max(at) FROM poll").fetchone()[0]
+        if newest is None:
+            return 0
+        floor = int(newest) - round(keep * 1000)
+        deleted = 0
+        for tier in TIERS:
+            while self.used_bytes() > limit:
+                with self._lock:
+                    span = tiers.tier_range(self.conn, tier)
+                if span is None or span[0] >= floor:
+                    break
+                step = max((span[1] - span[0]) // 10, 60_000)
+                cutoff = min(span[0] + step, floor)
+                while True:
+                    n, more = self._prune_batch(tier, cutoff, batch)
+                    deleted += n
+                    if not more:
+                        break
         return deleted
 
     def write_events(self, events: Iterable[Event]) -> int:
@@ -508,23 +586,12 @@ class HistoryStore:
         return n, n >= batch
 
     def _prune_batch(self, tier: int, cutoff: int, batch: int) -> tuple[int, bool]:
-        """Delete about ``batch`` of the oldest rows of ``tier`` below ``cutoff``."""
+        """Delete about ``batch`` of the oldest polls and chunks of ``tier`` below ``cutoff``."""
         with self._transaction() as conn:
-            row = conn.execute(
-                "SELECT bucket FROM sample WHERE tier = ? AND bucket < ? "
-                "ORDER BY bucket LIMIT 1 OFFSET ?",
-                (tier, cutoff, batch),
-            ).fetchone()
-            bound = cutoff if row is None else int(row[0])
-            n = conn.execute(
-                "DELETE FROM sample WHERE tier = ? AND bucket < ?", (tier, bound)
-            ).rowcount
-            if n == 0 and row is not None:
-                # More than ``batch`` rows share the oldest bucket: take that bucket.
-                n = conn.execute(
-                    "DELETE FROM sample WHERE tier = ? AND bucket = ?", (tier, bound)
-                ).rowcount
-        return n, row is not None
+            n, more, live = tiers.prune_tier(conn, tier, cutoff, batch)
+        if self._writer.writer not in live:
+            self._writer.reset(tier)
+        return n, more
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -550,10 +617,29 @@ class HistoryStore:
         ).fetchone()
         return row is not None
 
-    def _configs(self) -> tuple[dict[int, str], set[int]]:
-        """Config id -> aiLlmId, and the ids with counters stored as TEXT."""
-        rows = self.conn.execute("SELECT id, ai_llm_id, big FROM config").fetchall()
-        return {int(cid): str(name) for cid, name, _ in rows}, {int(r[0]) for r in rows if r[2]}
+    def _configs(self) -> dict[int, str]:
+        """Config id -> aiLlmId."""
+        rows = self.conn.execute("SELECT id, ai_llm_id FROM config").fetchall()
+        return {int(cid): str(name) for cid, name in rows}
+
+    def _read(
+        self,
+        tier: int,
+        lo_ms: int,
+        hi_ms: int,
+        cids: Collection[int] | None = None,
+        keep: Callable[[int], bool] | None = None,
+    ) -> dict[int, list[tuple[int, tuple[int | None, ...]]]]:
+        """:func:`tui.tiers.read_tier`, counting damaged chunks in :attr:`damage`."""
+        return tiers.read_tier(self.conn, tier, lo_ms, hi_ms, cids, self.damage, keep)
+
+    @property
+    def damage_note(self) -> str | None:
+        """A status-bar note when damaged chunks were skipped while reading."""
+        n = len(self.damage)
+        if not n:
+            return None
+        return f"history: {n} damaged chunk{'s' if n != 1 else ''} skipped"
 
     def load_recent(
         self,
@@ -569,52 +655,34 @@ class HistoryStore:
         ``raw_window`` seconds (what the sparklines and the 1-minute rate need), one
         per minute for the ``minute_window`` before that, and one per
         ``coarse_minutes`` minutes back to ``since`` (enough for the 15-minute and
-        1-hour rates and charts, which divide by measured time). Loading a thousand
-        configurations this way takes a fraction of a second.
+        1-hour rates and charts, which divide by measured time).
         """
         with self._lock:
-            conn = self.conn
-            end = conn.execute(
-                "SELECT max(bucket) FROM sample WHERE tier = ?", (TIER_RAW,)
-            ).fetchone()[0]
-            if end is None:
+            span = tiers.tier_range(self.conn, TIER_RAW)
+            if span is None:
                 return {}
+            end = span[1]
             since_ms = round(since * 1000)
-            raw_start = max(since_ms, int(end) - round(raw_window * 1000))
+            raw_start = max(since_ms, end - round(raw_window * 1000))
             fine_start = raw_start - round(minute_window * 1000)
-            per: dict[int, list[Sample]] = {}
-            queries = (
-                (
-                    f"SELECT config, at, {_COLS} FROM sample WHERE tier = ? "
-                    "AND bucket >= ? AND bucket <= ? AND at >= ? AND at < ? "
-                    "AND (at >= ? OR bucket % ? = 0) ORDER BY bucket, config",
-                    (
-                        TIER_MINUTE,
-                        since_ms // BUCKET_MS[TIER_MINUTE],
-                        raw_start // BUCKET_MS[TIER_MINUTE],
-                        since_ms,
-                        raw_start,
-                        fine_start,
-                        max(1, coarse_minutes),
-                    ),
-                ),
-                (
-                    f"SELECT config, at, {_COLS} FROM sample "
-                    "WHERE tier = ? AND bucket >= ? ORDER BY bucket, config",
-                    (TIER_RAW, raw_start),
-                ),
-            )
-            names, big = self._configs()
-            for sql, params in queries:
-                for row in conn.execute(sql, params):
-                    cid = row[0]
-                    sample = Sample(row[1] / 1000.0, _from_db(row[2:]) if cid in big else row[2:])
-                    lst = per.get(cid)
-                    if lst is None:
-                        per[cid] = [sample]
-                    else:
-                        lst.append(sample)
-        return {names[cid]: samples for cid, samples in per.items() if cid in names}
+            every = max(1, coarse_minutes)
+            width = BUCKET_MS[TIER_MINUTE]
+
+            def keep(at: int) -> bool:
+                return at >= fine_start or (at // width) % every == 0
+
+            older = self._read(TIER_MINUTE, since_ms, raw_start - 1, keep=keep)
+            recent = self._read(TIER_RAW, raw_start, end)
+            names = self._configs()
+        out: dict[str, list[Sample]] = {}
+        for part in (older, recent):
+            for cid, got in part.items():
+                name = names.get(cid)
+                if name is None:
+                    continue
+                lst = out.setdefault(name, [])
+                lst.extend(Sample(at / 1000.0, values) for at, values in got)
+        return out
 
     def period_baselines(
         self, starts: Sequence[float], lookback: float = 3 * 86400.0
@@ -623,27 +691,21 @@ class HistoryStore:
         the latest sample at or before it (looking back at most ``lookback`` seconds)
         and the earliest after it; for seeding :class:`tui.ledger.Ledger` at start-up.
 
-        A handful of ``GROUP BY config`` queries (SQLite's min/max bare-column rule
-        picks each configuration's row), each over a bucket range of one tier so the
-        primary key bounds the scan: the raw tier within 2 minutes of a moment, the
-        minute tier within an hour, the hour tier within ``lookback``. So a sample
-        found only in the hour tier is the first of its hour, up to an hour farther
-        from the moment than the true one (a configuration not polled for the hour
-        before a start, or whose newest sample is over an hour older than the
-        store's). Configurations first seen more than ``lookback`` after a start
-        cost one more scan of the hour tier. Configurations with no sample in the
-        last ``lookback`` before the store's newest are left out.
+        Each tier is read over a short range near each moment: the raw tier within 2
+        minutes of it, the minute tier within an hour, the hour tier within
+        ``lookback``. So a sample found only in the hour tier is the first of its
+        hour, up to an hour farther from the moment than the true one.
+        Configurations first seen more than ``lookback`` after a start cost one more
+        read of the hour tier. Configurations with no sample in the last
+        ``lookback`` before the store's newest are left out.
         """
         with self._lock:
-            conn = self.conn
-            names, big = self._configs()
+            names = self._configs()
             ends: dict[int, int] = {}
-            for tier in (TIER_RAW, TIER_MINUTE, TIER_HOUR):
-                end = conn.execute(
-                    "SELECT max(bucket) FROM sample WHERE tier = ?", (tier,)
-                ).fetchone()[0]
-                if end is not None:
-                    ends[tier] = int(end) * BUCKET_MS[tier]
+            for tier in TIERS:
+                span = tiers.tier_range(self.conn, tier)
+                if span is not None:
+                    ends[tier] = span[1]
             if not ends:
                 return {}
             look_ms = round(lookback * 1000)
@@ -659,31 +721,23 @@ class HistoryStore:
                         out.append((tier, lo, min(hi, lo + near_ms)))
                 return out
 
-            def pick(agg: str, parts: list[tuple[int, int, int]]) -> dict[int, Sample]:
+            def pick(later: bool, parts: list[tuple[int, int, int]]) -> dict[int, Sample]:
                 best: dict[int, Sample] = {}
-                later = agg == "max"
                 for tier, lo, hi in parts:
                     if lo > hi:
                         continue
-                    width = BUCKET_MS[tier]
-                    rows = conn.execute(
-                        f"SELECT config, {agg}(at), {_COLS} FROM sample WHERE tier = ? "
-                        "AND bucket >= ? AND bucket <= ? AND at >= ? AND at <= ? "
-                        "GROUP BY config",
-                        (tier, lo // width, hi // width, lo, hi),
-                    )
-                    for row in rows:
-                        cid, at = row[0], row[1] / 1000.0
+                    for cid, got in self._read(tier, lo, hi).items():
+                        at, values = got[-1] if later else got[0]
                         held = best.get(cid)
-                        if held is None or (at > held.at if later else at < held.at):
-                            values = _from_db(row[2:]) if cid in big else tuple(row[2:])
-                            best[cid] = Sample(at, values)
+                        if held is None or (
+                            at / 1000.0 > held.at if later else at / 1000.0 < held.at
+                        ):
+                            best[cid] = Sample(at / 1000.0, values)
                 return best
 
-            # The newest moment stored (a bucket's rows may be up to its width later).
-            last = max(end + BUCKET_MS[tier] - 1 for tier, end in ends.items())
+            last = max(ends.values())
             newest = pick(
-                "max",
+                True,
                 [
                     (TIER_HOUR, last - look_ms, last),
                     *(
@@ -697,13 +751,13 @@ class HistoryStore:
             for start in dict.fromkeys(starts):
                 start_ms = round(start * 1000)
                 # at <= start_ms: a sample at the very start belongs before it.
-                before = pick("max", spans(start_ms - look_ms, start_ms, True))
-                after = pick("min", spans(start_ms + 1, start_ms + look_ms, False))
+                before = pick(True, spans(start_ms - look_ms, start_ms, True))
+                after = pick(False, spans(start_ms + 1, start_ms + look_ms, False))
                 late = [
                     cid for cid, s in newest.items() if cid not in after and s.at * 1000 > start_ms
                 ]
                 if late:
-                    more = pick("min", [(TIER_HOUR, start_ms + look_ms + 1, last)])
+                    more = pick(False, [(TIER_HOUR, start_ms + look_ms + 1, last)])
                     after.update((cid, more[cid]) for cid in late if cid in more)
                 for cid, per in edges.items():
                     per[start] = PeriodEdge(before.get(cid), after.get(cid))
@@ -718,48 +772,85 @@ class HistoryStore:
     ) -> Iterator[StoredSample]:
         """Every stored sample (each moment once, from the finest tier that has it), by time.
 
-        Hour rows older than the oldest minute row, minute rows older than the oldest
-        raw row, then raw rows. For use from one thread (``flashtop export``).
+        Hour samples older than the oldest minute sample, minute samples older than the
+        oldest raw one, then raw samples; read a window at a time (an hour of the raw
+        tier, a day of the minute tier, 30 days of the hour tier). For use from one
+        thread (``flashtop export``).
         """
         conn = self.conn
-        names, _ = self._configs()
-        where, params = "", []
+        names = self._configs()
+        cids: list[int] | None = None
         if ai_llm_id is not None:
-            ids = [cid for cid, name in names.items() if name == ai_llm_id]
-            if not ids:
+            cids = [cid for cid, name in names.items() if name == ai_llm_id][:1]
+            if not cids:
                 return
-            where, params = " AND config = ?", [ids[0]]
         since_ms = None if since is None else round(since * 1000)
-        upper: int | None = None  # rows of a coarser tier must be older than this
+        upper: int | None = None  # samples of a coarser tier must be older than this
         parts: list[tuple[int, int | None]] = []
-        for tier in (TIER_RAW, TIER_MINUTE, TIER_HOUR):
+        for tier in TIERS:
             parts.append((tier, upper))
-            first = conn.execute(
-                "SELECT min(bucket) FROM sample WHERE tier = ?", (tier,)
-            ).fetchone()[0]
-            if first is not None:
-                start = int(first) * BUCKET_MS[tier]
+            span = tiers.tier_range(conn, tier)
+            if span is not None:
+                start = span[0] // BUCKET_MS[tier] * BUCKET_MS[tier]
                 upper = start if upper is None else min(upper, start)
         for tier, below in reversed(parts):
-            sql = f"SELECT config, at, {_COLS} FROM sample WHERE tier = ?{where}"
-            args: list[object] = [tier, *params]
+            span = tiers.tier_range(conn, tier)
+            if span is None:
+                continue
+            lo, hi = span
             if since_ms is not None:
-                sql += " AND bucket >= ? AND at >= ?"
-                args += [since_ms // BUCKET_MS[tier], since_ms]
+                lo = max(lo, since_ms)
             if below is not None:
-                sql += " AND at < ?"
-                args.append(below)
-            sql += " ORDER BY bucket, at, config"
-            for row in conn.execute(sql, args):
-                name = names.get(row[0])
-                if name is not None:
-                    yield StoredSample(name, row[1] / 1000.0, _from_db(row[2:]))
+                hi = min(hi, below - 1)
+            for w_lo, w_hi in tiers.windows(lo, hi, tiers.CHUNK_SPAN_MS[tier]):
+                got = self._read(tier, w_lo, w_hi, cids)
+                rows = [(at, cid, values) for cid, lst in got.items() for at, values in lst]
+                rows.sort(key=lambda r: (r[0], r[1]))
+                for at, cid, values in rows:
+                    name = names.get(cid)
+                    if name is not None:
+                        yield StoredSample(name, at / 1000.0, values)
+
+    def tier_samples(self, tier: int) -> list[tuple[int, str, int, tuple[int | None, ...]]]:
+        """(bucket, aiLlmId, at ms, values) of every sample of one tier, in bucket and
+        id order (for tests and benchmarks)."""
+        with self._lock:
+            span = tiers.tier_range(self.conn, tier)
+            if span is None:
+                return []
+            names = self._configs()
+            got = self._read(tier, span[0], span[1])
+        width = BUCKET_MS[tier]
+        out = [
+            (at // width, names[cid], at, values)
+            for cid, lst in got.items()
+            if cid in names
+            for at, values in lst
+        ]
+        out.sort(key=lambda r: (r[0], r[1], r[2]))
+        return out
 
     def counts(self) -> dict[int, int]:
-        """Rows per tier (for tests and benchmarks)."""
+        """Samples per tier, changed or not (for tests and benchmarks)."""
+        out: dict[int, int] = {}
         with self._lock:
-            rows = self.conn.execute("SELECT tier, count(*) FROM sample GROUP BY tier").fetchall()
-        return {int(t): int(n) for t, n in rows}
+            for tier in TIERS:
+                blobs = [
+                    r[0]
+                    for r in self.conn.execute("SELECT present FROM poll WHERE tier = ?", (tier,))
+                ]
+                n = tiers.present_total(blobs)
+                if n:
+                    out[tier] = n
+        return out
+
+    def stored_counts(self) -> dict[str, int]:
+        """Rows of each sample table: polls, chunks, pending samples (for benchmarks)."""
+        with self._lock:
+            return {
+                table: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+                for table in ("poll", "chunk", "pending")
+            }
 
     def integrity_ok(self) -> bool:
         with self._lock:
@@ -823,7 +914,7 @@ def _migrate(conn: sqlite3.Connection, readonly: bool) -> int:
     if version > SCHEMA_VERSION:
         raise StoreError("the history file was written by a newer flashtop", "newer")
     if readonly and version >= 1 and app_id == APPLICATION_ID:
-        return version  # readable as it is: the samples have not changed since version 1
+        return version  # read as it is (see HistoryStore.open)
     if readonly:
         raise StoreError("the history file is read-only and needs an upgrade", "read-only")
     conn.execute("BEGIN IMMEDIATE")
@@ -831,7 +922,10 @@ def _migrate(conn: sqlite3.Connection, readonly: bool) -> int:
         app_id, version, tables = state()  # another process may have migrated meanwhile
         for v in range(version, SCHEMA_VERSION):
             for statement in MIGRATIONS[v]:
-                conn.execute(statement)
+                if isinstance(statement, str):
+                    conn.execute(statement)
+                else:
+                    statement(conn)
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
@@ -839,6 +933,11 @@ def _migrate(conn: sqlite3.Connection, readonly: bool) -> int:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+    if tables and version < COMPACT_VERSION:
+        # The row-per-sample table is gone: give its pages back to the file system
+        # (a month of it was about a gigabyte; what is left, a few megabytes).
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("VACUUM")
     return SCHEMA_VERSION
 
 
@@ -852,8 +951,11 @@ def open_store_for(
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     path: Path | None = None,
 ) -> tuple[HistoryStore | None, str | None]:
-    """Open the profile's store, handling every fault; return (store or None, note or None)."""
+    """Open the profile's store, handling every fault; return (store or None, note or None).
+
+    Its cap is the profile's ``history_max_mb``."""
     path = store_path(settings.profile) if path is None else path
+    cap = round(settings.history_max_mb * 1_000_000)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError:
@@ -863,7 +965,10 @@ def open_store_for(
         if exists:
             # Opening for writing is the only honest test (root may lack CAP_DAC_OVERRIDE).
             os.close(os.open(path, os.O_RDWR))
-        return HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout), None
+        return (
+            HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout, max_bytes=cap),
+            None,
+        )
     except (sqlite3.Error, OSError, StoreError) as exc:
         kind = fault_kind(exc)
     if kind == "cannot open" and exists:
@@ -871,7 +976,9 @@ def open_store_for(
     if kind == "corrupt" and exists:
         try:
             move_aside(path)
-            store = HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout)
+            store = HistoryStore.open(
+                path, retention=retention, busy_timeout=busy_timeout, max_bytes=cap
+            )
         except (sqlite3.Error, OSError, StoreError):
             return None, NOTES["corrupt"] + "; in memory only"
         return store, NOTES["corrupt"]
@@ -930,6 +1037,9 @@ class StoreWriter:
         #: lock; closing or :meth:`flush` cut the wait short.
         self.write_delay = 0.0
         self._last_prune: float | None = None
+        #: A one-time note (the cap reached), handed out once by :meth:`take_notice`.
+        self._notice: str | None = None
+        self._cap_told = False
         self._thread: threading.Thread | None = None
         if store is not None and not store.readonly:
             self._thread = threading.Thread(target=self._run, name="flashtop-history", daemon=True)
@@ -939,6 +1049,11 @@ class StoreWriter:
     def problem(self) -> str | None:
         """What the status bar should say about the history, if anything."""
         return self.error or self.note
+
+    def take_notice(self) -> str | None:
+        """A note to show once (the history file reached its cap), then None."""
+        notice, self._notice = self._notice, None
+        return notice
 
     @property
     def active(self) -> bool:
@@ -1091,6 +1206,12 @@ class StoreWriter:
             if self._last_prune is None or at - self._last_prune >= self.prune_every:
                 self._last_prune = at
                 store.downsample_and_prune(at, max_batches=self.prune_batches)
+                if store.capped and not self._cap_told and store.max_bytes is not None:
+                    self._cap_told = True
+                    self._notice = (
+                        f"history reached its cap ({store.max_bytes / 1e6:g} MB): "
+                        "oldest samples pruned"
+                    )
         except Exception as exc:  # the store never stops monitoring
             self.failed += 1
             kind = fault_kind(exc)
@@ -1142,8 +1263,15 @@ def start_history(
             return StoreWriter(None, note=NOTES.get(kind, NOTES["error"]))
         try:
             move_aside(path)
-            store = HistoryStore.open(path, retention=retention, busy_timeout=busy_timeout)
+            store = HistoryStore.open(
+                path,
+                retention=retention,
+                busy_timeout=busy_timeout,
+                max_bytes=round(settings.history_max_mb * 1_000_000),
+            )
         except (sqlite3.Error, OSError, StoreError):
             return StoreWriter(None, note=NOTES["corrupt"] + "; in memory only")
         note = NOTES["corrupt"]
+    if store.damage_note:
+        note = store.damage_note if note is None else f"{note}; {store.damage_note}"
     return StoreWriter(store, note=note)
