@@ -22,14 +22,13 @@ import argparse
 import gc
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import proto_patches
+from perf_common import run_designs
 
 if __name__ == "__main__" and sys.argv[-2:] == ["--design", "today"]:
     proto_patches.legacy()  # before tui.history and tui.store are imported
@@ -160,18 +159,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def side_by_side(argv: list[str]) -> int:
     """Run it for each design in its own process (the last arguments name it)."""
-    results: dict[str, dict[str, Any]] = {}
-    for design in ("today", "compact"):
-        cmd = [sys.executable, __file__, *argv, "--design", design]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        for line in proc.stdout.splitlines():
-            if line.startswith("RESULT "):
-                results[design] = json.loads(line[7:])
-            else:
-                print(f"  {design}: {line}")
-        if design not in results:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            return 1
+    got = run_designs(__file__, argv)
+    if isinstance(got, int):
+        return got
+    results = got
     print()
     print(f"{'':<36}{'today':>12}{'compact':>12}")
     for key, label, unit in (

@@ -19,13 +19,12 @@ import argparse
 import asyncio
 import gc
 import json
-import subprocess
 import sys
 import time
 from typing import Any
 
 import proto_patches
-from perf_common import machine, rss_mb
+from perf_common import machine, rss_mb, run_designs
 
 START = 1_800_000_000.0
 
@@ -130,18 +129,10 @@ TARGET_MB = 200.0
 
 def side_by_side(argv: list[str]) -> int:
     """Run the benchmark for each design in its own process; print both."""
-    results: dict[str, dict[str, Any]] = {}
-    for design in ("today", "compact"):
-        cmd = [sys.executable, __file__, *argv, "--design", design]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        for line in proc.stdout.splitlines():
-            if line.startswith("RESULT "):
-                results[design] = json.loads(line[7:])
-            else:
-                print(f"  {design}: {line}")
-        if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            return proc.returncode
+    got = run_designs(__file__, argv)
+    if isinstance(got, int):
+        return got
+    results = got
     print()
     print(f"{'':<40}{'today':>14}{'compact':>14}")
     rows = [

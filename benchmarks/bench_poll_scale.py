@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import proto_patches
-from perf_common import DemoProcess, machine, pct
+from perf_common import DemoProcess, machine, pct, run_designs
 
 P50_MS, P95_MS, KEY_MS = 100.0, 250.0, 50.0
 
@@ -433,18 +432,10 @@ def main(argv: list[str] | None = None) -> int:
 def side_by_side(argv: list[str]) -> int:
     """Run the benchmark for each design in its own process; print both, then the
     largest size's figures side by side."""
-    results: dict[str, dict[str, Any]] = {}
-    for design in ("today", "compact"):
-        cmd = [sys.executable, __file__, *argv, "--design", design]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        for line in proc.stdout.splitlines():
-            if line.startswith("RESULT "):
-                results[design] = json.loads(line[7:])
-            else:
-                print(f"  {design}: {line}")
-        if proc.returncode != 0 or design not in results:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            return proc.returncode or 1
+    got = run_designs(__file__, argv)
+    if isinstance(got, int):
+        return got
+    results = got
     n = results["compact"]["n"]
     print()
     print(f"{'at ' + format(n, ',') + ' configurations (ms)':<34}{'today':>10}{'compact':>10}")

@@ -8,6 +8,7 @@ arrival times, and reads its CPU time from ``/proc/<pid>/stat``.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import platform
 import re
@@ -22,6 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -236,3 +238,26 @@ def base_env(tmp: Path) -> dict[str, str]:
         LINES="40",
     )
     return env
+
+
+DESIGNS = ("today", "compact")
+
+
+def run_designs(script: str, argv: list[str]) -> dict[str, dict[str, Any]] | int:
+    """Run ``script`` once per history design, each in its own process (``--design``),
+    echo what it prints and collect its ``RESULT {json}`` line. Returns the results
+    by design, or the exit status to leave with when one run failed (its stderr's end
+    printed)."""
+    results: dict[str, dict[str, Any]] = {}
+    for design in DESIGNS:
+        cmd = [sys.executable, script, *argv, "--design", design]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        for line in proc.stdout.splitlines():
+            if line.startswith("RESULT "):
+                results[design] = json.loads(line[7:])
+            else:
+                print(f"  {design}: {line}")
+        if proc.returncode != 0 or design not in results:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            return proc.returncode or 1
+    return results
