@@ -123,7 +123,7 @@ async def test_started_a_minute_ago_the_drill_down_shows_the_last_hour_from_the_
         await app.monitor.load_server_past(ids)
         ident = app.overview.table.current_id()
         assert ident is not None
-        past = app.monitor.server_past[ident].samples
+        past = app.monitor.server_past[ident]
         # Every backfilled sample is what the server's own totals were at that moment.
         for sample in (past[0], past[len(past) // 2], past[-1]):
             truth = h.server.totals_at(sample.at)[ident]

@@ -34,10 +34,6 @@ def started(tmp_path: Path, **kwargs: object) -> PtyProcess:
     return run
 
 
-def after(output: bytes, mark: int) -> bytes:
-    return output[mark:]
-
-
 @pytest.mark.parametrize(
     ("signum", "expected"), [(signal.SIGTERM, 143), (signal.SIGHUP, 0), (signal.SIGINT, 130)]
 )
@@ -50,7 +46,7 @@ def test_a_signal_quits_like_q_and_restores_the_terminal(
         os.kill(run.proc.pid, signum)
         code = run.wait(10)
         time.sleep(0.2)  # the last bytes through the pty
-        tail = after(run.output(), mark)
+        tail = run.output()[mark:]
         assert code == expected
         for sequence in RESTORE:
             assert sequence in tail, f"{sequence!r} not sent after {signal.Signals(signum).name}"
@@ -68,7 +64,7 @@ def test_a_signal_ignored_at_start_stays_ignored(tmp_path: Path) -> None:
         run.write(b"q")
         assert run.wait(10) == 0
         time.sleep(0.2)
-        assert b"\x1b[?1049l" in after(run.output(), mark)
+        assert b"\x1b[?1049l" in run.output()[mark:]
     finally:
         run.close()
 
@@ -90,10 +86,6 @@ def test_a_vanished_terminal_ends_the_monitor_within_seconds(tmp_path: Path) -> 
 # ---------------------------------------------------------------------------- no terminal
 
 
-def _child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    return pty_env(tmp_path, **extra)
-
-
 def test_no_terminal_on_stdin_is_refused_at_once(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with out.open("wb") as sink:
@@ -102,7 +94,7 @@ def test_no_terminal_on_stdin_is_refused_at_once(tmp_path: Path) -> None:
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=sink,
-            env=_child_env(tmp_path),
+            env=pty_env(tmp_path),
             cwd=REPO,
             timeout=30,
             check=False,
@@ -121,7 +113,7 @@ def test_output_that_is_not_a_terminal_is_refused_even_with_keys_from_one(tmp_pa
             [sys.executable, "-m", "tui", "--demo"],
             stdin=slave,
             capture_output=True,
-            env=_child_env(tmp_path),
+            env=pty_env(tmp_path),
             cwd=REPO,
             timeout=30,
             check=False,

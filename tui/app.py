@@ -189,13 +189,10 @@ class FlashtopApp(App[int]):
         """The drill-down's charts and long rates reach back before the start."""
         monitor = self.monitor
         note = await monitor.load_server_past(ids)
-        if monitor is not self.monitor:
-            return
+        self.log.info(note)
         screen = self.screen
-        if isinstance(screen, DetailScreen) and screen.is_mounted:
+        if monitor is self.monitor and isinstance(screen, DetailScreen) and screen.is_mounted:
             screen.render_all()
-        if note.startswith("no server history"):
-            self.log.info(note)
 
     def _on_status(self, status: PollStatus) -> None:
         if self.overview.is_mounted:

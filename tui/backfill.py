@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from tui.aistats import MINUTE, Totals
 from tui.history import Sample
+from tui.past import in_front
 
 #: How far back a backfill reaches (the drill-down's 1 h rate, and its 24 h window
 #: from the history file once flashtop has run for a day).
@@ -35,16 +35,6 @@ def backfill_span(configs: int, wanted: float = BACKFILL_SECONDS) -> float:
     at least 10), so one answer stays about :data:`MAX_CELLS` rows."""
     minutes = MAX_CELLS // max(configs, 1)
     return max(10 * MINUTE, min(wanted, minutes * MINUTE))
-
-
-@dataclass(frozen=True, slots=True)
-class ServerPast:
-    """Samples of one configuration reconstructed from the server's minutes."""
-
-    samples: tuple[Sample, ...]
-    #: Where the reconstruction starts (the asked range's start) and ends (the anchor).
-    since: float
-    until: float
 
 
 def samples_before(
@@ -105,23 +95,18 @@ def reconstruct(
     anchors: dict[str, Sample],
     since: float,
     asked_at: float | None = None,
-) -> dict[str, ServerPast]:
+) -> dict[str, tuple[Sample, ...]]:
     """:func:`samples_before` for every anchored configuration (those the server has
     no row for had no traffic: their totals stood still)."""
-    out: dict[str, ServerPast] = {}
+    out: dict[str, tuple[Sample, ...]] = {}
     for ident, anchor in anchors.items():
         samples = samples_before(by_config.get(ident, ()), anchor, since, asked_at=asked_at)
         if samples:
-            out[ident] = ServerPast(tuple(samples), since, anchor.at)
+            out[ident] = tuple(samples)
     return out
 
 
 def with_server_past(server: Sequence[Sample], local: Sequence[Sample]) -> list[Sample]:
     """``server`` samples older than the oldest local one, then ``local`` (oldest
     first): local samples win where both exist."""
-    if not server:
-        return list(local)
-    if not local:
-        return list(server)
-    first = local[0].at
-    return [s for s in server if s.at < first] + list(local)
+    return in_front(server, local)

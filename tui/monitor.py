@@ -23,12 +23,11 @@ from typing import Protocol
 
 from tui.aistats import AiStatsRow
 from tui.alerts import Alert, reset_alerts
-from tui.backfill import ServerPast
 from tui.budgets import BudgetAlerts, BudgetEvaluator, BudgetStatus
 from tui.client import FlashbackClient, client_for
 from tui.costs import Costs
 from tui.errors import ApiError, FlashtopError, NotFoundError, one_line
-from tui.history import Changes, History
+from tui.history import Changes, History, Sample
 from tui.ledger import Ledger, load_baselines
 from tui.models import LlmConfig, StatsPage
 from tui.notify import Notifier
@@ -133,6 +132,10 @@ class Monitor:
         self.clock = clock
         self.client: FlashbackClient = client_for(settings, session)
         self.history = History()
+        #: Per configuration, samples from before flashtop started, read from the
+        #: server once (:meth:`load_server_past`), and what that read said.
+        self.server_past: dict[str, tuple[Sample, ...]] = {}
+        self.server_past_note = ""
         #: Keep history in the profile's SQLite file (load it at start, write each poll).
         self.keep_history = keep_history
         self.history_writer: StoreWriter | None = None
@@ -620,10 +623,6 @@ class Monitor:
             f"({len(page.rows)} rows)"
         )
         return self.server_past_note
-
-    #: Per configuration, samples before flashtop started (see load_server_past).
-    server_past: dict[str, ServerPast] = {}  # (replaced as a whole, never changed in place)
-    server_past_note: str = ""
 
     async def _price_by_mix(self, rows: Sequence[AiStatsRow]) -> None:
         """Configurations the profile maps no model to are priced at the model mix the

@@ -37,13 +37,18 @@ def read_past(settings: Settings, ai_llm_id: str, since: float) -> list[Sample]:
         store.close()
 
 
+def in_front(older: Sequence[Sample], newer: Sequence[Sample]) -> list[Sample]:
+    """``older`` samples before the first of ``newer``, then ``newer`` (oldest first):
+    the newer source wins where both have samples."""
+    if not newer:
+        return list(older)
+    first = newer[0].at
+    return [s for s in older if s.at < first] + list(newer)
+
+
 def merged(past: Sequence[Sample], series: Series | None) -> list[Sample]:
     """``past`` older than the oldest sample in memory, then memory's samples."""
-    held = series.samples if series is not None else []
-    if not held:
-        return list(past)
-    first = held[0].at
-    return [s for s in past if s.at < first] + held
+    return in_front(past, series.samples if series is not None else [])
 
 
 def window_rate(

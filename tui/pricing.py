@@ -267,11 +267,7 @@ def build_pricebook(
     prices: dict[str, Price] = {}
     table: TableInfo | None = None
     for model in dict.fromkeys(models.values()):
-        if model in overrides:
-            rin, rout = overrides[model]
-            prices[model] = Price(model, rin, rout, "config")
-            continue
-        found = table_price(model)
+        found = price_of_model(model, overrides)
         if found is None:
             raise ConfigError(
                 f"model '{model}'{where} is not in the price table "
@@ -280,7 +276,8 @@ def build_pricebook(
                 "million tokens"
             )
         prices[model] = found
-        table = table_info()
+        if found.source != "config":
+            table = table_info()
     return PriceBook(dict(models), prices, table)
 
 
@@ -289,14 +286,15 @@ def model_prices(
 ) -> dict[str, Price | None]:
     """Each model's price: the profile's override, else the table's base rates, else
     None (for names the server reports, which the profile need not know)."""
-    out: dict[str, Price | None] = {}
-    for model in models:
-        if model in overrides:
-            rin, rout = overrides[model]
-            out[model] = Price(model, rin, rout, "config")
-        else:
-            out[model] = table_price(model) if model else None
-    return out
+    return {model: price_of_model(model, overrides) for model in models}
+
+
+def price_of_model(model: str, overrides: Mapping[str, tuple[Decimal, Decimal]]) -> Price | None:
+    """The profile's override of ``model``, else the table's base rates, else None."""
+    if model in overrides:
+        rin, rout = overrides[model]
+        return Price(model, rin, rout, "config")
+    return table_price(model) if model else None
 
 
 #: ``Price.source`` of a price blended from the model mix the server reports.

@@ -256,8 +256,7 @@ class DetailScreen(Screen[str]):
 
     def _server_samples(self) -> tuple[Sample, ...]:
         """Samples from before flashtop started, read from the server (/aistats)."""
-        got = self.monitor.server_past.get(self.ai_llm_id)
-        return got.samples if got is not None else ()
+        return self.monitor.server_past.get(self.ai_llm_id, ())
 
     def _server_note(self, samples: Sequence[Sample]) -> str:
         """Says where the window's samples begin to come from the server, if they do."""
@@ -870,9 +869,7 @@ class DetailScreen(Screen[str]):
         by_model, by_host, prices = got
         note = self._pricing_note(by_model, prices)
         widget.update(
-            breakdown_view(
-                by_model, by_host, label, self.size.width - 2, note, lambda m: prices.get(m)
-            )
+            breakdown_view(by_model, by_host, label, self.size.width - 2, note, prices.get)
         )
 
     def _pricing_note(self, by_model: Breakdown, prices: Mapping[str, Price | None]) -> str:
@@ -895,7 +892,7 @@ class DetailScreen(Screen[str]):
         if not priced:
             return "Cost: no model of this mix is in the price table, and the profile maps none."
         total = sum(
-            (c for i in priced if (c := model_cost(i, lambda m: prices.get(m))) is not None),
+            (c for i in priced if (c := model_cost(i, prices.get)) is not None),
             Decimal(0),
         )
         return (

@@ -240,8 +240,14 @@ class OverviewScreen(Screen[None]):
         bar = self.status_bar
         bar.profile, bar.base_url = monitor.settings.profile, monitor.settings.base_url
         bar.refresh_text()
-        if self.table.show_cost != monitor.costs.enabled:
-            self.table.show_cost = monitor.costs.enabled
+        self._follow_costs()
+
+    def _follow_costs(self) -> None:
+        """Show the cost columns exactly while the monitor prices something (another
+        monitor, or the server's model mix priced since the last poll)."""
+        enabled = self.monitor.costs.enabled
+        if self.table.show_cost != enabled:
+            self.table.show_cost = enabled
             self.table.columns_shown = ()
             self.table.layout_for(self.size.width)
 
@@ -267,11 +273,7 @@ class OverviewScreen(Screen[None]):
             # beside the state, where a narrow pane still shows it.
             bar.source = NOTE if isinstance(update.page, WindowedPage) else ""
             bar.notes = [note for note in update.notes if note != bar.source]
-            if self.table.show_cost != self.monitor.costs.enabled:
-                # Priced since the last poll (the server's model mix came in).
-                self.table.show_cost = self.monitor.costs.enabled
-                self.table.columns_shown = ()
-                self.table.layout_for(self.size.width)
+            self._follow_costs()
             self.status_bar.firing = self.monitor.rules.firing_count()
             self._show_budget(update.budgets)
             self.show_page(update.page, update.changes, update.rates)
