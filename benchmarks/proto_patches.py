@@ -13,6 +13,8 @@ take a piece *out*, so its cost is measured in the same run as flashtop itself:
   record per sample), for today's-design figures beside the current ones.
 * ``legacy``: that history and the history file as it was before issue 18 (a row
   per sample and tier).
+* ``gcstats``: takes nothing out; prints the garbage collector's pauses per
+  generation at exit (to tell a collector's cost from the rest).
 
 Apply with ``--proto NAME[,NAME]`` (``bench_poll_scale.py``, ``bench_memory_scale.py``)
 or run flashtop through :func:`main` (``bench_idle_pty.py --proto``):
@@ -63,6 +65,34 @@ def nostore() -> None:
     StoreWriter.submit = lambda self, at, stats: None  # type: ignore[method-assign,assignment]
 
 
+def gcstats() -> None:
+    """Not a proposal: print the garbage collector's pauses per generation at exit."""
+    import atexit
+    import gc
+    import time
+
+    began: list[float] = [0.0]
+    spent = [[0, 0.0, 0.0] for _ in range(3)]  # count, total ms, max ms
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - began[0]) * 1000
+        row = spent[info["generation"]]
+        row[0] += 1
+        row[1] += ms
+        row[2] = max(row[2], ms)
+
+    gc.callbacks.append(note)
+
+    def report() -> None:
+        for gen, (n, total, worst) in enumerate(spent):
+            print(f"gc generation {gen}: {n} collections, {total:.0f} ms, max {worst:.1f} ms")
+
+    atexit.register(report)
+
+
 # ---------------------------------------------------------------- no marks (to explain)
 
 
@@ -83,6 +113,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "nomarks": nomarks,
     "nofreeze": nofreeze,
     "nostore": nostore,
+    "gcstats": gcstats,
     "legacy-history": legacy_history,
     "legacy": legacy,
 }

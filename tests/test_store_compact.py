@@ -421,6 +421,62 @@ def test_a_pending_sample_packs_as_its_difference_from_the_one_before(rows: list
         unpack_values(pack_values(rows[0], rows[0]), None)  # its base is missing
 
 
+def test_a_small_difference_packs_fixed_width_and_the_older_varint_form_still_reads() -> None:
+    base = (10, 2_000_000, None, 7) + (0,) * (N - 4)
+    known = (10, 2_000_000, 3, 7) + (0,) * (N - 4)
+    later = (12, 2_004_000, 3, 7) + (0,) * (N - 4)
+    blob = pack_values(later, known)
+    assert blob[:2] == bytes((2, 2)) and len(blob) == 2 + 2 * N  # two bytes a counter
+    assert unpack_values(blob, known) == later
+    assert pack_values(later, base)[0] == 1  # an unknown in the base: variable length
+    # Samples written by the first schema-3 writer (variable-length integers, zigzag + 1).
+    assert unpack_values(bytes((1, 3, 4)), (10, 20)) == (11, 18)
+    assert unpack_values(bytes((0, 11, 0)), None) == (5, None)
+    with pytest.raises(ChunkError):
+        unpack_values(blob[:-1], known)  # torn
+
+
+def test_a_damaged_pending_sample_is_folded_in_as_unknown_and_writing_goes_on(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tiers, "CHUNK_SAMPLES", 40)  # raw chunks of 9..40 samples
+    names = [f"cfg-{k}" for k in range(3)]
+
+    def poll(step: int) -> list[tuple[str, Values]]:
+        return [(n, (step * (k + 1),) * N) for k, n in enumerate(names)]
+
+    with HistoryStore.open(path, retention=KEEP) as store:
+        for step in range(6):
+            store.write_poll(T0 + 5 * step, poll(step))
+        # A pending sample in the middle of cfg-1's open chunk is torn on disk.
+        cid = store.conn.execute("SELECT id FROM config WHERE ai_llm_id = 'cfg-1'").fetchone()[0]
+        torn_at = round((T0 + 5 * 3) * 1000)
+        store.conn.execute(
+            "UPDATE pending SET vals = x'02' WHERE tier = 0 AND config = ? AND at = ?",
+            (cid, torn_at),
+        )
+        for step in range(6, 100):  # its chunk closes (folds) and later ones follow
+            store.write_poll(T0 + 5 * step, poll(step))
+        assert not store.conn.execute(
+            "SELECT count(*) FROM pending WHERE tier = 0 AND config = ? AND at <= ?",
+            (cid, torn_at),
+        ).fetchone()[0]
+    with HistoryStore.open(path, readonly=True) as ro:
+        got = {(r[1], r[2]): r[3] for r in ro.tier_samples(TIER_RAW)}
+    unknown = (None,) * N
+    for step in range(100):
+        at = round((T0 + 5 * step) * 1000)
+        assert got[("cfg-0", at)] == (step,) * N
+        # From the torn sample to the end of its chain (the pending samples of that
+        # chunk after it), unknown; whole again from the next chunk on.
+        if step < 3:
+            assert got[("cfg-1", at)] == (2 * step,) * N
+        elif got[("cfg-1", at)] != unknown:
+            assert got[("cfg-1", at)] == (2 * step,) * N and step > 6
+    assert got[("cfg-1", torn_at)] == unknown
+    assert got[("cfg-1", round((T0 + 5 * 99) * 1000))] == (2 * 99,) * N
+
+
 @given(
     st.lists(st.integers(0, 10**6), min_size=1, max_size=60),
     st.integers(0, 3),

@@ -151,8 +151,8 @@ def encode_chunk(times: Sequence[int], rows: Sequence[Values]) -> bytes:
         kind, cost, factor, best = _DELTA, _spread(d), 0, d
         for back, less, scaled in ((1, _LESS_1, _SCALED_1), (2, _LESS_2, _SCALED_2)):
             ref = deltas[col_no - back] if col_no - back >= 1 else None
-            if ref is None:
-                continue
+            if ref is None or cost < 2:
+                continue  # nothing to refer to, or nothing to gain (a steady column)
             tries = [(less, list(map(operator.sub, d, ref)), 0)]
             total = sum(ref[1:])
             if total:
@@ -296,11 +296,35 @@ def present_count(blob: bytes) -> int:
 
 # ---------------------------------------------------------------------------- one sample
 
+#: First byte of a packed sample: varint counters whole (0) or as differences from
+#: the sample before (1); fixed-width differences from the sample before (2), the
+#: second byte the width in bytes (1, 2, 4 or 8), the same for every counter.
+_WHOLE, _RELATIVE, _FIXED = 0, 1, 2
+_WIDTHS = ((1, "b"), (2, "h"), (4, "i"), (8, "q"))
+_FIXED_STRUCTS: dict[tuple[int, int], struct.Struct] = {}
+
+
+def _fixed_struct(width: int, n: int) -> struct.Struct:
+    got = _FIXED_STRUCTS.get((width, n))
+    if got is None:
+        code = dict(_WIDTHS)[width]
+        got = _FIXED_STRUCTS[(width, n)] = struct.Struct(f"<{n}{code}")
+    return got
+
 
 def pack_values(values: Values, base: Values | None) -> bytes:
-    """One sample's counters as variable-length integers: each the zigzagged difference
-    from ``base`` (the sample before it; None: from zero), plus one, 0 when unknown."""
-    out = bytearray((0 if base is None else 1,))
+    """One sample's counters, the difference from ``base`` (the sample before it; None:
+    whole). Differences that fit 64 bits, with every value known, are fixed-width
+    integers (one :mod:`struct` call: packing a poll's samples is the writer's
+    hot path); otherwise variable-length integers (zigzagged, plus one; 0: unknown)."""
+    if base is not None and None not in values and None not in base and len(values) == len(base):
+        deltas = list(map(operator.sub, values, base))
+        lo, hi = min(deltas, default=0), max(deltas, default=0)
+        for width, _ in _WIDTHS:
+            limit = 1 << (8 * width - 1)
+            if -limit <= lo and hi < limit:
+                return bytes((_FIXED, width)) + _fixed_struct(width, len(deltas)).pack(*deltas)
+    out = bytearray((_WHOLE if base is None else _RELATIVE,))
     for i, v in enumerate(values):
         if v is None:
             out.append(0)
@@ -313,11 +337,20 @@ def pack_values(values: Values, base: Values | None) -> bytes:
 
 def unpack_values(blob: bytes, base: Values | None) -> Values:
     """The counters :func:`pack_values` was given (with the same ``base``)."""
-    if not blob or blob[0] not in (0, 1):
+    kind = blob[0] if blob else -1
+    if kind not in (_WHOLE, _RELATIVE, _FIXED):
         raise ChunkError("not a packed sample")
-    relative = blob[0] == 1
+    relative = kind != _WHOLE
     if relative and base is None:
         raise ChunkError("a packed sample without the one before it")
+    if kind == _FIXED:
+        assert base is not None
+        width = blob[1] if len(blob) > 1 else 0
+        n, extra = divmod(len(blob) - 2, width) if width in dict(_WIDTHS) else (-1, -1)
+        if extra or n != len(base) or None in base:
+            raise ChunkError("a packed sample of another width")
+        deltas = _fixed_struct(width, n).unpack_from(blob, 2)
+        return tuple(map(operator.add, base, deltas))
     nums = _varints(blob[1:])
     if relative and base is not None and len(nums) != len(base):
         raise ChunkError("a packed sample of another width")

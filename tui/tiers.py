@@ -12,8 +12,9 @@ its counters changed; the polls themselves are kept as runs:
   tier from one writer, encoded by :mod:`tui.chunks` (delta integers, zlib).
 * ``pending``: the changed samples of each writer's open chunks, one row each (a few
   bytes), so that every committed poll survives a crash; they are folded into their
-  chunk's row every few samples (:data:`FOLD`) and when it is full or old
-  (:data:`CHUNK_SPAN_MS`), in the transaction that writes it.
+  chunk's row when it is full or old (:data:`CHUNK_SPAN_MS`) and, in the coarser
+  tiers whose chunks stay open for days, every few samples (:data:`FOLD`), in the
+  transaction that writes it.
 
 Each process writing the file has its own random *writer* id, so two processes
 polling the same profile never mix their runs: a configuration's samples are
@@ -55,8 +56,12 @@ CHUNK_SAMPLES = 128
 #: A chunk is closed once it spans this long, so that pruning frees space steadily.
 CHUNK_SPAN_MS = {TIER_RAW: 3_600_000, TIER_MINUTE: 86_400_000, TIER_HOUR: 30 * 86_400_000}
 #: Pending samples after which an open chunk is folded into its row, and how many
-#: folds a poll may do (each encodes a chunk: a few hundred microseconds).
-FOLD = {TIER_RAW: 32, TIER_MINUTE: 8, TIER_HOUR: 2}
+#: folds a poll may do (each reads the chunk back and encodes it again: a few hundred
+#: microseconds). A raw chunk closes within the hour, so its samples stay pending
+#: until then and it is encoded once; a minute chunk spans up to a day and an hour
+#: chunk a month, so theirs are folded in as they come, to keep the pending rows
+#: (about three times a chunk's bytes per sample) few.
+FOLD = {TIER_RAW: CHUNK_SAMPLES, TIER_MINUTE: 32, TIER_HOUR: 2}
 FOLD_BUDGET = 64
 #: Chunks of configuration ``c`` close at ``CHUNK_SAMPLES - c % STAGGER`` samples.
 STAGGER = 32
@@ -113,10 +118,14 @@ class _Plan:
     at: int = -1
 
 
-#: An open chunk: its first sample's time, how many samples it has, and the times
-#: and counters of the last of them, those only in ``pending`` (not yet folded into
-#: its chunk row; the rest are read back from the row when it is folded again).
-_Open = tuple[int, int, list[int], list[Values]]
+#: An open chunk: its first sample's time, how many samples it has, and how many of
+#: the last of them are only in ``pending`` (not yet folded into its chunk row). The
+#: samples themselves are read back from the file when they are folded, so that the
+#: writer holds nothing per sample (at 10,000 configurations its memory, and the
+#: garbage collector's walks, stay small).
+_Open = tuple[int, int, int]
+#: The counters of a pending sample that does not decode.
+_UNKNOWN: Values = (None,) * len(COUNTERS)
 _UPSERT = (
     "INSERT INTO chunk (tier, config, writer, first_at, last_at, data) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (tier, config, writer, first_at) DO UPDATE SET "
@@ -193,24 +202,25 @@ class TierWriter:
         budget = FOLD_BUDGET
         for tier in TIERS:
             opened, span, fold = self._open[tier], CHUNK_SPAN_MS[tier], FOLD[tier]
-            plan_open, plan_last = plan.open[tier], plan.last[tier]
+            plan_open, plan_last, last = plan.open[tier], plan.last[tier], self._last[tier]
             for cid, values in changed[tier]:
                 plan_last[cid] = values
-                first, count, times, rows = opened.get(cid) or (at_ms, 0, [], [])
+                first, count, held = opened.get(cid) or (at_ms, 0, 0)
                 # Sizes differ a little between configurations, so that chunks that
                 # started together do not all close (and encode) in the same poll.
                 size = max(CHUNK_SAMPLES - cid % STAGGER, 1)
                 if count and (count >= size or at_ms - first >= span):
-                    if times:
-                        self._fold(conn, tier, cid, first, times, rows)
-                    first, count, times, rows = at_ms, 0, [], []
-                elif len(times) >= fold - cid % (fold // 4 + 1) and budget > 0:
-                    first = self._fold(conn, tier, cid, first, times, rows)
-                    times, rows = [], []
+                    if held:
+                        self._fold(conn, tier, cid, first)
+                    first, count, held = at_ms, 0, 0
+                elif held >= fold - cid % (fold // 4 + 1) and budget > 0:
+                    first = self._fold(conn, tier, cid, first)
+                    held = 0
                     budget -= 1
-                base = rows[-1] if rows else None  # the first pending sample: whole
+                # The first pending sample is whole; the rest differ from the one before.
+                base = last.get(cid) if held else None
                 pending.append((tier, cid, w, at_ms, pack_values(values, base)))
-                plan_open[cid] = (first, count + 1, [*times, at_ms], [*rows, values])
+                plan_open[cid] = (first, count + 1, held + 1)
         conn.executemany(
             "INSERT OR REPLACE INTO poll VALUES (?, ?, ?, ?)",
             [
@@ -247,24 +257,28 @@ class TierWriter:
     def rollback(self) -> None:
         self._plan = None
 
-    def _fold(
-        self,
-        conn: sqlite3.Connection,
-        tier: int,
-        cid: int,
-        first: int,
-        times: Sequence[int],
-        rows: Sequence[Values],
-    ) -> int:
-        """Write an open chunk's row whole (what it held, read back, and the pending
-        samples ``times``/``rows``) and delete its pending samples; return the row's
-        first time (a new row's when the old one does not decode)."""
+    def _fold(self, conn: sqlite3.Connection, tier: int, cid: int, first: int) -> int:
+        """Write an open chunk's row whole (what it held and its pending samples, both
+        read back) and delete its pending samples; return the row's first time (a new
+        row's when the old one does not decode). A pending sample that does not decode
+        (damaged on disk, or following one that is) is folded in as unknown values."""
         w = self.writer
+        all_times: list[int] = []
+        all_rows: list[Values] = []
+        rows = conn.execute(
+            "SELECT config, writer, at, vals FROM pending "
+            "WHERE tier = ? AND config = ? AND writer = ? ORDER BY at",
+            (tier, cid, w),
+        )
+        for _, _, at, values in _pending_samples(rows):
+            all_times.append(at)
+            all_rows.append(_UNKNOWN if values is None else values)
+        if not all_times:
+            return first
         held = conn.execute(
             "SELECT data FROM chunk WHERE tier = ? AND config = ? AND writer = ? AND first_at = ?",
             (tier, cid, w, first),
         ).fetchone()
-        all_times, all_rows = list(times), list(rows)
         if held is not None:
             try:
                 old_times, old_rows = decode_chunk(held[0])
@@ -278,7 +292,7 @@ class TierWriter:
         )
         conn.execute(
             "DELETE FROM pending WHERE tier = ? AND config = ? AND writer = ? AND at <= ?",
-            (tier, cid, w, times[-1]),
+            (tier, cid, w, all_times[-1]),
         )
         return all_times[0]
 
@@ -289,10 +303,10 @@ class TierWriter:
         plan = self._plan = _Plan(at=self.newest_ms)
         n = 0
         for tier in TIERS:
-            for cid, (first, count, times, rows) in list(self._open[tier].items()):
+            for cid, (first, count, held) in list(self._open[tier].items()):
                 if count and (now_ms is None or now_ms - first >= CHUNK_SPAN_MS[tier]):
-                    if times:
-                        self._fold(conn, tier, cid, first, times, rows)
+                    if held:
+                        self._fold(conn, tier, cid, first)
                     plan.closed.append((tier, cid))
                     n += 1
         return n
