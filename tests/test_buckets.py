@@ -325,3 +325,49 @@ def test_bucket_rates_match_the_plain_definition(
     got = series.bucket_rates(indices, end=end, width=width, count=count, max_gap=max_gap)
     want = reference(samples, indices, end, width, count, max_gap)
     assert same(got, want), (got, want)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    points=series_points(),
+    maxlen=st.sampled_from([2, 5, 720]),
+    width=st.sampled_from([1.0, 2.0, 5.0]),
+    count=st.integers(1, 12),
+    shift=st.integers(-2, 1),
+)
+def test_a_remembered_answer_never_outlives_the_samples_it_read(
+    points: list[tuple[float, tuple[int | None, ...]]],
+    maxlen: int,
+    width: float,
+    count: int,
+    shift: int,
+) -> None:
+    # The overview asks every row the same question on every poll until the next
+    # bucket edge, and the series remembers its last answer: asked again after each
+    # new sample (the same question, and the one a poll later), it must agree with
+    # the definition every time, also once the ring drops what the answer read.
+    series = Series(maxlen)
+    for i, (at, vals) in enumerate(points):
+        series.add(Sample(at, vals))
+        samples = held(points[: i + 1], maxlen)
+        last = samples[-1].at
+        for end in {(math.floor(last / width) + shift) * width, math.floor(last / width) * width}:
+            got = series.bucket_rates(PAIR, end=end, width=width, count=count, max_gap=15.0)
+            want = reference(samples, PAIR, end, width, count, 15.0)
+            assert same(got, want), (i, end, got, want)
+
+
+def test_the_trend_changes_when_the_sample_before_its_window_goes() -> None:
+    # Asked twice with no new sample between, the answer is remembered; once the ring
+    # drops the sample that began the window's first interval, it is computed again.
+    series = series_of([(float(t), values(10 * t, 0)) for t in range(0, 21, 5)], maxlen=5)
+    first = series.bucket_rates(PAIR, end=20.0, width=5.0, count=4, max_gap=15.0)
+    assert first == [600.0] * 4
+    assert series.bucket_rates(PAIR, end=20.0, width=5.0, count=4, max_gap=15.0) == first
+    series.add(Sample(25.0, values(250, 0)))  # sample 0 s goes: [0, 5] is no longer known
+    assert series.bucket_rates(PAIR, end=20.0, width=5.0, count=4, max_gap=15.0) == [
+        None,
+        600.0,
+        600.0,
+        600.0,
+    ]

@@ -7,6 +7,7 @@ except the few tests that prove that *nothing* happens for a while.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import re
@@ -30,7 +31,7 @@ from ui_helpers import (
     wait_for,
 )
 
-from tui.app import FlashtopApp
+from tui.app import GC_YOUNG_THRESHOLD, FlashtopApp
 from tui.counters import IDX
 from tui.demo_server import CURATED, RESET_AT
 from tui.monitor import INTERVAL_STEPS
@@ -75,6 +76,14 @@ async def test_rows_appear_for_every_configuration_with_names() -> None:
         assert "12 configs" in h.status_text()
         # The provider column comes from /ai/llm as well.
         assert h.row(h.id_of("code-review")).provider == "ANTHROPIC"
+
+
+async def test_young_collections_are_rarer_while_the_app_runs_and_restored_after() -> None:
+    before = gc.get_threshold()
+    async with running() as h:
+        await wait_for(h.pilot, lambda: h.app._gc_frozen, message="the first poll shown")
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before
 
 
 async def test_sort_keys_reorder_rows_and_cursor_follows_the_configuration() -> None:

@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 
 #: Seconds a thread may hold the interpreter lock while another waits (Python: 0.005).
 SWITCH_INTERVAL = 0.001
+#: Container objects allocated (net) between young collections once the first poll is
+#: in (Python: 700). A poll holds a few thousand short-lived ones at once (the page,
+#: rows, strips), so at 700 a young collection ran about twice a poll (under churn
+#: ~0.5 ms of a ~13 ms poll), walking objects about to be freed anyway.
+GC_YOUNG_THRESHOLD = 10_000
 
 
 def styles_dir() -> Path:
@@ -112,6 +117,7 @@ class FlashtopApp(App[int]):
         self.overview = OverviewScreen(self.monitor, mark_changes=mark_changes)
         self._poll_worker: Worker[None] | None = None
         self._gc_frozen = False
+        self._gc_threshold = gc.get_threshold()
         self._switch_interval = sys.getswitchinterval()
         #: One toast per poll at most, and not too often (tui/toasts.py).
         self.toasts = ToastGate()
@@ -143,6 +149,7 @@ class FlashtopApp(App[int]):
             self._undo_signals()
         if self._gc_frozen:
             gc.unfreeze()
+            gc.set_threshold(*self._gc_threshold)
             self._gc_frozen = False
         await self.monitor.aclose()
         if self._demo is not None:
@@ -181,8 +188,11 @@ class FlashtopApp(App[int]):
         if not self._gc_frozen:
             # Everything alive now (Textual, the history's series) lives as long as
             # the app: take it out of the collector's full walks (at 10,000
-            # configurations a poll shows 176 -> 145 ms sooner with it).
+            # configurations a poll shows 176 -> 145 ms sooner with it); and collect
+            # the young less often (see GC_YOUNG_THRESHOLD).
             gc.freeze()
+            self._gc_threshold = gc.get_threshold()
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *self._gc_threshold[1:])
             self._gc_frozen = True
 
     async def _load_server_past(self, ids: list[str]) -> None:

@@ -24,7 +24,7 @@ import struct
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tui.counters import COUNTERS, EVENT_INDICES, TOKENS_IN, TOKENS_OUT
 from tui.models import LlmStats
@@ -179,6 +179,19 @@ class Timeline:
         self._recent = {at: t for at, t in self._recent.items() if t >= oldest}
 
 
+class _BucketMemo(NamedTuple):
+    """One answer of :meth:`Series.bucket_rates`, and what it depends on."""
+
+    key: tuple[tuple[int, ...], float, float, int, float]
+    #: The newest sample was at or past ``end``: later samples cannot change it.
+    complete: bool
+    #: Samples ever appended when it was computed.
+    seq: int
+    #: Sequence number of the oldest sample it read (it holds while that is held).
+    oldest_read: int
+    points: tuple[float | None, ...]
+
+
 class Series:
     """The last ``maxlen`` samples of one configuration.
 
@@ -197,6 +210,7 @@ class Series:
     """
 
     __slots__ = (
+        "_buckets",
         "_buf",
         "_changed_at",
         "_count",
@@ -239,6 +253,8 @@ class Series:
         self._odd: dict[int, Sample] = {}  # record slot -> a sample that does not pack
         self._odd_seq = -1  # sequence number of the newest sample that did not pack
         self._hints: dict[float, int] = {}  # window -> sequence number of its last start
+        #: The last answer of :meth:`bucket_rates` and when it still holds (see there).
+        self._buckets: _BucketMemo | None = None
         self._cum = 0
         self._changed_at = 0.0  # when the values last differed from the sample before
         self._reset_at = -math.inf  # when a counter last went down (the server reset it)
@@ -562,7 +578,20 @@ class Series:
         n = self._count
         if count <= 0 or width <= 0 or n < 2:
             return points
-        pick, wanted, where = _picker(tuple(indices))
+        # The answer reads no sample after the first at or past ``end`` (an interval
+        # that starts there is skipped), so once the newest is past ``end`` only
+        # dropping the oldest sample read can change it: the overview asks the same
+        # question of every visible row on every poll until the next bucket edge.
+        key = (tuple(indices), end, width, count, max_gap)
+        memo = self._buckets
+        if (
+            memo is not None
+            and memo.key == key
+            and (memo.complete or memo.seq == self._seq)
+            and self._seq - n <= memo.oldest_read
+        ):
+            return list(memo.points)
+        pick, wanted, where = _picker(key[0])
         unpack = pick.unpack_from
         at_first = tuple(p + 1 for p in where)  # positions in (time, *counters wanted)
         start = end - width * count
@@ -628,6 +657,9 @@ class Series:
             if seconds >= half:
                 total = share[j] + whole[j] if share[j] else whole[j]
                 points[j] = total * 60 / seconds
+        self._buckets = _BucketMemo(
+            key, self._last_at >= end, self._seq, self._seq - n + k, tuple(points)
+        )
         return points
 
     def _window_start(self, window: float, end: int, end_at: float) -> int:

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, cast, get_args
 
 from tui.counters import COUNTERS, REGISTRY, TOKENS_IN, TOKENS_OUT, Counter
 from tui.fmt import compact, rate, safe_text, sparkline
@@ -37,6 +37,7 @@ _TREND_COUNTERS = (TOKENS_IN, TOKENS_OUT)
 
 #: What a cell's style means; the table maps each role to a style of its theme.
 Role = Literal["", "changed", "warning", "error", "muted", "accent"]
+ROLES: tuple[Role, ...] = get_args(Role)
 SortValue = float | int | str | None
 
 

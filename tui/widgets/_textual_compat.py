@@ -1,18 +1,23 @@
 """Every use of private Textual API in flashtop, switched on only where it was checked.
 
-Two optimisations reach into Textual's internals:
+Three optimisations reach into Textual's internals:
 
 * :class:`CroppingCompositor` subclasses ``textual._compositor`` so that a partial
   update writes only the changed cells of a line, not the line up to them;
 * :class:`ScrollbarSkipMixin` overrides ``ScrollView._size_updated`` so that a layout
   of the screen in which the table did not move does not repaint its scrollbars.
 
-Both are used only when :func:`compat_enabled`: the installed Textual is within
+A third, :func:`render_lines_now` and :func:`keep_rendered_lines`, lets a
+:class:`~tui.widgets.line_static.LineStatic` render its new content once, as Textual
+paints it, both to find the changed cells and to paint them.
+
+All are used only when :func:`compat_enabled`: the installed Textual is within
 :data:`CHECKED_TEXTUAL` and its private modules import. On any other version the
 stock compositor and the stock ``_size_updated`` are used; the app is slower to
 draw, not broken. To support a new Textual, re-read ``textual/_compositor.py``
 (``ChopsUpdate.render_segments``, ``Compositor.render_partial_update``) and
-``ScrollView._size_updated``, then widen the range deliberately.
+``ScrollView._size_updated``, and ``Widget._render_content``/``render_line``), then
+widen the range deliberately.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from textual.strip import Strip
 if TYPE_CHECKING:
     from textual.app import App
     from textual.screen import Screen
+    from textual.widget import Widget
 
 #: Textual versions these overrides were checked against: ``[low, high)``.
 CHECKED_TEXTUAL: tuple[tuple[int, int, int], tuple[int, int, int]] = ((8, 2, 0), (8, 3, 0))
@@ -295,6 +301,25 @@ def _whole_cell(strip: Strip, at: int, step: int) -> int:
             pos += w
         return at
     return at
+
+
+def render_lines_now(widget: Widget) -> list[Strip] | None:
+    """The lines of ``widget`` as Textual will paint them, rendered now from its
+    current content and kept as its render cache; None when not enabled (render them
+    some other way). For a content change made without ``refresh()``."""
+    if not compat_enabled():
+        return None
+    widget._layout_cache.clear()  # the visual of the content before (Widget._render)
+    widget._render_content()
+    return list(widget._render_cache.lines)
+
+
+def keep_rendered_lines(widget: Widget) -> None:
+    """After ``refresh(*regions)``: paint the lines :func:`render_lines_now` rendered,
+    not render them again (``Widget.render_line`` renders anew while the widget has
+    dirty regions; only it reads them)."""
+    if compat_enabled():
+        widget._dirty_regions.clear()
 
 
 def write_to_terminal(app: App[Any], text: str) -> bool:

@@ -17,6 +17,7 @@ from textual.strip import Strip
 from textual.visual import VisualType
 from textual.widgets import Static
 
+from tui.widgets._textual_compat import keep_rendered_lines, render_lines_now
 from tui.widgets.stats_table import changed_spans
 
 
@@ -41,25 +42,29 @@ class LineStatic(Static):
             self._strips = None
             super().update(content, layout=layout)
             return
-        strips = self._as_strips(content)
+        # Take the new content without the whole-widget repaint Static.update asks
+        # for; then repaint only the changed runs.
+        self._hold = True
+        try:
+            super().update(content, layout=False)
+        finally:
+            self._hold = False
+        # Rendered once, as Textual paints them, where it can be (else as Rich
+        # renders the text, and Textual renders it again to paint it).
+        rendered = render_lines_now(self)
+        strips = self._as_strips(content) if rendered is None else rendered
         before, self._strips = self._strips, strips
         if before is None or len(before) != len(strips):
-            super().update(content, layout=False)
+            self.refresh()
             return
         regions = [
             Region(x0, y, x1 - x0, 1)
             for y, (old, new) in enumerate(zip(before, strips, strict=True))
             for x0, x1 in changed_spans(old, new)
         ]
-        # Take the new content without the whole-widget repaint Static.update asks
-        # for, then repaint only the changed runs.
-        self._hold = True
-        try:
-            super().update(content, layout=False)
-        finally:
-            self._hold = False
         if regions:
             self.refresh(*regions)
+            keep_rendered_lines(self)
 
     def refresh(self, *regions: Region, **options: Any) -> Self:
         if self._hold:

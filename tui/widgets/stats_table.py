@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.view import Column, RowView, columns_for_width
+from tui.view import ROLES, Column, RowView, columns_for_width
 from tui.widgets._textual_compat import ScrollbarSkipMixin
 from tui.widgets.theme_colors import Palette
 
@@ -118,6 +118,9 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         self._lines: dict[str, tuple[object, Strip]] = {}
         #: Screen line (0 = header) -> the strip last drawn or asked to be drawn there.
         self._painted: dict[int, Strip] = {}
+        #: Line style -> role -> the role's style on it, for :attr:`_styled_palette`.
+        self._styled: dict[Style, dict[str, Style]] = {}
+        self._styled_palette: Palette | None = None
         #: Lines refreshed since the counter was last reset (for tests and benchmarks).
         self.line_refreshes = 0
         #: Regions (runs of changed cells) those refreshes asked Textual to repaint.
@@ -229,23 +232,20 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         Built directly for the common cell that fits (a poll redraws every changed
         row), through Rich ``Text`` for the rest (a long or wide name), and merged as
         they go: one segment a run of one style (what ``Strip.simplify`` would make),
-        so the line is ready without restyling and merging it afterwards.
+        so the line is ready without restyling and merging it afterwards. A cell in
+        the line's own style joins the run as one string, padding and all.
         """
         segments: list[Segment] = []
         run: list[str] = []
         run_style = style
-        palette = self.palette
+        styled = self._role_styles(style)
 
-        def add(text: str, text_style: Style) -> None:
+        def switch(text_style: Style) -> None:
+            """Close the run of the current style and start one of ``text_style``."""
             nonlocal run, run_style
-            if not text:
-                return  # (an empty segment would upset Strip's cropping)
-            if text_style is run_style or text_style == run_style:
-                run.append(text)
-            else:
-                if run:
-                    segments.append(Segment("".join(run), run_style))
-                run, run_style = [text], text_style
+            if run:
+                segments.append(Segment("".join(run), run_style))
+            run, run_style = [], text_style
 
         for col in self.columns_shown:
             is_marked = col.key in marked
@@ -262,21 +262,44 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
                 one.append(" ")
                 for seg in one.render(self.app.console):
                     if seg.text:
-                        add(seg.text, style + seg.style)
+                        seg_style = style + seg.style
+                        if seg_style is not run_style and seg_style != run_style:
+                            switch(seg_style)
+                        run.append(seg.text)
                 continue
-            role = palette.for_role(cell.role) if palette is not None else ""
             pad = " " * (width - used)
-            if cell.right:
-                add(" " + pad, style)
-                add(text, style + role if isinstance(role, Style) else style)
-                add(" ", style)
-            else:
-                add(" ", style)
-                add(text, style + role if isinstance(role, Style) else style)
-                add(pad + " ", style)
+            if run_style is not style and run_style != style:
+                switch(style)
+            text_style = styled.get(cell.role, style)
+            if not text or text_style is style or text_style == style:
+                run.append(f" {pad}{text} " if cell.right else f" {text}{pad} ")
+                continue
+            run.append(f" {pad}" if cell.right else " ")
+            switch(text_style)
+            run.append(text)
+            switch(style)
+            run.append(" " if cell.right else f"{pad} ")
         if run:
             segments.append(Segment("".join(run), run_style))
         return segments
+
+    def _role_styles(self, style: Style) -> dict[str, Style]:
+        """Each cell role's style on top of the line style ``style`` (the palette's
+        roles; remembered per line style until the palette changes)."""
+        palette = self.palette
+        if palette is not self._styled_palette or len(self._styled) > 64:
+            self._styled_palette = palette
+            self._styled.clear()
+        styled = self._styled.get(style)
+        if styled is None:
+            styled = {}
+            if palette is not None:
+                for role in ROLES:
+                    extra = palette.for_role(role)
+                    if isinstance(extra, Style):
+                        styled[role] = style + extra
+            self._styled[style] = styled
+        return styled
 
     def _line_strip(self, row: RowView, marked: frozenset[str], style: Style, width: int) -> Strip:
         """One row as a strip ``width`` cells wide, in the line's ``style``."""
@@ -366,6 +389,7 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         focused = self.has_focus
         base = self.rich_style
         keep: dict[str, tuple[object, Strip]] = {}
+        regions: list[Region] = []
         for index in self._visible_range():
             ident = self._order[index]
             entry = self._line_for(ident, index, width, base, focused)
@@ -379,9 +403,12 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
             spans = changed_spans(before, strip) if before is not None else [(0, width)]
             if spans:
                 self.line_refreshes += 1
-                self.region_refreshes += len(spans)
-                self.refresh(*(Region(x0, y, x1 - x0, 1) for x0, x1 in spans))
+                regions += [Region(x0, y, x1 - x0, 1) for x0, x1 in spans]
         self._lines = keep
+        if regions:
+            # One call for all of them: each call also clears the widget's caches.
+            self.region_refreshes += len(regions)
+            self.refresh(*regions)
 
     def _repaint_all(self) -> None:
         """Forget what is on screen and repaint the whole table."""

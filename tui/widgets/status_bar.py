@@ -77,6 +77,8 @@ class StatusBar(LineStatic):
         self.sort_label = ""
         self.filter_text = ""
         self._shown: Text | None = None
+        #: What the shown text was made of (see :meth:`refresh_text`).
+        self._key: tuple[object, ...] | None = None
 
     def set_state(self, status: PollStatus, interval: float) -> None:
         self.status = status
@@ -94,6 +96,34 @@ class StatusBar(LineStatic):
         if wanted != self.classes & _ALL_CLASSES:
             self.set_classes((self.classes - _ALL_CLASSES) | wanted)
 
+        status = self.status
+        age = updated(status.last_ok, now, is_behind(status, label))
+        # Everything the two lines are made of: when none of it moved (most calls: the
+        # once-a-second tick, a request going out) nothing is built or compared.
+        key = (
+            label,
+            status.state,
+            status.last_error,
+            age,
+            self.login_key,
+            self.profile,
+            self.base_url,
+            self.interval,
+            self.sort_label,
+            self.filter_text,
+            self.source,
+            self.firing,
+            self.budget,
+            self.budget_alarm,
+            self.configs,
+            self.invalid,
+            self.unpriced,
+            tuple(self.notes),
+        )
+        if key == self._key:
+            return
+        self._key = key
+
         line1 = Text()
         line1.append(" flashtop ", style="bold reverse")
         line1.append(f" {safe_text(self.profile, 24)} ", style="bold")
@@ -108,7 +138,7 @@ class StatusBar(LineStatic):
         line2.append(f" ● {label}", style="bold")
         if self.status.state is ConnState.LOGIN_NEEDED and self.login_key:
             line2.append(f": press {self.login_key}", style="bold")
-        line2.append(f"  {updated(self.status.last_ok, now, is_behind(self.status, label))}")
+        line2.append(f"  {age}")
         if self.source:
             line2.append(f"  {safe_text(self.source, 80)}", style="bold")
         if self.firing:
