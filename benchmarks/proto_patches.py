@@ -15,6 +15,8 @@ take a piece *out*, so its cost is measured in the same run as flashtop itself:
   per sample and tier).
 * ``gcstats``: takes nothing out; prints the garbage collector's pauses per
   generation at exit (to tell a collector's cost from the rest).
+* ``gcyoung700``: young collections at Python's default threshold after the first
+  poll (what ``GC_YOUNG_THRESHOLD`` is worth).
 
 Apply with ``--proto NAME[,NAME]`` (``bench_poll_scale.py``, ``bench_memory_scale.py``)
 or run flashtop through :func:`main` (``bench_idle_pty.py --proto``):
@@ -93,6 +95,14 @@ def gcstats() -> None:
     atexit.register(report)
 
 
+def gcyoung700() -> None:
+    """Not a proposal: young collections at Python's default 700 objects after the
+    first poll, not ``tui.app.GC_YOUNG_THRESHOLD`` (what raising it is worth)."""
+    import tui.app as a
+
+    a.GC_YOUNG_THRESHOLD = 700
+
+
 # ---------------------------------------------------------------- no marks (to explain)
 
 
@@ -114,6 +124,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "nofreeze": nofreeze,
     "nostore": nostore,
     "gcstats": gcstats,
+    "gcyoung700": gcyoung700,
     "legacy-history": legacy_history,
     "legacy": legacy,
 }
