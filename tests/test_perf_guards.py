@@ -29,7 +29,7 @@ from tui.demo_server import DemoServer
 from tui.monitor import POLL_PART
 from tui.settings import Settings
 from tui.tokens import AuthSession, TokenSet
-from tui.view import COUNTER_COLUMNS
+from tui.view import COUNTER_COLUMNS, EVENT_COLUMNS
 from tui.widgets.stats_table import StatsTable, _cells, changed_spans
 
 BIG = 10_000
@@ -280,3 +280,99 @@ async def test_rows_built_from_segments_equal_rows_rendered_through_rich_text(
                     assert _cells(direct) == _cells(text_path_strip(table, row, marked, style))
                     checked += 1
         assert checked == len(variants) * 6
+
+
+def _alternatives() -> dict[str, object]:
+    """Another value for every RowView field (one that shows, where it can)."""
+    from decimal import Decimal
+
+    from tui.counters import COUNTERS
+    from tui.models import CellProblem
+    from tui.pricing import PeriodCost
+
+    n = len(COUNTERS)
+    return {
+        "id": "another-id",
+        "name": "another name",
+        "provider": "zzz",
+        "values": tuple(7 * 10**i for i in range(n)),
+        "problems": {COUNTERS[0]: CellProblem.MISSING},
+        "rate": 98765.0,
+        "trend": (1, None, 50, 3),
+        "hot": frozenset(EVENT_COLUMNS),
+        "priced": True,
+        "cost_rate": Decimal("1.25"),
+        "cost_today": PeriodCost(Decimal("3.5"), 0.0, False),
+        "group": 4,
+        "folded": True,
+    }
+
+
+def test_each_column_declares_every_row_field_its_cell_reads() -> None:
+    """The table reuses the cells at a line's start whose ``Column.reads`` fields
+    are unchanged: a field a column reads but does not declare would leave a stale
+    cell on screen. Changing any undeclared field must not change the cell."""
+    from tui.counters import COUNTERS
+    from tui.view import COLUMNS, RowView
+
+    n = len(COUNTERS)
+    plain = RowView(
+        id="cfg-1",
+        name="support-bot",
+        provider="openai",
+        values=(None, *range(1, n)),
+        problems={},
+        rate=12.0,
+        trend=(3, 4, 5),
+    )
+    bases = [plain, replace(plain, priced=True, group=2, values=(5,) * n, rate=None)]
+    alternatives = _alternatives()
+    assert set(alternatives) == set(RowView.__dataclass_fields__)
+    checked = 0
+    for col in COLUMNS:
+        assert col.reads, f"{col.key} declares no fields (its cells would never be reused)"
+        assert set(col.reads) <= set(alternatives)
+        for base in bases:
+            for field, other in alternatives.items():
+                changed = replace(base, **{field: other})
+                for marked in (False, True):
+                    same = col.render(base, col.width or 20, marked)
+                    if field in col.reads:
+                        continue
+                    assert col.render(changed, col.width or 20, marked) == same, (col.key, field)
+                    checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_a_line_built_from_its_last_build_equals_one_built_afresh(
+    size: tuple[int, int],
+) -> None:
+    """A changed row's line starts from its last build (the unchanged cells at its
+    start): for every pair of rows, marks and line styles it must equal the line
+    built from nothing."""
+    async with big_app(100, changing=10, size=size) as h:
+        table = h.app.overview.table
+        await advance(h, 2)
+        keys = [c.key for c in table.columns_shown]
+        row = table._row(table.order[0])
+        alternatives = _alternatives()
+        rows = [
+            row,
+            *(replace(row, **{f: v}) for f, v in alternatives.items() if f != "id"),
+            replace(row, name="名前" * 30, hot=frozenset({"viol"}), rate=None),
+            replace(row, name="[bold]x[/] \x1b[31mred", trend=()),
+        ]
+        marks = [frozenset(), frozenset(keys[2:5]), frozenset(keys)]
+        styles = [table.rich_style, table.rich_style + Style(bold=True, bgcolor="blue")]
+        width = table.size.width
+        reused = 0
+        for style in styles:
+            for old, new in itertools.product(rows, repeat=2):
+                for old_marked, new_marked in itertools.product(marks, repeat=2):
+                    prev = table._line_segments(old, old_marked, style)
+                    afresh = table._line_strip(new, new_marked, style, width)
+                    again = table._line_strip(new, new_marked, style, width, prev)
+                    assert list(again) == list(afresh), (old, new, old_marked, new_marked)
+                    reused += table._reusable(prev, new, new_marked, style) > 0
+        assert reused > 100  # the reuse was exercised, not only full builds

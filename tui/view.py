@@ -113,6 +113,10 @@ class Column:
     #: From what screen width it is shown when the cost columns are (they take room:
     #: the LLM token and event columns give way first, the cost columns after them).
     min_screen_cost: int | None = None
+    #: The :class:`RowView` fields ``render`` reads (besides ``marked``): a row whose
+    #: fields are equal renders the same cell, so the table reuses it. Empty: unknown
+    #: (the cell is rendered again every time).
+    reads: tuple[str, ...] = ()
 
     def sized(self, width: int) -> Column:
         return replace(self, width=width)
@@ -157,6 +161,7 @@ def _counter_column(counter: Counter, index: int) -> Column:
         sort,
         counter.min_screen,
         min_screen_cost=_COST_MIN_SCREEN.get(counter.key),
+        reads=("values", "problems", "hot"),
     )
 
 
@@ -235,19 +240,20 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "name", "NAME", 0, _name_cell,
         lambda s, ctx: config_name(ctx.configs, s.ai_llm_id).casefold(), numeric=False,
+        reads=("name", "group", "folded"),
     ),
     Column(
         "provider", "PROVIDER", 9, _provider_cell,
         lambda s, ctx: config_provider(ctx.configs, s.ai_llm_id).casefold(), 100, numeric=False,
-        min_screen_cost=110,
+        min_screen_cost=110, reads=("provider", "group"),
     ),
     *_COUNTER_COLUMNS.values(),
-    Column("rate", "TOK/MIN", 7, _rate_cell, _rate_sort, calm=True),
+    Column("rate", "TOK/MIN", 7, _rate_cell, _rate_sort, calm=True, reads=("rate",)),
     Column("cost_rate", "$/H", 7, _cost_rate_cell, _cost_rate_sort, calm=True, cost=True,
-           min_screen_cost=80),
+           min_screen_cost=80, reads=("priced", "cost_rate")),
     Column("cost_today", "$ TODAY", 8, _cost_today_cell, _cost_today_sort, cost=True,
-           min_screen_cost=80),
-    Column("trend", "TREND", TREND_POINTS, _trend_cell, numeric=False),
+           min_screen_cost=80, reads=("priced", "cost_today")),
+    Column("trend", "TREND", TREND_POINTS, _trend_cell, numeric=False, reads=("trend",)),
 )  # fmt: skip
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 

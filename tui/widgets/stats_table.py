@@ -11,6 +11,7 @@ writes (almost) nothing to the terminal.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.control import strip_control_codes
@@ -35,6 +36,23 @@ PAD = 2
 SPAN_GAP = 4
 
 RowSource = Callable[[str], RowView]
+
+
+@dataclass(slots=True)
+class _Built:
+    """How one line was built (:meth:`StatsTable._line_segments`), so that the next
+    version of it can start from the cells at its start that did not change."""
+
+    row: RowView
+    marked: frozenset[str]
+    style: Style
+    columns: tuple[Column, ...]
+    palette: Palette | None
+    #: The line's segments (before padding to the widget's width).
+    segments: list[Segment]
+    #: At the start of each column, and at the end: (segments so far, the run being
+    #: joined, its length then, its style). A run's list is never changed afterwards.
+    starts: list[tuple[int, list[str], int, Style]]
 
 
 class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
@@ -116,6 +134,8 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         self._cursor = 0
         #: id -> (what the line showed, its strip) for the visible lines.
         self._lines: dict[str, tuple[object, Strip]] = {}
+        #: id -> how its line was last built (the next build starts from it).
+        self._built: dict[str, _Built] = {}
         #: Screen line (0 = header) -> the strip last drawn or asked to be drawn there.
         self._painted: dict[int, Strip] = {}
         #: Line style -> role -> the role's style on it, for :attr:`_styled_palette`.
@@ -225,7 +245,9 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
             return Text(cell.text, style=style, justify="right")
         return Text(cell.text, style=style, no_wrap=True, overflow="ellipsis")
 
-    def _line_segments(self, row: RowView, marked: frozenset[str], style: Style) -> list[Segment]:
+    def _line_segments(
+        self, row: RowView, marked: frozenset[str], style: Style, prev: _Built | None = None
+    ) -> _Built:
         """The segments of one row in the line's ``style``: each cell between two
         spaces, cut or padded to its column, in its role's style on top of the line's.
 
@@ -234,10 +256,23 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         they go: one segment a run of one style (what ``Strip.simplify`` would make),
         so the line is ready without restyling and merging it afterwards. A cell in
         the line's own style joins the run as one string, padding and all.
+
+        ``prev``: how this line was built last time. The columns at its start whose
+        cells read the same (:attr:`Column.reads`, the mark) are taken from it as they
+        were, and only the rest built: under churn a row's rate and sparkline, at its
+        end, change every poll, and its name and counters seldom.
         """
+        columns = self.columns_shown
         segments: list[Segment] = []
         run: list[str] = []
         run_style = style
+        first = self._reusable(prev, row, marked, style)
+        starts: list[tuple[int, list[str], int, Style]] = []
+        if prev is not None and first:
+            n_seg, run_list, n_run, run_style = prev.starts[first]
+            segments = prev.segments[:n_seg]
+            run = run_list[:n_run]
+            starts = prev.starts[:first]
         styled = self._role_styles(style)
 
         def switch(text_style: Style) -> None:
@@ -247,7 +282,8 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
                 segments.append(Segment("".join(run), run_style))
             run, run_style = [], text_style
 
-        for col in self.columns_shown:
+        for col in columns[first:]:
+            starts.append((len(segments), run, len(run), run_style))
             is_marked = col.key in marked
             cell = col.render(row, col.width, is_marked)
             text, width = cell.text, col.width
@@ -279,9 +315,38 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
             run.append(text)
             switch(style)
             run.append(" " if cell.right else f"{pad} ")
+        starts.append((len(segments), run, len(run), run_style))
         if run:
             segments.append(Segment("".join(run), run_style))
-        return segments
+        return _Built(row, marked, style, columns, self.palette, segments, starts)
+
+    def _reusable(
+        self, prev: _Built | None, row: RowView, marked: frozenset[str], style: Style
+    ) -> int:
+        """How many columns at the start of the line ``prev`` built are drawn the same
+        for ``row`` (0: build it all)."""
+        columns = self.columns_shown
+        if (
+            prev is None
+            or prev.columns is not columns
+            or prev.palette is not self.palette
+            or (prev.style is not style and prev.style != style)
+        ):
+            return 0
+        old, old_marked = prev.row, prev.marked
+        same: dict[tuple[str, ...], bool] = {}
+        first = 0
+        for col in columns:
+            reads = col.reads
+            if not reads or (col.key in marked) != (col.key in old_marked):
+                break
+            equal = same.get(reads)
+            if equal is None:
+                equal = same[reads] = all(getattr(row, f) == getattr(old, f) for f in reads)
+            if not equal:
+                break
+            first += 1
+        return first
 
     def _role_styles(self, style: Style) -> dict[str, Style]:
         """Each cell role's style on top of the line style ``style`` (the palette's
@@ -301,18 +366,32 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
             self._styled[style] = styled
         return styled
 
-    def _line_strip(self, row: RowView, marked: frozenset[str], style: Style, width: int) -> Strip:
-        """One row as a strip ``width`` cells wide, in the line's ``style``."""
-        segments = self._line_segments(row, marked, style)
+    def _line_strip(
+        self,
+        row: RowView,
+        marked: frozenset[str],
+        style: Style,
+        width: int,
+        prev: _Built | None = None,
+    ) -> Strip:
+        """One row as a strip ``width`` cells wide, in the line's ``style`` (``prev``:
+        see :meth:`_line_segments`)."""
+        return self._built_strip(self._line_segments(row, marked, style, prev), width)
+
+    @staticmethod
+    def _built_strip(built: _Built, width: int) -> Strip:
+        """The strip ``width`` cells wide of a built line (its segments left as they
+        are: the next build of the line starts from them)."""
+        segments, style = built.segments, built.style
         length = sum(len(t) if t.isascii() else cell_len(t) for t, _, _ in segments)
         if length >= width:
             return Strip(segments, length).adjust_cell_length(width, style).simplify()
         pad = " " * (width - length)
         if segments and segments[-1].style == style:
-            segments[-1] = Segment(segments[-1].text + pad, style)
+            line = [*segments[:-1], Segment(segments[-1].text + pad, style)]
         else:
-            segments.append(Segment(pad, style))
-        return Strip(segments, width)
+            line = [*segments, Segment(pad, style)]
+        return Strip(line, width)
 
     @staticmethod
     def _fit(cell: Text, width: int) -> Text:
@@ -366,7 +445,9 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         if is_cursor:
             component = "stats-table--cursor" if focused else "stats-table--cursor-blurred"
             style = style + self.get_component_rich_style(component)
-        entry = (key, self._line_strip(row, marked, style, width))
+        built = self._line_segments(row, marked, style, self._built.get(ident))
+        self._built[ident] = built
+        entry = (key, self._built_strip(built, width))
         self._lines[ident] = entry
         return entry
 
@@ -405,6 +486,8 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
                 self.line_refreshes += 1
                 regions += [Region(x0, y, x1 - x0, 1) for x0, x1 in spans]
         self._lines = keep
+        if len(self._built) > len(keep):
+            self._built = {ident: b for ident, b in self._built.items() if ident in keep}
         if regions:
             # One call for all of them: each call also clears the widget's caches.
             self.region_refreshes += len(regions)
