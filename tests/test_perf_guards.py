@@ -376,3 +376,64 @@ async def test_a_line_built_from_its_last_build_equals_one_built_afresh(
                     assert list(again) == list(afresh), (old, new, old_marked, new_marked)
                     reused += table._reusable(prev, new, new_marked, style) > 0
         assert reused > 100  # the reuse was exercised, not only full builds
+
+
+async def test_the_table_paints_its_lines_as_textual_would() -> None:
+    """The table, the status bar and the totals paint their lines themselves
+    (``render_plain_lines``, through Textual's line cache): after every poll, whole
+    and cropped, what they paint must equal
+    what Textual's ``StylesCache`` makes of the same lines; with a border (or
+    padding) it must leave the painting to Textual."""
+    from textual._styles_cache import StylesCache
+    from textual.filter import Monochrome
+    from textual.geometry import Region
+
+    from tui.widgets._textual_compat import compat_enabled, render_plain_lines
+
+    async with big_app(100, changing=10) as h:
+        table = h.app.overview.table
+        for step in range(4):
+            await advance(h, 2)
+            await h.pilot.pause()
+            if step == 2:
+                await h.pilot.press("down", "down")
+            if step == 3:  # a line filter that changes every line: applied the same
+                h.app._filters.append(Monochrome())
+            for widget in (table, h.app.overview.status_bar, h.app.overview.query_one("#totals")):
+                width, height = widget.size
+                for crop in (widget.size.region, Region(3, 0, width - 10, max(height - 1, 1))):
+                    stock = StylesCache().render_widget(widget, crop)
+                    painted = widget.render_lines(crop)
+                    assert [list(s) for s in painted] == [list(s) for s in stock]
+                    assert [s.cell_length for s in painted] == [s.cell_length for s in stock]
+        if compat_enabled():
+            assert render_plain_lines(table, table.size.region) is not None
+            assert render_plain_lines(h.app.overview.status_bar, table.size.region) is not None
+        table.styles.padding = (0, 1)
+        assert render_plain_lines(table, table.size.region) is None
+        table.styles.padding = 0
+        table.styles.border = ("solid", "red")
+        assert render_plain_lines(table, table.size.region) is None
+
+
+def test_changed_spans_with_cell_cuts_equal_those_without() -> None:
+    """The table hands ``changed_spans`` its column starts to compare cell by cell:
+    the runs found must be the same as without them, for any cuts."""
+    import random
+
+    rng = random.Random(13)
+    base, other = Style(), Style(bold=True)
+    for _ in range(2000):
+        width = rng.randint(1, 60)
+        old = [rng.choice("ab▁▂ ") for _ in range(width)]
+        new = [ch if rng.random() < 0.8 else rng.choice("abc▃ ") for ch in old]
+
+        def strip_of(chars: list[str], cut_at: int) -> Strip:
+            styles = [base if i < cut_at else other for i in range(len(chars))]
+            segs = [Segment(ch, st) for ch, st in zip(chars, styles, strict=True)]
+            return Strip(segs, len(chars)).simplify()
+
+        before = strip_of(old, rng.randint(0, width))
+        after = strip_of(new, rng.randint(0, width))
+        cuts = sorted(rng.sample(range(1, width + 1), rng.randint(0, width)))
+        assert changed_spans(before, after, cuts) == changed_spans(before, after)

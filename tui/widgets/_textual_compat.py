@@ -11,6 +11,10 @@ A third, :func:`render_lines_now` and :func:`keep_rendered_lines`, lets a
 :class:`~tui.widgets.line_static.LineStatic` render its new content once, as Textual
 paints it, both to find the changed cells and to paint them.
 
+A fourth, :func:`render_plain_lines`, paints a widget with no border, padding,
+outline, hatch, tint or opacity (the table) from its own lines, through Textual's line
+cache and line filters but without ``StylesCache.render_line``'s general case.
+
 All are used only when :func:`compat_enabled`: the installed Textual is within
 :data:`CHECKED_TEXTUAL` and its private modules import. On any other version the
 stock compositor and the stock ``_size_updated`` are used; the app is slower to
@@ -32,7 +36,7 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size, Spacing
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
     from textual.app import App
     from textual.screen import Screen
     from textual.widget import Widget
+
+_NO_SPACING = Spacing(0, 0, 0, 0)
 
 #: Textual versions these overrides were checked against: ``[low, high)``.
 CHECKED_TEXTUAL: tuple[tuple[int, int, int], tuple[int, int, int]] = ((8, 2, 0), (8, 3, 0))
@@ -288,7 +294,7 @@ def _whole_cell(strip: Strip, at: int, step: int) -> int:
         return at
     pos = 0
     for text, _style, _control in strip:
-        width = cell_len(text)
+        width = len(text) if text.isascii() else cell_len(text)
         if pos + width <= at:
             pos += width
             continue
@@ -320,6 +326,68 @@ def keep_rendered_lines(widget: Widget) -> None:
     dirty regions; only it reads them)."""
     if compat_enabled():
         widget._dirty_regions.clear()
+
+
+def render_plain_lines(widget: Widget, crop: Region) -> list[Strip] | None:
+    """``Widget.render_lines(crop)`` for a widget whose styles add nothing around or
+    over its content lines: what ``StylesCache.render_widget`` makes of them, without
+    its general case; None when not enabled or the widget's styles need that case
+    (render the stock way).
+
+    Textual's own line cache is kept and used as ``StylesCache.render`` does (a line is
+    rendered again only when dirty or not yet rendered; a ``refresh()`` clears it), and
+    its line filters are applied as it applies them. What ``StylesCache.render_line``
+    does for such a widget is to extend or cut each content line to the widget's
+    width in the background's style and copy it into a new strip: here the line is
+    kept as it is when it has the width already.
+    """
+    if not compat_enabled() or widget.BLANK:
+        return None
+    styles = widget.styles
+    if (
+        widget._border_title is not None
+        or widget._border_subtitle is not None
+        or styles.padding != _NO_SPACING
+        or any(edge for edge, _color in styles.border)
+        or any(edge for edge, _color in styles.outline)
+        or styles.has_rule("hatch")
+        or styles.tint.a
+        or styles.text_opacity != 1.0
+        or widget.opacity != 1.0
+    ):
+        return None
+    size = widget.region.size
+    if widget.content_region.size != size:
+        return None
+    if widget.auto_links and widget.hover_style._link_id:
+        return None  # links to restyle under the mouse: the stock way
+    cache = widget._styles_cache
+    width, height = size
+    if width != cache._width:
+        cache.clear()
+        cache._width = width
+    base_background, background = widget.background_colors
+    inner = cache.get_inner_outer(base_background, background)[0].rich_style
+    filters = widget.get_line_filters()
+    lines, dirty = cache._cache, cache._dirty_lines
+    render_line = widget.render_line
+    strips: list[Strip] = []
+    for y in crop.line_range:
+        strip = None if y in dirty else lines.get(y)
+        if strip is None:
+            if y < height:
+                strip = render_line(y).adjust_cell_length(width, inner)
+            else:
+                strip = Strip.blank(width, inner)
+            lines[y] = strip
+        for line_filter in filters:
+            strip = strip.apply_filter(line_filter, background)
+        strips.append(strip)
+    dirty.difference_update(crop.line_range)
+    if crop.column_span != (0, width):
+        x1, x2 = crop.column_span
+        strips = [strip.crop(x1, x2) for strip in strips]
+    return strips
 
 
 def write_to_terminal(app: App[Any], text: str) -> bool:

@@ -17,7 +17,11 @@ from textual.strip import Strip
 from textual.visual import VisualType
 from textual.widgets import Static
 
-from tui.widgets._textual_compat import keep_rendered_lines, render_lines_now
+from tui.widgets._textual_compat import (
+    keep_rendered_lines,
+    render_lines_now,
+    render_plain_lines,
+)
 from tui.widgets.stats_table import changed_spans
 
 
@@ -65,6 +69,12 @@ class LineStatic(Static):
         if regions:
             self.refresh(*regions)
             keep_rendered_lines(self)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # No border, padding, tint or opacity (the status bar, the totals): its lines
+        # are painted as they are, on a checked Textual (stock otherwise).
+        strips = render_plain_lines(self, crop)
+        return super().render_lines(crop) if strips is None else strips
 
     def refresh(self, *regions: Region, **options: Any) -> Self:
         if self._hold:

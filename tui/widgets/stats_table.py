@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rich.cells import cell_len
 from rich.control import strip_control_codes
@@ -26,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.view import ROLES, Column, RowView, columns_for_width
-from tui.widgets._textual_compat import ScrollbarSkipMixin
+from tui.widgets._textual_compat import ScrollbarSkipMixin, render_plain_lines
 from tui.widgets.theme_colors import Palette
 
 NAME_MIN, NAME_MAX = 10, 40
@@ -427,6 +428,12 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         self._painted[y] = strip
         return strip
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The table has no border, padding, tint or opacity: its lines are painted as
+        # they are, where the installed Textual was checked for that (stock otherwise).
+        strips = render_plain_lines(self, crop)
+        return super().render_lines(crop) if strips is None else strips
+
     def _line_for(
         self, ident: str, index: int, width: int, base: Style | None, focused: bool | None = None
     ) -> tuple[object, Strip]:
@@ -471,6 +478,7 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         base = self.rich_style
         keep: dict[str, tuple[object, Strip]] = {}
         regions: list[Region] = []
+        cuts = self._column_starts()
         for index in self._visible_range():
             ident = self._order[index]
             entry = self._line_for(ident, index, width, base, focused)
@@ -481,7 +489,7 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
             if before is strip:
                 continue
             self._painted[y] = strip
-            spans = changed_spans(before, strip) if before is not None else [(0, width)]
+            spans = changed_spans(before, strip, cuts) if before is not None else [(0, width)]
             if spans:
                 self.line_refreshes += 1
                 regions += [Region(x0, y, x1 - x0, 1) for x0, x1 in spans]
@@ -492,6 +500,14 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
             # One call for all of them: each call also clears the widget's caches.
             self.region_refreshes += len(regions)
             self.refresh(*regions)
+
+    def _column_starts(self) -> list[int]:
+        """The screen column where each cell after the first starts."""
+        starts, x = [], 0
+        for col in self.columns_shown[:-1]:
+            x += col.width + PAD
+            starts.append(x)
+        return starts
 
     def _repaint_all(self) -> None:
         """Forget what is on screen and repaint the whole table."""
@@ -598,7 +614,7 @@ def _runs(strip: Strip) -> list[tuple[int, str, Style | None]] | None:
     for text, style, control in strip:
         if control:
             continue
-        if not text.isascii() and not all(map(_one_cell, text)):
+        if not text.isascii() and not _all_one_cell(text):
             return None
         x += len(text)
         runs.append((x, text, style))
@@ -609,8 +625,27 @@ def _one_cell(ch: str) -> bool:
     return cell_len(ch) == 1
 
 
-def changed_spans(before: Strip, after: Strip) -> list[tuple[int, int]]:
-    """Runs ``[x0, x1)`` of cells that differ between two strips of one screen line."""
+#: Non-ASCII segment texts -> whether every character is one cell wide (sparklines
+#: repeat: each is checked once, not character by character on every poll).
+_ONE_CELL_TEXTS: dict[str, bool] = {}
+
+
+def _all_one_cell(text: str) -> bool:
+    known = _ONE_CELL_TEXTS.get(text)
+    if known is None:
+        if len(_ONE_CELL_TEXTS) > 4096:
+            _ONE_CELL_TEXTS.clear()
+        known = _ONE_CELL_TEXTS[text] = all(map(_one_cell, text))
+    return known
+
+
+def changed_spans(before: Strip, after: Strip, cuts: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """Runs ``[x0, x1)`` of cells that differ between two strips of one screen line.
+
+    ``cuts``: ascending columns where the line's cells start (the table's columns):
+    a long stretch of one style is compared cell by cell in C, and character by
+    character only within the cells that differ. The answer is the same without.
+    """
     if before.cell_length != after.cell_length:
         return [(0, max(before.cell_length, after.cell_length))]
     if before == after:
@@ -633,16 +668,13 @@ def changed_spans(before: Strip, after: Strip) -> list[tuple[int, int]]:
             a = a_text[x - a_end + len(a_text) : end - a_end + len(a_text)]
             b = b_text[x - b_end + len(b_text) : end - b_end + len(b_text)]
             if a != b:
-                start = -1
-                for k, (p, q) in enumerate(zip(a, b, strict=True)):
-                    if p != q:
-                        if start < 0:
-                            start = k
-                    elif start >= 0:
-                        found.append((x + start, x + k))
-                        start = -1
-                if start >= 0:
-                    found.append((x + start, end))
+                # Cell by cell where the cuts say (C compares), each differing piece
+                # character by character.
+                pieces = [x, *(c for c in cuts if x < c < end), end]
+                for p0, p1 in pairwise(pieces):
+                    pa, pb = a[p0 - x : p1 - x], b[p0 - x : p1 - x]
+                    if pa != pb:
+                        _diff_runs(pa, pb, p0, p1, found)
         x = end
         i += a_end == end
         j += b_end == end
@@ -653,6 +685,21 @@ def changed_spans(before: Strip, after: Strip) -> list[tuple[int, int]]:
             x0 = spans.pop()[0]
         spans.append((x0, x1))
     return spans
+
+
+def _diff_runs(a: str, b: str, x: int, end: int, found: list[tuple[int, int]]) -> None:
+    """Append to ``found`` the runs of differing characters of ``a`` and ``b`` (of one
+    length), which start at column ``x`` and end at ``end``."""
+    start = -1
+    for k, (p, q) in enumerate(zip(a, b, strict=True)):
+        if p != q:
+            if start < 0:
+                start = k
+        elif start >= 0:
+            found.append((x + start, x + k))
+            start = -1
+    if start >= 0:
+        found.append((x + start, end))
 
 
 def _changed_cells(before: Strip, after: Strip) -> list[tuple[int, int]]:
