@@ -678,7 +678,12 @@ def changed_spans(before: Strip, after: Strip, cuts: Sequence[int] = ()) -> list
         x = end
         i += a_end == end
         j += b_end == end
-    # A span costs a cursor move and maybe a style: bridge short gaps.
+    return _bridged(found)
+
+
+def _bridged(found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ascending runs with the short gaps between them bridged: a span costs a cursor
+    move and maybe a style (~30 bytes)."""
     spans: list[tuple[int, int]] = []
     for x0, x1 in found:
         if spans and x0 - spans[-1][1] <= SPAN_GAP:
@@ -687,9 +692,11 @@ def changed_spans(before: Strip, after: Strip, cuts: Sequence[int] = ()) -> list
     return spans
 
 
-def _diff_runs(a: str, b: str, x: int, end: int, found: list[tuple[int, int]]) -> None:
-    """Append to ``found`` the runs of differing characters of ``a`` and ``b`` (of one
-    length), which start at column ``x`` and end at ``end``."""
+def _diff_runs(
+    a: Sequence[object], b: Sequence[object], x: int, end: int, found: list[tuple[int, int]]
+) -> None:
+    """Append to ``found`` the runs of differing items (characters, cells) of ``a`` and
+    ``b`` (of one length), which start at column ``x`` and end at ``end``."""
     start = -1
     for k, (p, q) in enumerate(zip(a, b, strict=True)):
         if p != q:
@@ -707,22 +714,9 @@ def _changed_cells(before: Strip, after: Strip) -> list[tuple[int, int]]:
     old, new = _cells(before), _cells(after)
     if len(old) != len(new):
         return [(0, after.cell_length)]
-    spans: list[tuple[int, int]] = []
-    start = -1
-    for x, (a, b) in enumerate(zip(old, new, strict=True)):
-        if a != b:
-            if start < 0:
-                start = x
-        elif start >= 0:
-            # A span costs a cursor move and a style (~30 bytes): bridge short gaps.
-            if spans and start - spans[-1][1] <= SPAN_GAP:
-                start = spans.pop()[0]
-            spans.append((start, x))
-            start = -1
-    if start >= 0:
-        if spans and start - spans[-1][1] <= SPAN_GAP:
-            start = spans.pop()[0]
-        spans.append((start, len(new)))
+    found: list[tuple[int, int]] = []
+    _diff_runs(old, new, 0, len(new), found)
+    spans = _bridged(found)
 
     # A wide character (old or new) must be repainted whole: widen runs that cut one.
     def cut(x: int) -> bool:
