@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import proto_patches
-from perf_common import run_designs
+from perf_common import print_designs, run_designs
 
 if __name__ == "__main__" and sys.argv[-2:] == ["--design", "today"]:
     proto_patches.legacy()  # before tui.history and tui.store are imported
@@ -162,19 +162,16 @@ def side_by_side(argv: list[str]) -> int:
     got = run_designs(__file__, argv)
     if isinstance(got, int):
         return got
-    results = got
-    print()
-    print(f"{'':<36}{'today':>12}{'compact':>12}")
-    for key, label, unit in (
-        ("end", "resident at the end", "MB"),
-        ("peak", "peak (VmHWM)", "MB"),
-        ("drift", "movement, last half", "MB"),
-        ("wall_ms_per_poll", "wall time per poll", "ms"),
-    ):
-        print(
-            f"{label:<36}"
-            + "".join(f"{results[d][key]:>9.1f} {unit}" for d in ("today", "compact"))
+    rows = [
+        (label, lambda r, key=key, unit=unit: f"{r[key]:.1f} {unit}")
+        for key, label, unit in (
+            ("end", "resident at the end", "MB"),
+            ("peak", "peak (VmHWM)", "MB"),
+            ("drift", "movement, last half", "MB"),
+            ("wall_ms_per_poll", "wall time per poll", "ms"),
         )
+    ]
+    print_designs("", rows, got)
     return 0
 
 

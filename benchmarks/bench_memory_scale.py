@@ -21,10 +21,11 @@ import gc
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import proto_patches
-from perf_common import machine, rss_mb, run_designs
+from perf_common import machine, print_designs, rss_mb, run_designs
 
 START = 1_800_000_000.0
 
@@ -133,9 +134,7 @@ def side_by_side(argv: list[str]) -> int:
     if isinstance(got, int):
         return got
     results = got
-    print()
-    print(f"{'':<40}{'today':>14}{'compact':>14}")
-    rows = [
+    rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("RSS with the app running, no polls", lambda r: f"{r['rss_app']:.0f} MB"),
         (
             "RSS after 720 polls (buffers full)",
@@ -146,8 +145,7 @@ def side_by_side(argv: list[str]) -> int:
         ("one full garbage collection", lambda r: f"{r['gc_ms']:.0f} ms"),
         ("wall time", lambda r: f"{r['seconds']:.0f} s"),
     ]
-    for label, fmt in rows:
-        print(f"{label:<40}" + "".join(f"{fmt(results[d]):>14}" for d in ("today", "compact")))
+    print_designs("", rows, results, label=40, column=14)
     end = results["compact"]["rss_marks"][-1]
     print(
         f"target: <= {TARGET_MB:g} MB after the last poll: {end:.0f} MB "

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import proto_patches
-from perf_common import DemoProcess, machine, pct, run_designs
+from perf_common import DemoProcess, machine, pct, print_designs, run_designs
 
 P50_MS, P95_MS, KEY_MS = 100.0, 250.0, 50.0
 
@@ -437,16 +437,17 @@ def side_by_side(argv: list[str]) -> int:
         return got
     results = got
     n = results["compact"]["n"]
-    print()
-    print(f"{'at ' + format(n, ',') + ' configurations (ms)':<34}{'today':>10}{'compact':>10}")
-    for key, label in (
-        ("p50", "poll to screen p50"),
-        ("p95", "poll to screen p95"),
-        ("record", "History.record (median)"),
-        ("submit", "StoreWriter.submit (median)"),
-        ("key_during_p95", "key during a poll p95"),
-    ):
-        print(f"{label:<34}" + "".join(f"{results[d][key]:>10.1f}" for d in ("today", "compact")))
+    rows = [
+        (label, lambda r, key=key: f"{r[key]:.1f}")
+        for key, label in (
+            ("p50", "poll to screen p50"),
+            ("p95", "poll to screen p95"),
+            ("record", "History.record (median)"),
+            ("submit", "StoreWriter.submit (median)"),
+            ("key_during_p95", "key during a poll p95"),
+        )
+    ]
+    print_designs(f"at {n:,} configurations (ms)", rows, results, label=34, column=10)
     return 0
 
 

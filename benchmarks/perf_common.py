@@ -20,7 +20,7 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,6 +241,22 @@ def base_env(tmp: Path) -> dict[str, str]:
 
 
 DESIGNS = ("today", "compact")
+
+
+def print_designs(
+    title: str,
+    rows: Sequence[tuple[str, Callable[[dict[str, Any]], str]]],
+    results: dict[str, dict[str, Any]],
+    *,
+    label: int = 36,
+    column: int = 12,
+) -> None:
+    """The designs' figures side by side: a title line naming the designs, then one
+    line a row (its label, and the row's text for each design's results)."""
+    print()
+    print(f"{title:<{label}}" + "".join(f"{d:>{column}}" for d in DESIGNS))
+    for name, fmt in rows:
+        print(f"{name:<{label}}" + "".join(f"{fmt(results[d]):>{column}}" for d in DESIGNS))
 
 
 def run_designs(script: str, argv: list[str]) -> dict[str, dict[str, Any]] | int:
