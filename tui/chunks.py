@@ -300,15 +300,15 @@ def present_count(blob: bytes) -> int:
 #: the sample before (1); fixed-width differences from the sample before (2), the
 #: second byte the width in bytes (1, 2, 4 or 8), the same for every counter.
 _WHOLE, _RELATIVE, _FIXED = 0, 1, 2
-_WIDTHS = ((1, "b"), (2, "h"), (4, "i"), (8, "q"))
+#: Width in bytes -> its struct code (signed), narrowest first.
+_WIDTHS = {1: "b", 2: "h", 4: "i", 8: "q"}
 _FIXED_STRUCTS: dict[tuple[int, int], struct.Struct] = {}
 
 
 def _fixed_struct(width: int, n: int) -> struct.Struct:
     got = _FIXED_STRUCTS.get((width, n))
     if got is None:
-        code = dict(_WIDTHS)[width]
-        got = _FIXED_STRUCTS[(width, n)] = struct.Struct(f"<{n}{code}")
+        got = _FIXED_STRUCTS[(width, n)] = struct.Struct(f"<{n}{_WIDTHS[width]}")
     return got
 
 
@@ -320,7 +320,7 @@ def pack_values(values: Values, base: Values | None) -> bytes:
     if base is not None and None not in values and None not in base and len(values) == len(base):
         deltas = list(map(operator.sub, values, base))
         lo, hi = min(deltas, default=0), max(deltas, default=0)
-        for width, _ in _WIDTHS:
+        for width in _WIDTHS:
             limit = 1 << (8 * width - 1)
             if -limit <= lo and hi < limit:
                 return bytes((_FIXED, width)) + _fixed_struct(width, len(deltas)).pack(*deltas)
@@ -346,7 +346,7 @@ def unpack_values(blob: bytes, base: Values | None) -> Values:
     if kind == _FIXED:
         assert base is not None
         width = blob[1] if len(blob) > 1 else 0
-        n, extra = divmod(len(blob) - 2, width) if width in dict(_WIDTHS) else (-1, -1)
+        n, extra = divmod(len(blob) - 2, width) if width in _WIDTHS else (-1, -1)
         if extra or n != len(base) or None in base:
             raise ChunkError("a packed sample of another width")
         deltas = _fixed_struct(width, n).unpack_from(blob, 2)
