@@ -91,11 +91,11 @@ class StatsPage:
 
     @property
     def invalid_cells(self) -> int:
-        return sum(s.invalid_count for s in self.stats)
+        return sum(s.invalid_count for s in self.stats if s.problems)
 
     @property
     def missing_cells(self) -> int:
-        return sum(s.missing_count for s in self.stats)
+        return sum(s.missing_count for s in self.stats if s.problems)
 
     def by_id(self) -> dict[str, LlmStats]:
         return {s.ai_llm_id: s for s in self.stats}
@@ -127,7 +127,8 @@ _NO_PROBLEMS: Mapping[str, CellProblem] = MappingProxyType({})
 def parse_stats_object(obj: Mapping[str, object], ai_llm_id: str) -> LlmStats:
     """Parse the counters of one stats object whose id is already known to be good."""
     # The common case at C speed: every counter present, a non-empty string of ASCII
-    # digits (joined, they are ASCII digits only if each one is).
+    # digits (joined, they are ASCII digits only if each one is; and none is longer
+    # than MAX_DIGITS when all of them together are not).
     try:
         texts = _ALL_COUNTERS(obj)
         joined = "".join(texts)
@@ -138,7 +139,7 @@ def parse_stats_object(obj: Mapping[str, object], ai_llm_id: str) -> LlmStats:
             joined.isascii()
             and joined.isdigit()
             and all(texts)
-            and max(map(len, texts)) <= MAX_DIGITS
+            and (len(joined) <= MAX_DIGITS or max(map(len, texts)) <= MAX_DIGITS)
         ):
             return LlmStats(ai_llm_id, tuple(map(int, texts)), _NO_PROBLEMS, obj)
     values: list[int | None] = []
