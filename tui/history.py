@@ -292,7 +292,7 @@ class Series:
 
     def _repeat(self, at: float) -> None:
         """Add a sample equal to the newest one (no record: it points at the same)."""
-        r = self._refs[self._slot(self._count - 1)]
+        r = self._refs[(self._start + self._count - 1) % self._maxlen]
         if self._count == self._maxlen:
             self._drop_oldest()
         self._put(at, r)
@@ -838,13 +838,15 @@ class History:
             if series is None:
                 series = self.series[s.ai_llm_id] = Series(self.maxlen, self.timeline)
             changed, ups, resets = series.add_values(at, s.values)
-            if changed:
-                changes.changed[s.ai_llm_id] = changed
+            if not changed:
+                continue  # nothing moved (then nothing went up or down either)
+            changes.changed[s.ai_llm_id] = changed
             for i, d in ups:
                 if i in _EVENT_IDX:
                     series.last_event_at[i] = at
                     changes.events.append(Increase(s.ai_llm_id, COUNTERS[i], d))
-            changes.resets.extend((s.ai_llm_id, COUNTERS[i]) for i in resets)
+            if resets:
+                changes.resets.extend((s.ai_llm_id, COUNTERS[i]) for i in resets)
         if forget:
             self.forget(at)
             self._records += 1
