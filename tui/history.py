@@ -790,7 +790,7 @@ class Series:
         refs, start, maxlen, buf = self._refs, self._start, self._maxlen, self._buf
         end_cum = _CUM.unpack_from(buf, refs[(start + end) % maxlen] * _SIZE)[0]
         start_cum = _CUM.unpack_from(buf, refs[(start + k) % maxlen] * _SIZE)[0]
-        return ((end_cum - start_cum) & _MASK) * 60.0 / span
+        return float((end_cum - start_cum) & _MASK) * 60.0 / span
 
     def rate_per_minute(
         self, indices: Sequence[int], window: float = 60.0, min_span: float = 0.0
