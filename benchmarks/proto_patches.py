@@ -17,6 +17,8 @@ take a piece *out*, so its cost is measured in the same run as flashtop itself:
   generation at exit (to tell a collector's cost from the rest).
 * ``gcyoung700``: young collections at Python's default threshold after the first
   poll (what ``GC_YOUNG_THRESHOLD`` is worth).
+* ``stockinput``: the terminal's input thread wakes every 0.1 s, as Textual's own
+  does (what sleeping until a key, an escape timeout or quit is worth).
 
 Apply with ``--proto NAME[,NAME]`` (``bench_poll_scale.py``, ``bench_memory_scale.py``)
 or run flashtop through :func:`main` (``bench_idle_pty.py --proto``):
@@ -119,6 +121,17 @@ def nomarks() -> None:
     a.FlashtopApp.__init__ = __init__  # type: ignore[method-assign]
 
 
+# ------------------------------------------------- the input thread at Textual's rhythm
+
+
+def stockinput() -> None:
+    """Not a proposal: the input thread looks at its parser every 0.1 s, as Textual's
+    own does, instead of sleeping until a key, an escape timeout or quit."""
+    import tui.terminal as t
+
+    t.input_wait = lambda parser: t.STOCK_INPUT_WAIT  # type: ignore[assignment]
+
+
 PATCHES: dict[str, Callable[[], None]] = {
     "nomarks": nomarks,
     "nofreeze": nofreeze,
@@ -127,6 +140,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "gcyoung700": gcyoung700,
     "legacy-history": legacy_history,
     "legacy": legacy,
+    "stockinput": stockinput,
 }
 
 

@@ -1,24 +1,33 @@
-"""The TUI and its terminal: signals restore it, no terminal means no start, a lost one ends it.
+"""The TUI and its terminal: signals restore it, no terminal means no start, a lost one
+ends it, and the input thread sleeps while no key comes yet answers keys and quit at once.
 
-Each test runs the real entry point (``python -m tui --demo``) on a pseudo-terminal
-and reads the bytes a terminal would receive.
+Most tests run the real entry point (``python -m tui``) on a pseudo-terminal and read
+the bytes a terminal would receive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import tty
 from pathlib import Path
 
 import pytest
+from textual import constants
+from textual.app import App
+from textual.events import Key
+from textual.message import Message
 
 from tests.pty_helpers import REPO, PtyProcess, pty_env
+from tui.demo_server import DemoServer
 from tui.errors import UsageError
-from tui.terminal import NEEDS_TERMINAL, _QuietOutput, check_terminal
+from tui.terminal import NEEDS_TERMINAL, TerminalDriver, _QuietOutput, check_terminal
 
 #: What leaving the TUI must send: main screen back, cursor shown, mouse reporting off.
 RESTORE = (b"\x1b[?1049l", b"\x1b[?25h", b"\x1b[?1003l", b"\x1b[?1000l")
@@ -164,3 +173,139 @@ def test_quiet_output_stops_writing_after_the_first_error_and_says_so_once() -> 
     out.flush()
     assert out.lost
     assert calls == ["lost"]
+
+
+# ------------------------------------------------------------------- the input thread
+
+
+def _wakeups(pid: int) -> dict[int, int]:
+    """Each thread of ``pid``: how many times it has slept and been woken (its voluntary
+    context switches), by thread id."""
+    counts = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # the thread ended
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                counts[int(task.name)] = int(line.split()[1])
+    return counts
+
+
+def _seconds_until(run: PtyProcess, mark: int, needle: bytes, timeout: float) -> float | None:
+    """Seconds until ``needle`` is written to the terminal after byte ``mark``; None if
+    it is not within ``timeout``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if needle in run.output()[mark:]:
+            return time.monotonic() - start
+        time.sleep(0.005)
+    return None
+
+
+def test_an_idle_monitor_sleeps_yet_escape_goes_back_and_q_quits_at_once(tmp_path: Path) -> None:
+    # Its own server (not --demo, whose in-process server wakes 20 times a second) and
+    # a poll a minute: between polls nothing of flashtop's but its event loop may run.
+    server = DemoServer(n_configs=20, changing=2).start()
+    try:
+        token, _refresh = server.issue_tokens()
+        env = pty_env(tmp_path, FLASHBACK_TOKEN=token)
+        args = ["--base-url", server.base_url, "--interval", "60"]
+        run = PtyProcess(args, env, size=(120, 40))
+        try:
+            assert run.wait_for(FIRST_FRAME, 60), f"no data on the pty: {run.output()[-400:]!r}"
+            time.sleep(1.5)  # the first poll's work done
+            pid = run.proc.pid
+            before = _wakeups(pid)
+            time.sleep(2.5)
+            after = _wakeups(pid)
+            woke = {tid: n - before[tid] for tid, n in after.items() if tid in before}
+            busy = {tid: n for tid, n in woke.items() if tid != pid and n > 3}
+            # Textual's own input thread wakes 25 times in 2.5 s.
+            assert not busy, f"threads woken while idle, times in 2.5 s: {busy} (all: {woke})"
+
+            mark = len(run.output())
+            run.write(b"\r")
+            assert _seconds_until(run, mark, b"Back", 10) is not None, "no drill-down"
+            time.sleep(0.5)
+            mark = len(run.output())
+            run.write(b"\x1b")  # a lone ESC: the escape key once ESCDELAY (0.1 s) passed
+            took = _seconds_until(run, mark, b"Filter", 5)  # the overview's footer again
+            assert took is not None, "escape did not close the drill-down"
+            assert took < 1.0, f"escape took {took:.2f} s to close the drill-down"
+
+            sent = time.monotonic()
+            run.write(b"q")
+            code = run.wait(5)
+            took = time.monotonic() - sent
+            assert code == 0
+            assert took < 1.0, f"the process was still there {took:.2f} s after q"
+        finally:
+            run.close()
+    finally:
+        server.stop()
+
+
+def test_the_input_thread_sleeps_when_idle_yet_reads_escape_and_stops_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # flashtop's driver on a real pseudo-terminal in raw mode, as in the app; only its
+    # input thread runs, and the messages it would post to the app are kept here.
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTSTP, signal.SIGCONT)}
+    keys: list[str] = []
+
+    def keep(message: Message) -> None:
+        if isinstance(message, Key):
+            keys.append(message.key)
+
+    async def make_driver() -> TerminalDriver:  # a driver wants a running event loop
+        return TerminalDriver(App())
+
+    with open(slave, closefd=False) as terminal:
+        monkeypatch.setattr(sys, "__stdin__", terminal)  # where the driver finds its tty
+        monkeypatch.setattr(sys, "__stderr__", terminal)
+        driver = asyncio.run(make_driver())
+        monkeypatch.undo()
+    assert driver.fileno == slave
+    driver.process_message = keep  # type: ignore[method-assign]
+    thread = threading.Thread(target=driver.run_input_thread, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.3)  # into its first select()
+        assert thread.native_id is not None
+        tid = thread.native_id
+        before = _wakeups(os.getpid())[tid]
+        time.sleep(2.0)
+        woke = _wakeups(os.getpid())[tid] - before
+        assert woke <= 2, f"the idle input thread woke {woke} times in 2 s (Textual's: 20)"
+
+        os.write(master, b"\x1b")
+        sent = time.monotonic()
+        while not keys and time.monotonic() - sent < 5:
+            time.sleep(0.002)
+        took = time.monotonic() - sent
+        assert keys == ["escape"], keys
+        assert took < constants.ESCAPE_DELAY + 0.4, f"a lone ESC took {took:.2f} s"
+
+        os.write(master, b"a")
+        while keys == ["escape"] and time.monotonic() - sent < 5:
+            time.sleep(0.002)
+        assert keys == ["escape", "a"]
+
+        # Quitting (disable_input: set, then join) wakes it; it reads nothing more, or
+        # it would block on a terminal with nothing to read.
+        asked = time.monotonic()
+        driver.exit_event.set()
+        thread.join(5)
+        took = time.monotonic() - asked
+        assert not thread.is_alive(), "the input thread did not stop"
+        assert took < 0.5, f"the input thread took {took:.2f} s to stop"
+    finally:
+        os.close(master)  # a thread still reading gets EIO and ends
+        thread.join(5)
+        os.close(slave)
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

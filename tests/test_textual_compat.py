@@ -7,6 +7,7 @@ gets the stock behaviour, and that the app still works that way.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -87,3 +88,31 @@ async def test_the_overview_keeps_the_stock_compositor_with_compat_off(
     async with running() as h:
         assert h.app.overview.table.order
         assert not isinstance(h.app.overview._compositor, compat.CroppingCompositor)
+
+
+def test_input_wait_is_long_when_idle_and_ends_when_a_lone_escape_is_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from textual import constants
+    from textual._xterm_parser import XTermParser
+    from textual.events import Key
+
+    parser = XTermParser()
+    assert compat.input_wait(parser) == compat.IDLE_INPUT_WAIT, "idle: sleep long"
+    assert compat.IDLE_INPUT_WAIT <= 5.0, "a finite safety net, a few seconds at most"
+    assert not list(parser.feed("\x1b")), "a lone ESC waits to see if a sequence follows"
+    wait = compat.input_wait(parser)
+    assert 0.0 < wait <= constants.ESCAPE_DELAY, f"woke {wait:.3f} s after a half-read ESC"
+    time.sleep(constants.ESCAPE_DELAY + 0.01)
+    assert compat.input_wait(parser) == 0.0, "an overdue escape: look at once"
+    keys = [m.key for m in parser.tick() if isinstance(m, Key)]
+    assert keys == ["escape"]
+    assert compat.input_wait(parser) == compat.IDLE_INPUT_WAIT, "nothing half-read any more"
+    assert [m.key for m in parser.feed("a") if isinstance(m, Key)] == ["a"]
+    assert compat.input_wait(parser) == compat.IDLE_INPUT_WAIT, "a whole key leaves nothing due"
+    list(parser.feed("\x1b"))
+    monkeypatch.setattr(compat, "compat_enabled", lambda: False)
+    assert compat.input_wait(parser) == compat.STOCK_INPUT_WAIT == 0.1, "compat off, half-read"
+    time.sleep(constants.ESCAPE_DELAY + 0.01)
+    list(parser.tick())
+    assert compat.input_wait(parser) == compat.STOCK_INPUT_WAIT, "compat off, idle: Textual's"

@@ -15,13 +15,19 @@ A fourth, :func:`render_plain_lines`, paints a widget with no border, padding,
 outline, hatch, tint or opacity (the table) from its own lines, through Textual's line
 cache and line filters but without ``StylesCache.render_line``'s general case.
 
+A fifth, :func:`input_wait`, reads when the input parser's half-read escape sequence
+is due, so that the terminal's input thread (``tui.terminal``) can sleep until then
+instead of waking ten times a second as Textual's does.
+
 All are used only when :func:`compat_enabled`: the installed Textual is within
 :data:`CHECKED_TEXTUAL` and its private modules import. On any other version the
-stock compositor and the stock ``_size_updated`` are used; the app is slower to
-draw, not broken. To support a new Textual, re-read ``textual/_compositor.py``
+stock compositor and the stock ``_size_updated`` are used, and the input thread looks
+at its parser every 0.1 s as Textual's does; the app is slower to draw and wakes more
+often, not broken. To support a new Textual, re-read ``textual/_compositor.py``
 (``ChopsUpdate.render_segments``, ``Compositor.render_partial_update``) and
-``ScrollView._size_updated``, and ``Widget._render_content``/``render_line``), then
-widen the range deliberately.
+``ScrollView._size_updated``, and ``Widget._render_content``/``render_line``), and
+``textual/_parser.py`` (``Parser._timeout_time``, ``tick``) and ``LinuxDriver``'s
+``exit_event``/``disable_input``, then widen the range deliberately.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ CHECKED_TEXTUAL: tuple[tuple[int, int, int], tuple[int, int, int]] = ((8, 2, 0),
 
 try:
     from textual._compositor import ChopsUpdate, Compositor
+    from textual._time import get_time
 
     # The methods overridden below must exist, or the subclasses would be dead code.
     _PRIVATE_OK = hasattr(Compositor, "render_partial_update") and hasattr(
@@ -84,6 +91,31 @@ def version_checked(version: tuple[int, int, int] | None) -> bool:
 def compat_enabled() -> bool:
     """True only on a checked Textual whose private API imported (decided once)."""
     return _PRIVATE_OK and version_checked(textual_version())
+
+
+#: Textual's own input thread looks at its parser this often (``select(0.1)``).
+STOCK_INPUT_WAIT = 0.1
+#: The longest the input thread sleeps with no key and no half-read escape sequence.
+#: Quitting wakes it at once (``tui.terminal``), so this is only a safety net for a
+#: wake-up that never came: quit would then take up to this long.
+IDLE_INPUT_WAIT = 3.0
+_UNKNOWN = object()
+
+
+def input_wait(parser: object) -> float:
+    """Seconds the terminal's input thread may wait for a key before it must call
+    ``parser.tick()`` (an ``XTermParser``): until the half-read escape sequence in it
+    is due to be given up on (a lone ESC is the escape key once Textual's ``ESCDELAY``
+    has passed), at most :data:`IDLE_INPUT_WAIT`; Textual's own 0.1 s when not enabled.
+    """
+    if not compat_enabled():
+        return STOCK_INPUT_WAIT
+    due = getattr(parser, "_timeout_time", _UNKNOWN)
+    if due is None:
+        return IDLE_INPUT_WAIT
+    if not isinstance(due, float | int):  # pragma: no cover - a parser not checked
+        return STOCK_INPUT_WAIT
+    return min(max(0.0, due - get_time()), IDLE_INPUT_WAIT)
 
 
 def install_cropping_compositor(screen: Screen[Any]) -> bool:
