@@ -19,6 +19,7 @@ take a piece *out*, so its cost is measured in the same run as flashtop itself:
   poll (what ``GC_YOUNG_THRESHOLD`` is worth).
 * ``stockinput``: the terminal's input thread wakes every 0.1 s, as Textual's own
   does (what sleeping until a key, an escape timeout or quit is worth).
+* ``notick``: the app's once-a-second tick every hour instead (what it costs).
 
 Apply with ``--proto NAME[,NAME]`` (``bench_poll_scale.py``, ``bench_memory_scale.py``)
 or run flashtop through :func:`main` (``bench_idle_pty.py --proto``):
@@ -132,6 +133,19 @@ def stockinput() -> None:
     t.input_wait = lambda parser: t.STOCK_INPUT_WAIT  # type: ignore[assignment]
 
 
+def notick() -> None:
+    """Not a proposal: the app's once-a-second tick (status bar age, toasts, the
+    screens' clocks) every hour instead (what the tick costs an idle monitor)."""
+    import tui.app as a
+
+    set_interval = a.FlashtopApp.set_interval
+
+    def hourly(self: Any, interval: float, *args: Any, **kwargs: Any) -> Any:
+        return set_interval(self, 3600.0 if interval == 1.0 else interval, *args, **kwargs)
+
+    a.FlashtopApp.set_interval = hourly  # type: ignore[method-assign]
+
+
 PATCHES: dict[str, Callable[[], None]] = {
     "nomarks": nomarks,
     "nofreeze": nofreeze,
@@ -141,6 +155,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "legacy-history": legacy_history,
     "legacy": legacy,
     "stockinput": stockinput,
+    "notick": notick,
 }
 
 
