@@ -120,7 +120,9 @@ poll_st = st.tuples(
     st.lists(change, min_size=4, max_size=4),
 )
 session_st = st.lists(
-    st.tuples(st.lists(poll_st, min_size=1, max_size=25), st.booleans()), min_size=1, max_size=4
+    st.tuples(st.lists(poll_st, min_size=1, max_size=25), st.booleans(), st.booleans()),
+    min_size=1,
+    max_size=4,
 )
 
 
@@ -139,13 +141,13 @@ def _advance(old: Values, how: str, k: int) -> Values:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(session_st)
 def test_export_after_restarts_equals_what_was_recorded(
-    sessions: list[tuple[list[tuple[float, list[bool], list[str]]], bool]],
+    sessions: list[tuple[list[tuple[float, list[bool], list[str]]], bool, bool]],
 ) -> None:
     """Any polls (gaps, resets, unknowns, 40-digit values, out-of-order and repeated
     times), written in several sessions with chunks of 3 samples folded every 1-3,
-    closed early or late,
-    read back after a restart: each configuration's samples are exactly those the
-    in-memory history accepted, in every tier."""
+    the pending log moved every 4 polls, closed early or late, or killed (the log not
+    moved), read back after a restart: each configuration's samples are exactly those
+    the in-memory history accepted, in every tier."""
     names = [f"cfg-{i}" for i in range(4)]
     values: list[Values] = [tuple(range(i, i + N)) for i in range(4)]
     expected: dict[int, dict[str, list[tuple[int, Values]]]] = {
@@ -154,15 +156,16 @@ def test_export_after_restarts_equals_what_was_recorded(
     marks: dict[str, tuple[int, int]] = {}
     at = T0
     k = 0
-    old = tiers.CHUNK_SAMPLES, tiers.FOLD, tiers.FOLD_BUDGET
+    old = tiers.CHUNK_SAMPLES, tiers.FOLD, tiers.FOLD_BUDGET, tiers.LOG_POLLS
     tiers.CHUNK_SAMPLES = 3
     tiers.FOLD = {TIER_RAW: 3, TIER_MINUTE: 2, TIER_HOUR: 1}
     tiers.FOLD_BUDGET = 1  # some folds wait for a later poll
+    tiers.LOG_POLLS = 4  # moved within a session, stale rows left between
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "h.sqlite3"
             last_at = -1.0
-            for polls, prune in sessions:
+            for polls, prune, killed in sessions:
                 # A restart comes later than every poll before it (a new writer does
                 # not know the old one's last time).
                 at = start = max(at, last_at) + 1.0
@@ -192,6 +195,8 @@ def test_export_after_restarts_equals_what_was_recorded(
                             marks[name] = (minute, hour)
                     if prune:
                         store.downsample_and_prune(at)  # closes old chunks; prunes nothing
+                    if killed:
+                        store.conn.close()  # as a killed process: the log stays as it is
                 # A new process is a new writer: its minute/hour marks start afresh.
                 marks.clear()
             with HistoryStore.open(path, readonly=True) as ro:
@@ -208,7 +213,7 @@ def test_export_after_restarts_equals_what_was_recorded(
                 )
                 assert not ro.damage
     finally:
-        tiers.CHUNK_SAMPLES, tiers.FOLD, tiers.FOLD_BUDGET = old
+        tiers.CHUNK_SAMPLES, tiers.FOLD, tiers.FOLD_BUDGET, tiers.LOG_POLLS = old
 
 
 def test_unchanged_polls_store_no_sample_but_count_as_samples(path: Path) -> None:
@@ -222,7 +227,10 @@ def test_unchanged_polls_store_no_sample_but_count_as_samples(path: Path) -> Non
         assert store.counts()[TIER_RAW] == 250
         # cfg-0 and cfg-2: one sample each; cfg-1: one per poll.
         conn = store.conn
-        pending = conn.execute("SELECT count(*) FROM pending WHERE tier = 0").fetchone()[0]
+        pending = sum(
+            conn.execute(f"SELECT count(*) FROM {table} WHERE tier = 0").fetchone()[0]
+            for table in ("pending", "pending_log")
+        )
         chunked = sum(
             len(decode_chunk(data)[0])
             for (data,) in conn.execute("SELECT data FROM chunk WHERE tier = 0")
@@ -440,6 +448,7 @@ def test_a_damaged_pending_sample_is_folded_in_as_unknown_and_writing_goes_on(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tiers, "CHUNK_SAMPLES", 40)  # raw chunks of 9..40 samples
+    monkeypatch.setattr(tiers, "LOG_POLLS", 1)  # every poll's rows move on to ``pending``
     names = [f"cfg-{k}" for k in range(3)]
 
     def poll(step: int) -> list[tuple[str, Values]]:
@@ -505,3 +514,85 @@ def test_a_column_that_follows_another_is_stored_as_the_difference() -> None:
     apart = [(t, u * 97 // 100) for t, u in zip(tin, reversed(tin), strict=True)]
     times = list(range(128))
     assert len(encode_chunk(times, together)) < 0.85 * len(encode_chunk(times, apart))
+
+
+# ---------------------------------------------------------------------------- the log
+
+
+def _raw(path: Path) -> list[tuple[int, Values]]:
+    with HistoryStore.open(path, readonly=True) as ro:
+        got = [(at, v) for _, _, at, v in ro.tier_samples(TIER_RAW)]
+        assert not ro.damage
+    return sorted(got)
+
+
+def test_a_poll_writes_to_the_log_and_the_log_moves_every_few_polls(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tiers, "LOG_POLLS", 3)
+    with HistoryStore.open(path, retention=KEEP) as store:
+        conn = store.conn
+
+        def rows(table: str) -> int:
+            return int(conn.execute(f"SELECT count(*) FROM {table} WHERE tier = 0").fetchone()[0])
+
+        store.write_poll(T0, [("a", (1,) * N), ("b", (2,) * N)])
+        assert (rows("pending"), rows("pending_log")) == (0, 2)
+        store.write_poll(T0 + 5, [("a", (3,) * N), ("b", (2,) * N)])
+        assert (rows("pending"), rows("pending_log")) == (0, 3)
+        store.write_poll(T0 + 10, [("a", (4,) * N), ("b", (5,) * N)])  # the third: moved
+        assert (rows("pending"), rows("pending_log")) == (5, 0)
+        store.write_poll(T0 + 15, [("a", (6,) * N), ("b", (5,) * N)])
+        assert (rows("pending"), rows("pending_log")) == (5, 1)
+    # Closing moves the log too (a flashtop from before the log reads ``pending`` only).
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM pending_log").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pending WHERE tier = 0").fetchone()[0] == 6
+
+
+def test_folded_rows_left_in_the_log_are_skipped_and_a_killed_writer_loses_nothing(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk folded from rows in ``pending`` and in the log leaves the log's rows
+    there (stale); the first of them differs from a row the fold deleted, so read as
+    a pending row it would not decode. Readers skip it, orphan compaction too."""
+    monkeypatch.setattr(tiers, "CHUNK_SAMPLES", 3)  # configuration 1: chunks of 2
+    monkeypatch.setattr(tiers, "LOG_POLLS", 3)
+    written = [(round((T0 + 5 * k) * 1000), tuple(range(k, k + N))) for k in range(5)]
+    store = HistoryStore.open(path, retention=KEEP)
+    for at_ms, v in written:
+        store.write_poll(at_ms / 1000, [("a", v)])
+    # Poll 2 folded t0-t1 and moved t2; poll 4 folded t2 (pending) and t3 (log).
+    conn = store.conn
+    assert [r[0] for r in conn.execute("SELECT at FROM pending_log WHERE tier = 0")] == [
+        written[3][0],
+        written[4][0],
+    ]
+    conn.close()  # killed: the log stays as it is
+    assert _raw(path) == written
+    # A later process: the dead writer's rows become chunks once old enough, the
+    # stale one left out; nothing is lost or doubled.
+    later = T0 + 2 * 3600 + 600
+    with HistoryStore.open(path, retention=KEEP) as again:
+        again.write_poll(later, [("a", (99,) * N)])
+        again.downsample_and_prune(later)
+        dead = again.conn.execute(
+            "SELECT count(*) FROM pending_log WHERE writer != ?", (again._writer.writer,)
+        ).fetchone()[0]
+        assert dead == 0
+    assert _raw(path) == [*written, (round(later * 1000), (99,) * N)]
+
+
+def test_a_file_from_before_the_log_reads_as_it_is_and_gets_the_log_when_written(
+    path: Path,
+) -> None:
+    with HistoryStore.open(path, retention=KEEP) as store:
+        store.write_poll(T0, [("a", (1,) * N)])
+        store.write_poll(T0 + 5, [("a", (2,) * N)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE pending_log")  # as the flashtop before it left the file
+    assert _raw(path) == [(round(T0 * 1000), (1,) * N), (round((T0 + 5) * 1000), (2,) * N)]
+    with HistoryStore.open(path, retention=KEEP) as store:
+        store.write_poll(T0 + 10, [("a", (3,) * N)])
+        assert tiers.has_log(store.conn)
+    assert [v for _, v in _raw(path)] == [(1,) * N, (2,) * N, (3,) * N]

@@ -349,6 +349,8 @@ class HistoryStore:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA journal_size_limit = 8388608")
             version = _migrate(conn, readonly)
+            if not readonly:
+                conn.execute(tiers.LOG_SCHEMA)  # files written before the log had none
             if readonly and version < COMPACT_VERSION:
                 memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
                 conn.backup(memory)
@@ -362,6 +364,14 @@ class HistoryStore:
 
     def close(self) -> None:
         with self._lock:
+            if not self.readonly:
+                # The log's rows into ``pending``, where a flashtop from before the log
+                # finds them too (best effort: the log is read as well).
+                with contextlib.suppress(sqlite3.Error):
+                    with self._transaction() as conn:
+                        self._writer.move_log(conn)
+                    self._writer.commit()
+                self._writer.rollback()
             self.conn.close()
 
     def __enter__(self) -> HistoryStore:
@@ -847,10 +857,13 @@ class HistoryStore:
     def stored_counts(self) -> dict[str, int]:
         """Rows of each sample table: polls, chunks, pending samples (for benchmarks)."""
         with self._lock:
-            return {
+            out = {
                 table: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
                 for table in ("poll", "chunk", "pending")
             }
+            if tiers.has_log(self.conn):
+                out["pending"] += tiers.live_log_rows(self.conn)
+            return out
 
     def integrity_ok(self) -> bool:
         with self._lock:
