@@ -405,9 +405,11 @@ def _pending_samples(
 
 
 #: Whether the log row ``l`` is not stale (see the module's docstring).
+#: The newest chunk is found by its first time (the index), and chunks of one
+#: configuration and writer do not overlap, so its last time is the latest.
 _LIVE = (
-    "l.at > coalesce((SELECT max(c.last_at) FROM chunk c WHERE c.tier = l.tier "
-    "AND c.config = l.config AND c.writer = l.writer), -1)"
+    "l.at > coalesce((SELECT c.last_at FROM chunk c WHERE c.tier = l.tier "
+    "AND c.config = l.config AND c.writer = l.writer ORDER BY c.first_at DESC LIMIT 1), -1)"
 )
 
 
