@@ -426,6 +426,11 @@ def has_log(conn: sqlite3.Connection) -> bool:
     return bool(row[0])
 
 
+def _pending_tables(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """The tables that hold pending rows in this file."""
+    return ("pending", "pending_log") if has_log(conn) else ("pending",)
+
+
 def _pending_rows(
     conn: sqlite3.Connection,
     where: str,
@@ -460,7 +465,7 @@ def compact_orphans(conn: sqlite3.Connection, own: int, now_ms: int) -> int:
     written = 0
     for tier in TIERS:
         old = now_ms - 2 * CHUNK_SPAN_MS[tier] - 60_000
-        tables = ("pending", "pending_log") if has_log(conn) else ("pending",)
+        tables = _pending_tables(conn)
         writers = sorted(
             {
                 int(r[0])
@@ -708,7 +713,7 @@ def prune_tier(
         n += conn.execute(
             f"DELETE FROM chunk WHERE id IN ({', '.join('?' * len(ids))})", ids
         ).rowcount
-    for table in ("pending", "pending_log") if has_log(conn) else ("pending",):
+    for table in _pending_tables(conn):
         n += conn.execute(
             f"DELETE FROM {table} WHERE tier = ? AND at < ? AND writer NOT IN ({marks})",
             (tier, cutoff_ms),
