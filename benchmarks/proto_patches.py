@@ -159,9 +159,20 @@ PATCHES: dict[str, Callable[[], None]] = {
 }
 
 
+def span_gap(cells: int) -> None:
+    """Not a proposal: changed runs of a line up to ``cells`` apart repainted as one
+    (``gapN``; flashtop's own is ``tui.widgets.stats_table.SPAN_GAP``)."""
+    import tui.widgets.stats_table as table
+
+    table.SPAN_GAP = cells
+
+
 def apply(names: str) -> list[str]:
     applied = [n for n in names.split(",") if n]
     for name in applied:
+        if name.startswith("gap") and name[3:].isdigit():
+            span_gap(int(name[3:]))
+            continue
         PATCHES[name]()
     return applied
 

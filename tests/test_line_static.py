@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
+from textual.strip import Strip
+from textual.widgets import Static
 
 from tui.widgets.line_static import LineStatic
+from tui.widgets.stats_table import _cells
 
 
 class Two(App[None]):
@@ -48,3 +52,102 @@ async def test_an_update_repaints_only_the_changed_cells_and_shows_them() -> Non
         w.update(Text("one line only"), layout=False)  # another shape: all of it
         await pilot.pause()
         assert screen_text(app, 0) == "one line only"
+
+
+class Styled(App[None]):
+    """The status bar's look: a background, a colour by state class, cut lines."""
+
+    CSS = """
+    Static {
+        height: 2;
+        background: $panel;
+        color: $foreground;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+        &.-stale { color: $warning; }
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield LineStatic(id="mine")
+        yield Static(id="stock")
+
+
+def status_text(stamp: str, width: int = 0) -> Text:
+    first = Text()
+    first.append(" flashtop ", style="bold reverse")
+    first.append(" default ", style="bold")
+    first.append("http://127.0.0.1:8080  every 2 s" + " tail" * width)
+    second = Text()
+    second.append(" ● live", style="bold")
+    second.append(f"  updated {stamp}  100 configs  漢字")
+    text = Text("\n").join([first, second])
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    """(character, style) per cell, without Textual's selection offsets."""
+    return [(ch, s.clear_meta_and_links() if s else s) for ch, s in _cells(strip)]
+
+
+async def test_its_lines_are_the_cells_textual_would_paint_in_every_state() -> None:
+    """Rendered by Rich, not Textual's content pipeline: the same cells, the
+    widget's colours (a class changing them included) and an ellipsis when cut."""
+    app = Styled()
+    async with app.run_test(size=(60, 4)) as pilot:
+        mine, stock = app.query_one("#mine", LineStatic), app.query_one("#stock", Static)
+        mine.update(status_text("12:00:00"), layout=False)
+        await pilot.pause()
+        for stale in (False, True, False):
+            for stamp, tail in (("12:00:01", 0), ("12:00:02", 12)):
+                mine.set_class(stale, "-stale")
+                stock.set_class(stale, "-stale")
+                mine.update(status_text(stamp, tail), layout=False)
+                stock.update(status_text(stamp, tail))
+                await pilot.pause()
+                assert mine._strips is not None  # drawn by the fast path
+                for y in (0, 1):
+                    want = cells(stock.render_line(y))
+                    assert cells(mine.render_line(y)) == want, (stale, stamp, tail, y)
+                assert painted(mine) == painted(stock)
+        # A change of colours alone (no new text) is painted too.
+        mine.set_class(True, "-stale")
+        stock.set_class(True, "-stale")
+        await pilot.pause()
+        assert painted(mine) == painted(stock)
+        mine.update(status_text("12:00:03"), layout=False)
+        stock.update(status_text("12:00:03"))
+        await pilot.pause()
+        assert mine._strips is not None
+        assert painted(mine) == painted(stock)
+
+
+def painted(widget: Static) -> list[list[tuple[str, Style | None]]]:
+    """The widget's lines as the compositor takes them (padded to its width)."""
+    return [cells(strip) for strip in widget.render_lines(Region(0, 0, *widget.size))]
+
+
+class Wrapping(App[None]):
+    CSS = "Static { height: 2; background: $panel; }"
+
+    def compose(self) -> ComposeResult:
+        yield LineStatic(id="mine")
+        yield Static(id="stock")
+
+
+async def test_a_line_that_would_wrap_is_left_to_textual() -> None:
+    app = Wrapping()
+    async with app.run_test(size=(30, 4)) as pilot:
+        mine, stock = app.query_one("#mine", LineStatic), app.query_one("#stock", Static)
+        mine.update(Text("short"), layout=False)
+        await pilot.pause()
+        assert mine._strips is not None
+        long = Text("a line of words much longer than thirty cells")
+        mine.update(long, layout=False)
+        stock.update(long)
+        await pilot.pause()
+        assert mine._strips is None
+        assert painted(mine) == painted(stock)
+        assert "".join(ch for ch, _ in painted(mine)[1]).strip() == "than thirty cells"

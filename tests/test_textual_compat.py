@@ -116,3 +116,100 @@ def test_input_wait_is_long_when_idle_and_ends_when_a_lone_escape_is_due(
     time.sleep(constants.ESCAPE_DELAY + 0.01)
     list(parser.tick())
     assert compat.input_wait(parser) == compat.STOCK_INPUT_WAIT, "compat off, idle: Textual's"
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_compositor_keeps_the_same_pieces_without_rendering_hidden_widgets(
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    """CroppingCompositor._render_chops leaves out widgets none of whose pieces would
+    be painted; what it keeps is what Textual's own keeps, for any lines asked."""
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+
+    from tui.widgets.stats_table import _cells
+
+    def cells(chops: object) -> list[dict[int, object]]:
+        return [
+            {x: None if strip is None else _cells(strip) for x, strip in line.items()}
+            for line in chops  # type: ignore[attr-defined]
+        ]
+
+    width, height = size
+    async with running(size=size) as h:
+        assert h.pilot is not None
+        h.app.notify("a toast over the table", timeout=30)  # a layer in front
+        await h.pilot.pause()
+        screen = h.app.overview
+        comp = screen._compositor
+        assert isinstance(comp, compat.CroppingCompositor)
+        everything = Region(0, 0, width, height)
+
+        def table_lines(y: int) -> bool:
+            return 3 <= y < height - 3
+
+        asked = {
+            "all lines": lambda y: True,
+            "the status bar": lambda y: y < 2,
+            "table lines": table_lines,
+            "every third line": lambda y: y % 3 == 0,
+            "the last line": lambda y: y == height - 1,
+        }
+        for name, wanted in asked.items():
+            stock = Compositor._render_chops(comp, everything, wanted)
+            ours = comp._render_chops(everything, wanted)
+            assert cells(ours) == cells(stock), name
+
+        rendered: list[str] = []
+        render_lines = type(screen).render_lines
+
+        def spy(self: object, crop: Region) -> object:
+            rendered.append(type(self).__name__)
+            return render_lines(self, crop)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(screen), "render_lines", spy)
+        comp._render_chops(everything, table_lines)
+        assert rendered == [], "the screen behind the table was rendered"
+        Compositor._render_chops(comp, everything, table_lines)
+        assert rendered == [type(screen).__name__], "stock renders it (the spy works)"
+
+
+async def test_a_widget_partly_covered_in_front_is_still_rendered() -> None:
+    """A piece of a widget behind that nothing covers is kept, even when the widget in
+    front covers its first piece (a layer over the left of a line)."""
+    from textual.app import App, ComposeResult
+    from textual.geometry import Region
+    from textual.widgets import Static
+
+    from tui.widgets.stats_table import _cells
+
+    class Layered(App[None]):
+        CSS = """
+        Screen { layers: below above; }
+        #back { layer: below; width: 40; height: 3; background: red; }
+        #front { layer: above; width: 10; height: 2; background: blue; }
+        """
+
+        def compose(self) -> ComposeResult:
+            yield Static("b" * 40 + "\n" + "b" * 40, id="back")
+            yield Static("front", id="front")
+
+        def on_mount(self) -> None:
+            assert compat.install_cropping_compositor(self.screen)
+            self.screen.refresh(layout=True)
+
+    from textual._compositor import Compositor
+
+    app = Layered()
+    async with app.run_test(size=(60, 5)) as pilot:
+        await pilot.pause()
+        comp = app.screen._compositor
+        assert isinstance(comp, compat.CroppingCompositor)
+        everything = Region(0, 0, 60, 5)
+        for wanted in (lambda y: y == 0, lambda y: True):
+            stock = Compositor._render_chops(comp, everything, wanted)
+            ours = comp._render_chops(everything, wanted)
+            assert [{x: s and _cells(s) for x, s in line.items()} for line in ours] == [
+                {x: s and _cells(s) for x, s in line.items()} for line in stock
+            ]
+            assert any("b" in ch for ch, _ in _cells(ours[0][10])), "the back's piece is kept"

@@ -1,21 +1,17 @@
 """Every use of private Textual API in flashtop, switched on only where it was checked.
 
-Three optimisations reach into Textual's internals:
+Four optimisations reach into Textual's internals:
 
 * :class:`CroppingCompositor` subclasses ``textual._compositor`` so that a partial
   update writes only the changed cells of a line, not the line up to them;
 * :class:`ScrollbarSkipMixin` overrides ``ScrollView._size_updated`` so that a layout
   of the screen in which the table did not move does not repaint its scrollbars.
 
-A third, :func:`render_lines_now` and :func:`keep_rendered_lines`, lets a
-:class:`~tui.widgets.line_static.LineStatic` render its new content once, as Textual
-paints it, both to find the changed cells and to paint them.
-
-A fourth, :func:`render_plain_lines`, paints a widget with no border, padding,
+A third, :func:`render_plain_lines`, paints a widget with no border, padding,
 outline, hatch, tint or opacity (the table) from its own lines, through Textual's line
 cache and line filters but without ``StylesCache.render_line``'s general case.
 
-A fifth, :func:`input_wait`, reads when the input parser's half-read escape sequence
+A fourth, :func:`input_wait`, reads when the input parser's half-read escape sequence
 is due, so that the terminal's input thread (``tui.terminal``) can sleep until then
 instead of waking ten times a second as Textual's does.
 
@@ -25,7 +21,7 @@ stock compositor and the stock ``_size_updated`` are used, and the input thread 
 at its parser every 0.1 s as Textual's does; the app is slower to draw and wakes more
 often, not broken. To support a new Textual, re-read ``textual/_compositor.py``
 (``ChopsUpdate.render_segments``, ``Compositor.render_partial_update``) and
-``ScrollView._size_updated``, and ``Widget._render_content``/``render_line``), and
+``ScrollView._size_updated``, ``StylesCache`` (for ``render_plain_lines``), and
 ``textual/_parser.py`` (``Parser._timeout_time``, ``tick``) and ``LinuxDriver``'s
 ``exit_event``/``disable_input``, then widen the range deliberately.
 """
@@ -35,7 +31,8 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.cells import cell_len
 from rich.color import ColorSystem
@@ -168,6 +165,56 @@ if _PRIVATE_OK:
             if update is None:
                 return None
             return CroppedChopsUpdate(update.chops, update.spans, update.chop_ends)
+
+        def _render_chops(
+            self, crop: Region, is_rendered_line: Callable[[int], bool]
+        ) -> Sequence[Mapping[int, Strip]]:
+            """``Compositor._render_chops``, without rendering a widget none of whose
+            pieces would be painted: one with no line to paint, or one hidden on
+            every such line by the widgets in front of it (the screen behind the
+            table and its scrollbar, the footer when only the table changed).
+
+            Textual renders every widget that touches the update's outline, front to
+            back, and cuts each of its lines to be painted into pieces, of which a
+            piece no widget in front has claimed is kept. Here a widget is rendered
+            only if one of those pieces is still unclaimed; the pieces kept are the
+            same.
+            """
+            cuts = self.cuts
+            chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
+            overlaps = crop.overlaps
+            for widget, (region, clip) in self.visible_widgets.items():
+                if not overlaps(clip):
+                    continue
+                render_region = region.intersection(clip)
+                first_cut, last_cut = render_region.column_span
+                rows: list[tuple[int, list[int]]] = []
+                wanted = False
+                for y in render_region.line_range:
+                    if not is_rendered_line(y):
+                        continue
+                    line_cuts = [cut for cut in cuts[y] if last_cut >= cut >= first_cut]
+                    rows.append((y, line_cuts))
+                    if not wanted:
+                        chops_line = chops[y]
+                        wanted = any(chops_line.get(cut) is None for cut in line_cuts[:-1])
+                if not wanted:
+                    continue
+                if clip.contains_region(region):
+                    strips = widget.render_lines(Region(0, 0, region.width, region.height))
+                else:
+                    x, y0, width, height = render_region
+                    if not (width and height):
+                        continue
+                    strips = widget.render_lines(Region(x - region.x, y0 - region.y, width, height))
+                top, render_x = render_region.y, render_region.x
+                for y, line_cuts in rows:
+                    chops_line = chops[y]
+                    pieces = strips[y - top].divide([cut - render_x for cut in line_cuts[1:]])
+                    for cut, piece in zip(line_cuts, pieces, strict=False):
+                        if chops_line.get(cut) is None:
+                            chops_line[cut] = piece
+            return cast("Sequence[Mapping[int, Strip]]", chops)
 
     class CroppedChopsUpdate(ChopsUpdate):
         """A partial update whose spans are cropped to their own columns, and written
@@ -339,25 +386,6 @@ def _whole_cell(strip: Strip, at: int, step: int) -> int:
             pos += w
         return at
     return at
-
-
-def render_lines_now(widget: Widget) -> list[Strip] | None:
-    """The lines of ``widget`` as Textual will paint them, rendered now from its
-    current content and kept as its render cache; None when not enabled (render them
-    some other way). For a content change made without ``refresh()``."""
-    if not compat_enabled():
-        return None
-    widget._layout_cache.clear()  # the visual of the content before (Widget._render)
-    widget._render_content()
-    return list(widget._render_cache.lines)
-
-
-def keep_rendered_lines(widget: Widget) -> None:
-    """After ``refresh(*regions)``: paint the lines :func:`render_lines_now` rendered,
-    not render them again (``Widget.render_line`` renders anew while the widget has
-    dirty regions; only it reads them)."""
-    if compat_enabled():
-        widget._dirty_regions.clear()
 
 
 def render_plain_lines(widget: Widget, crop: Region) -> list[Strip] | None:

@@ -34,7 +34,7 @@ NAME_MIN, NAME_MAX = 10, 40
 #: One space of padding each side of every cell.
 PAD = 2
 #: Changed runs of a line this close together are repainted as one.
-SPAN_GAP = 4
+SPAN_GAP = 8
 
 RowSource = Callable[[str], RowView]
 
