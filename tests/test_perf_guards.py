@@ -416,6 +416,34 @@ async def test_the_table_paints_its_lines_as_textual_would() -> None:
         assert render_plain_lines(table, table.size.region) is None
 
 
+async def test_the_lines_a_frame_paints_are_those_of_the_rows_now() -> None:
+    """A frame paints a line the last refresh set (not looked up again): after polls
+    that re-rank, cursor moves, a scroll, a sort and a filter that shortens the list,
+    every line must be what building it afresh gives."""
+
+    def lines(table: StatsTable) -> list[list[Segment]]:
+        return [list(table.render_line(y)) for y in range(1, table.size.height)]
+
+    def afresh(table: StatsTable) -> list[list[Segment]]:
+        table._painted.clear()
+        table._lines.clear()
+        table._built.clear()
+        return lines(table)
+
+    async with big_app(100, changing=30, size=(100, 20)) as h:
+        table = h.app.overview.table
+        steps: list[tuple[str, ...]] = [(), ("down",), ("pagedown",), ("down", "down"), ("s",)]
+        steps += [("slash", *"llm-0002", "enter"), ("up",), ("escape",)]
+        for keys in steps:
+            await advance(h, 2)
+            await h.pilot.press(*keys)
+            await h.pilot.pause()
+            shown = lines(table)
+            assert shown == afresh(table), keys
+            if keys[-1:] == ("enter",):
+                assert len(table.order) == 10  # llm-00020 to llm-00029
+
+
 def test_changed_spans_with_cell_cuts_equal_those_without() -> None:
     """The table hands ``changed_spans`` its column starts to compare cell by cell:
     the runs found must be the same as without them, for any cuts."""

@@ -423,6 +423,12 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         if index >= len(self._order) or self._row_of is None:
             strip = Strip.blank(width, self.rich_style)
         else:
+            # What the last refresh asked to paint there (every refresh sets each
+            # visible line; a scroll, a resize or a repaint of all forgets them): a
+            # poll's frame paints the lines it changed without looking them up again.
+            painted = self._painted.get(y)
+            if painted is not None and painted.cell_length == width:
+                return painted
             # The widget's style (a walk up the DOM) only for a line not built yet.
             strip = self._line_for(self._order[index], index, width, None)[1]
         self._painted[y] = strip
@@ -468,13 +474,15 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         rows = max(self.size.height - 1, 0)
         return range(top, min(top + rows, len(self._order)))
 
-    def _refresh_changed_lines(self) -> None:
-        """Repaint only what differs from the screen: changed runs of visible lines."""
+    def _refresh_changed_lines(self, focused: bool | None = None) -> None:
+        """Repaint only what differs from the screen: changed runs of visible lines
+        (``focused``: the table has the focus; None: as ``has_focus`` says)."""
         if self._row_of is None:
             return
         width = self.size.width
         top = self.scroll_offset.y
-        focused = self.has_focus
+        if focused is None:
+            focused = self.has_focus
         base = self.rich_style
         keep: dict[str, tuple[object, Strip]] = {}
         regions: list[Region] = []
@@ -574,10 +582,11 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         self._painted.clear()
 
     def on_focus(self) -> None:
-        self._refresh_changed_lines()
+        # Before Widget._on_focus: ``has_focus`` still says False here.
+        self._refresh_changed_lines(focused=True)
 
     def on_blur(self) -> None:
-        self._refresh_changed_lines()
+        self._refresh_changed_lines(focused=False)
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self._order) + 1)
