@@ -20,6 +20,8 @@ take a piece *out*, so its cost is measured in the same run as flashtop itself:
 * ``stockinput``: the terminal's input thread wakes every 0.1 s, as Textual's own
   does (what sleeping until a key, an escape timeout or quit is worth).
 * ``notick``: the app's once-a-second tick every hour instead (what it costs).
+* ``gapN`` (``gap16``, say): changed runs of a line up to N cells apart repainted as
+  one (flashtop's own is ``SPAN_GAP``): fewer regions against more bytes.
 
 Apply with ``--proto NAME[,NAME]`` (``bench_poll_scale.py``, ``bench_memory_scale.py``)
 or run flashtop through :func:`main` (``bench_idle_pty.py --proto``):
