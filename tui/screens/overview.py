@@ -444,7 +444,7 @@ class OverviewScreen(Screen[None]):
         """Once a second: the age in the status bar (once the screen is up: under load
         the app's first tick can come before the screen has mounted)."""
         if self.is_mounted:
-            self.status_bar.refresh_text()
+            self.status_bar.tick()
 
     def _render_totals(
         self, stats: Sequence[LlmStats], rates: dict[str, float | None] | None = None

@@ -21,6 +21,11 @@ _STATE_CLASS = {
 _ALL_CLASSES = frozenset({"-stale", *(f"-{c}" for c in _STATE_CLASS.values())})
 
 
+def stale_after(last_ok: float, interval: float) -> float:
+    """When live data last updated at ``last_ok`` is overdue: two polls and 5 s late."""
+    return last_ok + 2 * interval + 5
+
+
 def state_label(status: PollStatus, interval: float, now_mono: float, now: float) -> str:
     """The words for the connection state, including "stale" and the retry countdown."""
     if status.state is ConnState.RETRYING:
@@ -29,7 +34,7 @@ def state_label(status: PollStatus, interval: float, now_mono: float, now: float
         left = max(0.0, (status.retry_at or now_mono) - now_mono)
         return f"retrying in {left:.0f} s"
     # Live but overdue (a slow request in flight): say the data is stale.
-    overdue = status.last_ok is not None and now - status.last_ok > 2 * interval + 5
+    overdue = status.last_ok is not None and now > stale_after(status.last_ok, interval)
     if status.state is ConnState.LIVE and overdue:
         return "stale"
     return status.state.value
@@ -40,6 +45,20 @@ def is_behind(status: PollStatus, label: str) -> bool:
     return label == "stale" or (
         status.last_ok is not None and status.state in (ConnState.RETRYING, ConnState.LOGIN_NEEDED)
     )
+
+
+def quiet_until(status: PollStatus, label: str, interval: float, now: float) -> float:
+    """Until when the words of :func:`state_label` and the data's age stay as they
+    are at ``now`` if nothing else happens: ``now`` while they count seconds (an age,
+    a retry countdown); else when live data turns stale, or the next local midnight
+    (a time of another day is shown with its date)."""
+    if label == "stale" or status.state is ConnState.RETRYING or is_behind(status, label):
+        return now
+    t = time.localtime(now)
+    until = time.mktime((t.tm_year, t.tm_mon, t.tm_mday + 1, 0, 0, 0, 0, 0, -1))
+    if status.state is ConnState.LIVE and status.last_ok is not None:
+        until = min(until, stale_after(status.last_ok, interval))
+    return until
 
 
 class StatusBar(LineStatic):
@@ -79,15 +98,25 @@ class StatusBar(LineStatic):
         self._shown: Text | None = None
         #: What the shown text was made of (see :meth:`refresh_text`).
         self._key: tuple[object, ...] | None = None
+        #: Until this time (``clock``) the text cannot change by itself (see :meth:`tick`).
+        self._quiet_until = 0.0
 
     def set_state(self, status: PollStatus, interval: float) -> None:
         self.status = status
         self.interval = interval
         self.refresh_text()
 
+    def tick(self) -> None:
+        """Once a second: redraw only once the text can have changed with time (the
+        data turning stale, an age or a countdown shown, the date at midnight)."""
+        if self.clock() < self._quiet_until:
+            return
+        self.refresh_text()
+
     def refresh_text(self) -> None:
         now = self.clock()
         label = state_label(self.status, self.interval, time.monotonic(), now)
+        self._quiet_until = quiet_until(self.status, label, self.interval, now)
         stale = label == "stale" or (
             self.status.state is ConnState.RETRYING and self.status.last_ok is not None
         )
