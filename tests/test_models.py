@@ -419,3 +419,45 @@ def test_stats_shaped_objects_always_parse_to_exact_ints(items: list[dict[str, A
                 assert stats.get(name) == int(raw)
             else:
                 assert stats.get(name) is None
+
+
+def test_a_page_parsed_against_the_last_one_equals_one_parsed_alone() -> None:
+    """``known``: an object equal to last poll's is last poll's configuration again;
+    anything else (a changed counter, a bad value, a new, duplicated or vanished id)
+    parses as it would alone."""
+    import copy
+    import random
+
+    rng = random.Random(7)
+    odd = ["", "-1", "1.5", None, FORTY + "1", 12, "abc"]
+    ids = [f"id-{i}" for i in range(12)]
+    objects = {ident: stats_obj(ident) for ident in ids}
+    known: dict[str, LlmStats] = {}
+    reused = parsed = 0
+    for _ in range(300):
+        for ident in rng.sample(ids, 4):
+            name = rng.choice(COUNTERS)
+            obj = objects[ident] = dict(objects[ident])
+            obj[name] = rng.choice(odd) if rng.random() < 0.2 else str(rng.randrange(10**6))
+        shown = rng.sample(ids, rng.randint(8, 12))
+        items: list[object] = [copy.deepcopy(objects[i]) for i in shown]
+        if rng.random() < 0.2:
+            items.append(copy.deepcopy(objects[shown[0]]))  # a duplicate id
+        if rng.random() < 0.1:
+            items.append("not an object")
+        before = dict(known)
+        page = parse_stats_response({"success": True, "stats": items}, known=known)
+        alone = parse_stats_response({"success": True, "stats": items})
+        assert page == alone
+        assert [(s.values, dict(s.problems)) for s in page.stats] == [
+            (s.values, dict(s.problems)) for s in alone.stats
+        ]
+        assert known == {s.ai_llm_id: s for s in page.stats}
+        for s in page.stats:
+            old = before.get(s.ai_llm_id)
+            if old is not None and old.raw == objects[s.ai_llm_id]:
+                assert s is old
+                reused += 1
+            else:
+                parsed += 1
+    assert reused > 1000 and parsed > 500  # both paths taken

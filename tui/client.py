@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import functools
 import importlib.util
 import ipaddress
 import json
@@ -52,6 +53,7 @@ from tui.errors import (
 from tui.logsetup import track_secrets
 from tui.models import (
     LlmConfig,
+    LlmStats,
     StatsPage,
     Workspace,
     parse_llms_response,
@@ -204,6 +206,8 @@ class FlashbackClient:
         track_secrets(self.session)
         self.max_body = max_body
         self._refresh_lock = asyncio.Lock()
+        #: The last page of every configuration, by id (see :func:`parse_stats_response`).
+        self._known_stats: dict[str, LlmStats] = {}
         verify: ssl.SSLContext | bool = True
         if ca_bundle:
             try:
@@ -241,7 +245,13 @@ class FlashbackClient:
         if ai_llm_id is not None and not ai_llm_id.strip():
             raise UsageError("the configuration id is empty")
         params = {"aiLlmId": ai_llm_id} if ai_llm_id is not None else None
-        page = await self.request("GET", "ai/llm/stats", params=params, parse=parse_stats_response)
+        # Every configuration: parse only those that changed since the last such page.
+        parse = (
+            functools.partial(parse_stats_response, known=self._known_stats)
+            if ai_llm_id is None
+            else parse_stats_response
+        )
+        page = await self.request("GET", "ai/llm/stats", params=params, parse=parse)
         assert isinstance(page, StatsPage)
         return page
 

@@ -188,8 +188,14 @@ def json_kind(value: object) -> str:
     )
 
 
-def parse_stats_response(body: object) -> StatsPage:
-    """Parse the JSON body of ``GET /ai/llm/stats``."""
+def parse_stats_response(body: object, known: dict[str, LlmStats] | None = None) -> StatsPage:
+    """Parse the JSON body of ``GET /ai/llm/stats``.
+
+    ``known``: the configurations of the previous page by id, replaced by this page's.
+    An object equal to the one a known configuration was parsed from is that
+    configuration again (a dict comparison, in C, instead of parsing its counters):
+    from one poll to the next most configurations do not change.
+    """
     items = envelope(body, "stats")
     if not isinstance(items, list):
         raise BadResponseError(f"unexpected response: 'stats' is {json_kind(items)}, not a list")
@@ -209,7 +215,14 @@ def parse_stats_response(body: object) -> StatsPage:
             duplicates[ai_llm_id] = None
             continue
         seen.add(ai_llm_id)
-        stats.append(parse_stats_object(item, ai_llm_id))
+        before = known.get(ai_llm_id) if known is not None else None
+        if before is not None and before.raw == item:
+            stats.append(before)
+        else:
+            stats.append(parse_stats_object(item, ai_llm_id))
+    if known is not None:
+        known.clear()
+        known.update((s.ai_llm_id, s) for s in stats)
     return StatsPage(stats=tuple(stats), skipped=skipped, duplicate_ids=tuple(duplicates))
 
 
