@@ -140,12 +140,7 @@ def notick() -> None:
     screens' clocks) every hour instead (what the tick costs an idle monitor)."""
     import tui.app as a
 
-    set_interval = a.FlashtopApp.set_interval
-
-    def hourly(self: Any, interval: float, *args: Any, **kwargs: Any) -> Any:
-        return set_interval(self, 3600.0 if interval == 1.0 else interval, *args, **kwargs)
-
-    a.FlashtopApp.set_interval = hourly  # type: ignore[method-assign]
+    a.TICK_SECONDS = 3600.0
 
 
 PATCHES: dict[str, Callable[[], None]] = {

@@ -92,3 +92,29 @@ async def test_ticks_build_nothing_while_quiet_and_show_stale_when_due() -> None
         bar.tick()  # stale: the age counts every second
         assert refreshed[-1] == noon + 17
         assert "(17 s ago)" in str(bar.content)
+
+
+async def test_the_app_ticks_on_its_own_and_data_turns_stale_without_a_poll() -> None:
+    """The once-a-second tick (straight from the event loop) keeps running, a tick
+    that raises included, and it is what shows live data turning stale."""
+    from ui_helpers import running, wait_for
+
+    async with running() as h:  # polls only when asked: the tick alone moves it on
+        assert h.pilot is not None
+        app = h.app
+        assert "● live" in h.status_text()
+        ticks: list[float] = []
+        tick = app._tick
+        failed = [False]
+
+        def counted() -> None:
+            ticks.append(time.monotonic())
+            if not failed[0]:
+                failed[0] = True
+                raise RuntimeError("a bug in a tick")
+            tick()
+
+        app._tick = counted  # type: ignore[method-assign]
+        h.clock.now += 2 * 60.0 + 6  # two 60 s polls and 5 s overdue, no poll made
+        await wait_for(h.pilot, lambda: "● stale" in h.status_text(), timeout=4.0)
+        assert len(ticks) >= 2  # the tick that raised was not the last one

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -50,6 +51,10 @@ SWITCH_INTERVAL = 0.001
 #: rows, strips), so at 700 a young collection ran about twice a poll (under churn
 #: ~0.5 ms of a ~13 ms poll), walking objects about to be freed anyway.
 GC_YOUNG_THRESHOLD = 10_000
+#: Seconds between the app's ticks (the status bar's age, held toasts, the screens' clocks).
+TICK_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
 
 
 def styles_dir() -> Path:
@@ -119,6 +124,7 @@ class FlashtopApp(App[int]):
         self._gc_frozen = False
         self._gc_threshold = gc.get_threshold()
         self._switch_interval = sys.getswitchinterval()
+        self._tick_handle: asyncio.TimerHandle | None = None
         #: One toast per poll at most, and not too often (tui/toasts.py).
         self.toasts = ToastGate()
         if settings.theme:
@@ -135,7 +141,7 @@ class FlashtopApp(App[int]):
         if self._handle_signals:
             self._undo_signals = install_signal_handlers(self)
         self.push_screen(self.overview)
-        self.set_interval(1.0, self._tick)
+        self._schedule_tick()
         self.theme_changed_signal.subscribe(self, lambda _theme: self.overview.on_theme_changed())
         for w in self.startup_warnings:
             self.notify(w, severity="warning", timeout=10, markup=False)
@@ -144,6 +150,9 @@ class FlashtopApp(App[int]):
             self.open_login()
 
     async def on_unmount(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
         sys.setswitchinterval(self._switch_interval)
         if self._undo_signals is not None:
             self._undo_signals()
@@ -154,6 +163,20 @@ class FlashtopApp(App[int]):
         await self.monitor.aclose()
         if self._demo is not None:
             self._demo.stop()
+
+    def _schedule_tick(self) -> None:
+        """The next tick, straight from the event loop: a Textual timer is a task of
+        its own, woken through its timer and callback machinery, which cost an idle
+        monitor more than the tick itself (the status bar's quiet check)."""
+        loop = asyncio.get_running_loop()
+        self._tick_handle = loop.call_later(TICK_SECONDS, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self._schedule_tick()
+        try:
+            self._tick()
+        except Exception:  # a bug in a clock must not stop the clocks (or monitoring)
+            log.exception("the once-a-second tick failed")
 
     def _tick(self) -> None:
         if self.toasts.waiting:
