@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
+import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
@@ -94,11 +96,17 @@ async def test_ticks_build_nothing_while_quiet_and_show_stale_when_due() -> None
         assert "(17 s ago)" in str(bar.content)
 
 
-async def test_the_app_ticks_on_its_own_and_data_turns_stale_without_a_poll() -> None:
-    """The once-a-second tick (straight from the event loop) keeps running, a tick
-    that raises included, and it is what shows live data turning stale."""
+async def test_the_app_ticks_on_its_own_and_data_turns_stale_without_a_poll(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The tick (straight from the event loop) keeps running, a tick that raises
+    included; while the status bar is quiet it comes at most every
+    QUIET_TICK_SECONDS, and it is what shows live data turning stale."""
     from ui_helpers import running, wait_for
 
+    import tui.app
+
+    monkeypatch.setattr(tui.app, "QUIET_TICK_SECONDS", 1.5)
     async with running() as h:  # polls only when asked: the tick alone moves it on
         assert h.pilot is not None
         app = h.app
@@ -115,6 +123,14 @@ async def test_the_app_ticks_on_its_own_and_data_turns_stale_without_a_poll() ->
             tick()
 
         app._tick = counted  # type: ignore[method-assign]
+        started = time.monotonic()
+        await wait_for(h.pilot, lambda: len(ticks) >= 3, timeout=6.0)
+        # Quiet (live, 60 s polls, nothing overdue): 1.5 s apart, not every second.
+        assert time.monotonic() - started >= 3.0
+        assert min(b - a for a, b in itertools.pairwise(ticks)) >= 1.4
         h.clock.now += 2 * 60.0 + 6  # two 60 s polls and 5 s overdue, no poll made
         await wait_for(h.pilot, lambda: "● stale" in h.status_text(), timeout=4.0)
-        assert len(ticks) >= 2  # the tick that raised was not the last one
+        # Stale: the age counts, so the tick comes every second again.
+        count = len(ticks)
+        await wait_for(h.pilot, lambda: len(ticks) >= count + 2, timeout=3.0)
+        assert ticks[-1] - ticks[-2] < 1.3

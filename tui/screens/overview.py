@@ -440,6 +440,13 @@ class OverviewScreen(Screen[None]):
 
         return lines(groups, self.folded), row_of
 
+    def on_screen_suspend(self) -> None:
+        # Another screen on top: its clocks tick every second from now (the app
+        # ticks less often while only this screen's status bar could change).
+        want_tick = getattr(self.app, "want_tick", None)
+        if want_tick is not None:
+            want_tick()
+
     def tick(self) -> None:
         """Once a second: the age in the status bar (once the screen is up: under load
         the app's first tick can come before the screen has mounted)."""

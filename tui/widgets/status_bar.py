@@ -106,6 +106,11 @@ class StatusBar(LineStatic):
         self.interval = interval
         self.refresh_text()
 
+    def quiet_for(self) -> float:
+        """Seconds the text stays as it is if nothing else happens (0 or less: it
+        counts seconds now)."""
+        return self._quiet_until - self.clock()
+
     def tick(self) -> None:
         """Once a second: redraw only once the text can have changed with time (the
         data turning stale, an age or a countdown shown, the date at midnight)."""
