@@ -280,7 +280,9 @@ class OverviewScreen(Screen[None]):
         except Exception as exc:  # reported by the poller in the status bar
             message.done(exc)
         else:
-            message.done()
+            # Done once painted: the poller then hands the poll to the history file's
+            # writer, whose thread writes it while this process is awake anyway.
+            self.call_after_refresh(message.done)
 
     def _show_budget(self, statuses: Sequence[BudgetStatus]) -> None:
         """The worst budget in the status bar (`b` lists them all)."""
