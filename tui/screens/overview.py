@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
 from tui.budgets import BudgetStatus, percent_text
 from tui.counters import REGISTRY
@@ -176,6 +176,9 @@ class OverviewScreen(Screen[None]):
         self._by_id: dict[str, LlmStats] = {}
         self._invalid = 0
         self._totals_text: Text | None = None
+        self._table: StatsTable | None = None
+        self._status_bar: StatusBar | None = None
+        self._totals_line: LineStatic | None = None
         self._name_order = NameOrder()
         self._row_of: Callable[[str], RowView] | None = None
         #: id -> column keys of the cells that changed in the last poll (shown marked
@@ -197,13 +200,26 @@ class OverviewScreen(Screen[None]):
         yield Input(placeholder="filter by name, id or provider", id="filter")
         yield Footer()
 
+    # The screen's widgets are composed once and never replaced: found once (a
+    # query walks the DOM, and a poll asks for them about ten times).
+
     @property
     def table(self) -> StatsTable:
-        return self.query_one(StatsTable)
+        if self._table is None:
+            self._table = self.query_one(StatsTable)
+        return self._table
 
     @property
     def status_bar(self) -> StatusBar:
-        return self.query_one(StatusBar)
+        if self._status_bar is None:
+            self._status_bar = self.query_one(StatusBar)
+        return self._status_bar
+
+    @property
+    def totals_line(self) -> LineStatic:
+        if self._totals_line is None:
+            self._totals_line = self.query_one("#totals", LineStatic)
+        return self._totals_line
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -494,7 +510,7 @@ class OverviewScreen(Screen[None]):
             return  # unchanged: no repaint at all
         self._totals_text = text
         # One line of fixed height: no layout of the screen needed.
-        self.query_one("#totals", Static).update(text, layout=False)
+        self.totals_line.update(text, layout=False)
 
     # ------------------------------------------------------------------ actions
 
