@@ -3,7 +3,8 @@
 Four optimisations reach into Textual's internals:
 
 * :class:`CroppingCompositor` subclasses ``textual._compositor`` so that a partial
-  update writes only the changed cells of a line, not the line up to them;
+  update writes only the changed cells of a line, not the line up to them, and
+  renders only the widgets of which some piece is painted;
 * :class:`ScrollbarSkipMixin` overrides ``ScrollView._size_updated`` so that a layout
   of the screen in which the table did not move does not repaint its scrollbars.
 
@@ -20,7 +21,8 @@ All are used only when :func:`compat_enabled`: the installed Textual is within
 stock compositor and the stock ``_size_updated`` are used, and the input thread looks
 at its parser every 0.1 s as Textual's does; the app is slower to draw and wakes more
 often, not broken. To support a new Textual, re-read ``textual/_compositor.py``
-(``ChopsUpdate.render_segments``, ``Compositor.render_partial_update``) and
+(``ChopsUpdate.render_segments``, ``Compositor.render_partial_update``,
+``_render_chops`` and ``_get_renders``) and
 ``ScrollView._size_updated``, ``StylesCache`` (for ``render_plain_lines``), and
 ``textual/_parser.py`` (``Parser._timeout_time``, ``tick``) and ``LinuxDriver``'s
 ``exit_event``/``disable_input``, then widen the range deliberately.
@@ -202,10 +204,8 @@ if _PRIVATE_OK:
                     continue
                 if clip.contains_region(region):
                     strips = widget.render_lines(Region(0, 0, region.width, region.height))
-                else:
+                else:  # (a region with no width or height has no piece wanted)
                     x, y0, width, height = render_region
-                    if not (width and height):
-                        continue
                     strips = widget.render_lines(Region(x - region.x, y0 - region.y, width, height))
                 top, render_x = render_region.y, render_region.x
                 for y, line_cuts in rows:

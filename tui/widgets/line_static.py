@@ -8,11 +8,10 @@ cells that differ from what the line showed, like the table does for its rows.
 
 The new lines are rendered once, by Rich, in the widget's style: the same cells as
 Textual's own rendering of a ``Text`` whose lines fit or are cut (``text-wrap:
-nowrap``), not wrapped, at a
-fraction of its cost (a poll updates both widgets; Textual's content pipeline took
-about 0.25 ms of the 0.36 ms an update cost). Anything else (a string, a line that
-would wrap, text selected with the mouse, the lines after a change of style) is
-rendered the stock way.
+nowrap``), not wrapped, at a fraction of its cost (a poll updates both widgets;
+Textual's content pipeline took about 0.25 ms of the 0.36 ms an update cost).
+Anything else (a string, a line that would wrap, text selected with the mouse, the
+lines after a change of style) is rendered the stock way.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def quiet_until(status: PollStatus, label: str, interval: float, now: float) -> 
     are at ``now`` if nothing else happens: ``now`` while they count seconds (an age,
     a retry countdown); else when live data turns stale, or the next local midnight
     (a time of another day is shown with its date)."""
-    if label == "stale" or status.state is ConnState.RETRYING or is_behind(status, label):
+    if status.state is ConnState.RETRYING or is_behind(status, label):
         return now
     t = time.localtime(now)
     until = time.mktime((t.tm_year, t.tm_mon, t.tm_mday + 1, 0, 0, 0, 0, 0, -1))
@@ -114,7 +114,7 @@ class StatusBar(LineStatic):
     def tick(self) -> None:
         """Once a second: redraw only once the text can have changed with time (the
         data turning stale, an age or a countdown shown, the date at midnight)."""
-        if self.clock() < self._quiet_until:
+        if self.quiet_for() > 0:
             return
         self.refresh_text()
 
