@@ -20,6 +20,7 @@ import pytest
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 from ui_helpers import FakeClock, Harness, advance, poll, wait_for
@@ -165,6 +166,41 @@ async def test_refreshes_per_poll_are_bounded_by_the_visible_rows() -> None:
             changed_lines = table.line_refreshes - lines
             assert table.region_refreshes - regions <= changed_lines * len(table.columns_shown)
         assert bars[0] == 0, "a poll does not repaint the scrollbars"
+
+
+async def test_a_poll_repaints_nothing_under_the_scrollbar() -> None:
+    """The table's lines are as wide as the widget, the scrollbar's column included: a
+    change there is not seen, and a region reaching it had the compositor render the
+    whole scrollbar again (on every poll that changed a line to its end)."""
+    async with big_app(100, changing=30) as h:
+        table = h.app.overview.table
+        await advance(h, 2)  # settle: focus and layout after the first rows arrived
+        assert table.scrollbar_size_vertical == 1
+        seen = table.size.width - table.scrollbar_size_vertical
+        asked: list[Region] = []
+        original = table.refresh
+
+        def spy(*regions: Region, **kwargs: Any) -> Any:
+            asked.extend(regions)
+            return original(*regions, **kwargs)
+
+        table.refresh = spy  # type: ignore[method-assign]
+        scrollbar = table.vertical_scrollbar
+        rendered = [0]
+        render_lines = scrollbar.render_lines
+
+        def counted(crop: Region) -> Any:
+            rendered[0] += 1
+            return render_lines(crop)
+
+        scrollbar.render_lines = counted  # type: ignore[method-assign]
+        for _ in range(3):
+            await advance(h, 2)
+            await h.pilot.press("down")  # the cursor's line changes across its width
+            await h.pilot.pause()
+        assert asked, "the polls changed lines"
+        assert max(r.right for r in asked) == seen, "changes up to the last seen column"
+        assert rendered[0] == 0, "no poll or cursor move renders the scrollbar"
 
 
 async def test_a_poll_of_10000_is_recorded_in_parts_with_the_event_loop_running_between() -> None:

@@ -174,6 +174,60 @@ async def test_the_compositor_keeps_the_same_pieces_without_rendering_hidden_wid
         assert rendered == [type(screen).__name__], "stock renders it (the spy works)"
 
 
+@pytest.mark.parametrize("size", [(120, 14), (80, 12)])  # fewer lines than rows: a scrollbar
+async def test_a_partial_update_keeps_the_pieces_it_paints_and_renders_no_more(
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    """With the spans a partial update paints known, every piece that overlaps one is
+    what Textual's own ``_render_chops`` keeps there, and a widget with no such piece
+    unclaimed (the table's scrollbar, for a change left of it) is not rendered."""
+    from textual._compositor import Compositor
+    from textual.geometry import Region
+    from textual.scrollbar import ScrollBar
+
+    from tui.widgets.stats_table import _cells
+
+    width, height = size
+    async with running(size=size) as h:
+        assert h.pilot is not None
+        h.app.notify("a toast over the table", timeout=30)  # a layer in front
+        await h.pilot.pause()
+        comp = h.app.overview._compositor
+        assert isinstance(comp, compat.CroppingCompositor)
+        assert h.app.overview.table.scrollbar_size_vertical == 1
+        everything = Region(0, 0, width, height)
+        rendered: list[str] = []
+        render_lines = ScrollBar.render_lines
+
+        def spy(self: ScrollBar, crop: Region) -> object:
+            rendered.append(type(self).__name__)
+            return render_lines(self, crop)
+
+        monkeypatch.setattr(ScrollBar, "render_lines", spy)
+        table = range(3, height - 2)
+        cases = {
+            "left of the scrollbar": {y: [(0, 10), (30, width - 1)] for y in table},
+            "up to the last column": {y: [(width - 5, width)] for y in table},
+            "every line, in parts": {y: [(y % 7, y % 7 + 3), (50, 60)] for y in range(height)},
+        }
+        for name, line_spans in cases.items():
+            stock = Compositor._render_chops(comp, everything, line_spans.__contains__)
+            rendered.clear()
+            comp._line_spans = line_spans
+            try:
+                ours = comp._render_chops(everything, line_spans.__contains__)
+            finally:
+                comp._line_spans = None
+            for y, spans in line_spans.items():
+                ends = comp.cuts[y][1:]
+                for end, (x, piece) in zip(ends, ours[y].items(), strict=True):
+                    if any(x1 < end and x < x2 for x1, x2 in spans):
+                        assert piece is not None, (name, y, x)
+                        assert _cells(piece) == _cells(stock[y][x]), (name, y, x)
+            reaches = name == "up to the last column"
+            assert bool(rendered) is reaches, name
+
+
 async def test_a_widget_partly_covered_in_front_is_still_rendered() -> None:
     """A piece of a widget behind that nothing covers is kept, even when the widget in
     front covers its first piece (a layer over the left of a line)."""

@@ -34,6 +34,7 @@ import functools
 import importlib.metadata
 import re
 from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.cells import cell_len
@@ -162,11 +163,29 @@ if _PRIVATE_OK:
         per cell. The screen that shows the table uses this compositor instead.
         """
 
+        #: Screen line -> the column spans ``[x1, x2)`` the partial update being
+        #: rendered paints on it (None outside :meth:`render_partial_update`).
+        _line_spans: dict[int, list[tuple[int, int]]] | None = None
+
         def render_partial_update(self) -> ChopsUpdate | None:
-            update = super().render_partial_update()
-            if update is None:
+            """``Compositor.render_partial_update``, telling :meth:`_render_chops` the
+            columns each line paints, and cropping the update to them."""
+            update_regions = self._dirty_regions.copy()
+            self._dirty_regions.clear()
+            if not update_regions:
                 return None
-            return CroppedChopsUpdate(update.chops, update.spans, update.chop_ends)
+            crop = Region.from_union(update_regions).intersection(self.size.region)
+            spans = list(self._regions_to_spans(update_regions))
+            line_spans: dict[int, list[tuple[int, int]]] = {}
+            for y, x1, x2 in spans:
+                line_spans.setdefault(y, []).append((x1, x2))
+            self._line_spans = line_spans
+            try:
+                chops = self._render_chops(crop, line_spans.__contains__)
+            finally:
+                self._line_spans = None
+            chop_ends = [cut_set[1:] for cut_set in self.cuts]
+            return CroppedChopsUpdate(chops, spans, chop_ends)
 
         def _render_chops(
             self, crop: Region, is_rendered_line: Callable[[int], bool]
@@ -180,11 +199,16 @@ if _PRIVATE_OK:
             back, and cuts each of its lines to be painted into pieces, of which a
             piece no widget in front has claimed is kept. Here a widget is rendered
             only if one of those pieces is still unclaimed; the pieces kept are the
-            same.
+            same. In a partial update (:attr:`_line_spans` known) only a piece that
+            overlaps a span the update paints counts: the table's scrollbar is not
+            rendered for a change of a table line that does not reach it. (A piece
+            painted nowhere may then be kept from a widget behind; it is never
+            written.)
             """
             cuts = self.cuts
             chops: list[dict[int, Strip | None]] = [dict.fromkeys(cut_set[:-1]) for cut_set in cuts]
             overlaps = crop.overlaps
+            line_spans = self._line_spans
             for widget, (region, clip) in self.visible_widgets.items():
                 if not overlaps(clip):
                     continue
@@ -199,7 +223,14 @@ if _PRIVATE_OK:
                     rows.append((y, line_cuts))
                     if not wanted:
                         chops_line = chops[y]
-                        wanted = any(chops_line.get(cut) is None for cut in line_cuts[:-1])
+                        if line_spans is None:
+                            wanted = any(chops_line.get(cut) is None for cut in line_cuts[:-1])
+                        else:
+                            wanted = any(
+                                chops_line.get(cut) is None
+                                and any(x1 < end and cut < x2 for x1, x2 in line_spans[y])
+                                for cut, end in pairwise(line_cuts)
+                            )
                 if not wanted:
                     continue
                 if clip.contains_region(region):

@@ -487,6 +487,10 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
         keep: dict[str, tuple[object, Strip]] = {}
         regions: list[Region] = []
         cuts = self._column_starts()
+        # The lines are as wide as the widget, but its last columns lie under the
+        # vertical scrollbar: a change there is not seen, and a region reaching it
+        # would have the compositor render the whole scrollbar again.
+        seen = width - self.scrollbar_size_vertical
         for index in self._visible_range():
             ident = self._order[index]
             entry = self._line_for(ident, index, width, base, focused)
@@ -498,9 +502,10 @@ class StatsTable(ScrollbarSkipMixin, ScrollView, can_focus=True):
                 continue
             self._painted[y] = strip
             spans = changed_spans(before, strip, cuts) if before is not None else [(0, width)]
-            if spans:
+            shown = [Region(x0, y, min(x1, seen) - x0, 1) for x0, x1 in spans if x0 < seen]
+            if shown:
                 self.line_refreshes += 1
-                regions += [Region(x0, y, x1 - x0, 1) for x0, x1 in spans]
+                regions += shown
         self._lines = keep
         if len(self._built) > len(keep):
             self._built = {ident: b for ident, b in self._built.items() if ident in keep}
