@@ -228,6 +228,48 @@ async def test_a_partial_update_keeps_the_pieces_it_paints_and_renders_no_more(
             assert bool(rendered) is reaches, name
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_a_poll_is_painted_without_waiting_for_the_update_timer(
+    monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    """A poll's changes are painted from the screen's idle handler, in the wake-up that
+    brought them: Textual's update timer (a wake-up of its own a frame later) is not
+    started for them. A key press still goes through the timer; with compat off,
+    everything does."""
+    from ui_helpers import advance
+
+    if not enabled:
+        monkeypatch.setattr(compat, "compat_enabled", lambda: False)
+    async with running() as h:
+        assert h.pilot is not None
+        screen = h.app.overview
+        await advance(h, 5)
+        await h.pilot.pause()
+        timer = screen._update_timer
+        events: list[str] = []
+        resume, refresh = timer.resume, screen._compositor_refresh
+
+        def resumed() -> None:
+            events.append("timer")
+            resume()
+
+        def painted() -> None:
+            events.append("paint")
+            refresh()
+
+        monkeypatch.setattr(timer, "resume", resumed)
+        monkeypatch.setattr(screen, "_compositor_refresh", painted)
+        for _ in range(3):
+            await advance(h, 5)  # the demo's traffic moves: rows change
+            await h.pilot.pause()
+        assert "paint" in events
+        assert ("timer" not in events) is enabled, events
+        events.clear()
+        await h.pilot.press("down")
+        await h.pilot.pause()
+        assert events[:1] == ["timer"], "a key's repaint is left to Textual's timer"
+
+
 async def test_a_widget_partly_covered_in_front_is_still_rendered() -> None:
     """A piece of a widget behind that nothing covers is kept, even when the widget in
     front covers its first piece (a layer over the left of a line)."""

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.events import Resize
+from textual.events import Idle, Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
@@ -54,7 +54,7 @@ from tui.view import (
     order_ids,
     totals,
 )
-from tui.widgets._textual_compat import install_cropping_compositor
+from tui.widgets._textual_compat import install_cropping_compositor, paint_now
 from tui.widgets.line_static import LineStatic
 from tui.widgets.stats_table import StatsTable
 from tui.widgets.status_bar import StatusBar
@@ -184,6 +184,8 @@ class OverviewScreen(Screen[None]):
         #: id -> column keys of the cells that changed in the last poll (shown marked
         #: until the next one, like ``watch -d``).
         self.marks: dict[str, frozenset[str]] = {}
+        #: A poll's changes are waiting to be painted (see :meth:`_on_idle`).
+        self._poll_to_paint = False
 
     def compose(self) -> ComposeResult:
         settings = self.monitor.settings
@@ -296,9 +298,19 @@ class OverviewScreen(Screen[None]):
         except Exception as exc:  # reported by the poller in the status bar
             message.done(exc)
         else:
+            self._poll_to_paint = True
             # Done once painted: the poller then hands the poll to the history file's
             # writer, whose thread writes it while this process is awake anyway.
             self.call_after_refresh(message.done)
+
+    async def _on_idle(self, event: Idle) -> None:
+        # Once the widgets a poll changed have told the screen (a few messages after
+        # on_polled), paint them in this wake-up of the process, not in the one
+        # Textual's update timer would make a frame later (see paint_now). Only for
+        # a poll: keys and the mouse keep Textual's timer, which coalesces bursts.
+        if self._poll_to_paint and paint_now(self):
+            self._poll_to_paint = False
+            event.prevent_default()  # Screen._on_idle would start the timer
 
     def _show_budget(self, statuses: Sequence[BudgetStatus]) -> None:
         """The worst budget in the status bar (`b` lists them all)."""
