@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from rich.console import Console
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import Static
 
-from tui.widgets.line_static import LineStatic
+from tui.widgets.line_static import LineStatic, plain_line_strip
 from tui.widgets.stats_table import _cells
 
 
@@ -44,6 +46,8 @@ async def test_an_update_repaints_only_the_changed_cells_and_shows_them() -> Non
         assert asked == [(Region(14, 1, 1, 1),)]  # one cell of the second line
         await pilot.pause()
         assert str(w.content) == "first line\nsecond 12:00:02 line"
+        # Textual's visual of the new text (made only when asked: text selection).
+        assert str(w.visual) == "first line\nsecond 12:00:02 line"
         assert screen_text(app, 1) == "second 12:00:02 line"
         assert screen_text(app, 0) == "first line"
         asked.clear()
@@ -85,6 +89,54 @@ def status_text(stamp: str, width: int = 0) -> Text:
     text.no_wrap = True
     text.overflow = "ellipsis"
     return text
+
+
+def totals_text() -> Text:
+    text = Text()
+    text.append(" TOTAL ", style="bold reverse")
+    text.append(" 100 shown ")
+    text.append(" tok/min ", style=Style.parse("#808080"))
+    text.append("612k", style="bold")
+    text.append(" in ", style="")  # a span of no style: one run with its neighbours
+    text.append("1.4G", style="bold")
+    text.append("+", style="bold")  # two spans of one style: one segment
+    return text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        *status_text("12:00:01").split("\n"),
+        totals_text(),
+        Text("no spans at all"),
+        Text("wide 漢字 and ● marks", spans=[Span(5, 7, "bold")]),
+    ],
+    ids=["status 1", "status 2", "totals", "plain", "wide"],
+)
+def test_a_plain_line_is_the_strip_rich_and_textual_would_make(line: Text) -> None:
+    """Built directly, a line's strip is Rich's rendering in the widget's style,
+    simplified, with Textual's selection offsets: segment for segment, meta included."""
+    console = Console(color_system="truecolor", width=200)
+    base = Style.parse("#e0e0e0 on #202020")
+    for y in (0, 1):
+        want = Strip(line.render(console)).apply_style(base).simplify().apply_offsets(0, y)
+        got = plain_line_strip(console, line, base, y)
+        assert got is not None
+        assert list(got) == list(want)
+        assert [s.style.meta if s.style else None for s in got] == [
+            s.style.meta if s.style else None for s in want
+        ]
+        assert got.cell_length == want.cell_length
+
+
+def test_a_line_not_plain_is_left_to_rich() -> None:
+    console = Console(color_system="truecolor")
+    base = Style.parse("white")
+    assert plain_line_strip(console, Text("a\tb"), base, 0) is None  # a control character
+    assert plain_line_strip(console, Text("styled", style="bold"), base, 0) is None
+    assert plain_line_strip(console, Text(""), base, 0) is None  # Rich makes one empty segment
+    overlapping = Text("overlap", spans=[Span(0, 4, "bold"), Span(2, 6, "italic")])
+    assert plain_line_strip(console, overlapping, base, 0) is None
 
 
 def cells(strip: Strip) -> list[tuple[str, Style | None]]:

@@ -1,6 +1,6 @@
 """Every use of private Textual API in flashtop, switched on only where it was checked.
 
-Five optimisations reach into Textual's internals:
+Six optimisations reach into Textual's internals:
 
 * :class:`CroppingCompositor` subclasses ``textual._compositor`` so that a partial
   update writes only the changed cells of a line, not the line up to them, and
@@ -18,7 +18,9 @@ instead of waking ten times a second as Textual's does.
 
 A fifth, :func:`paint_now`, paints a screen's dirty widgets from its idle handler
 (what ``Screen._on_timer_update`` does when the update timer fires), so that the
-overview paints a poll in the wake-up that brought it.
+overview paints a poll in the wake-up that brought it. A sixth,
+:func:`set_static_content`, gives a ``Static`` new content without converting it
+until it is asked for (the status bar and totals paint their own lines).
 
 All are used only when :func:`compat_enabled`: the installed Textual is within
 :data:`CHECKED_TEXTUAL` and its private modules import. On any other version the
@@ -28,7 +30,8 @@ often, not broken. To support a new Textual, re-read ``textual/_compositor.py``
 (``ChopsUpdate.render_segments``, ``Compositor.render_partial_update``,
 ``_render_chops`` and ``_get_renders``) and
 ``ScrollView._size_updated``, ``StylesCache`` (for ``render_plain_lines``),
-``Screen._on_idle`` and ``_on_timer_update`` (for ``paint_now``), and
+``Screen._on_idle`` and ``_on_timer_update`` (for ``paint_now``), ``Static``'s
+private ``__content``/``__visual`` (for ``set_static_content``), and
 ``textual/_parser.py`` (``Parser._timeout_time``, ``tick``) and ``LinuxDriver``'s
 ``exit_event``/``disable_input``, then widen the range deliberately.
 """
@@ -54,7 +57,9 @@ from textual.strip import Strip
 if TYPE_CHECKING:
     from textual.app import App
     from textual.screen import Screen
+    from textual.visual import VisualType
     from textual.widget import Widget
+    from textual.widgets import Static
 
 _NO_SPACING = Spacing(0, 0, 0, 0)
 
@@ -150,6 +155,22 @@ def paint_now(screen: Screen[Any]) -> bool:
     if not (screen._repaint_required or screen._dirty_widgets):
         return False
     screen._on_timer_update()  # paints; pauses the timer; schedules call_after_refresh
+    return True
+
+
+def set_static_content(static: Static, content: VisualType) -> bool:
+    """What ``Static.update(content)`` does but for the refresh, and with the content
+    turned into a visual only once something asks for it (``Static.visual``); True if
+    done (False: not enabled, the caller updates the stock way).
+
+    A :class:`~tui.widgets.line_static.LineStatic` paints its own lines: Textual's
+    conversion of its text to ``Content`` at every update is read only when the stock
+    way paints it (text selected with the mouse, a line that wraps).
+    """
+    if not compat_enabled() or "_Static__visual" not in vars(static):
+        return False
+    vars(static)["_Static__content"] = content
+    vars(static)["_Static__visual"] = None
     return True
 
 

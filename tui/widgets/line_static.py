@@ -6,10 +6,13 @@ rewrote all of both lines: about 200 and 600 bytes a poll to the terminal. Here 
 update with the same number of lines (and no layout) marks dirty only the runs of
 cells that differ from what the line showed, like the table does for its rows.
 
-The new lines are rendered once, by Rich, in the widget's style: the same cells as
-Textual's own rendering of a ``Text`` whose lines fit or are cut (``text-wrap:
-nowrap``), not wrapped, at a fraction of its cost (a poll updates both widgets;
-Textual's content pipeline took about 0.25 ms of the 0.36 ms an update cost).
+The new lines are rendered once in the widget's style: the same cells as Textual's
+own rendering of a ``Text`` whose lines fit or are cut (``text-wrap: nowrap``), not
+wrapped, at a fraction of its cost (a poll updates both widgets; Textual's content
+pipeline took about 0.25 ms of the 0.36 ms an update cost). A plain line (printable,
+its spans apart: the status bar's and the totals') is built straight into its strip
+by :func:`plain_line_strip`, four times faster than Rich renders it; any other by
+Rich. Textual's own visual of the text is made only if something asks for it.
 Anything else (a string, a line that would wrap, text selected with the mouse, the
 lines after a change of style) is rendered the stock way.
 """
@@ -18,14 +21,71 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from rich.cells import cell_len
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.visual import VisualType
 from textual.widgets import Static
 
-from tui.widgets._textual_compat import render_plain_lines
+from tui.widgets._textual_compat import render_plain_lines, set_static_content
 from tui.widgets.stats_table import changed_spans
+
+_NULL = Style.null()
+#: (x, y) -> the style that carries a cell's offset (for Textual's text selection).
+_OFFSETS: dict[tuple[int, int], Style] = {}
+
+
+def _offset_style(x: int, y: int) -> Style:
+    style = _OFFSETS.get((x, y))
+    if style is None:
+        if len(_OFFSETS) > 4096:
+            _OFFSETS.clear()
+        style = _OFFSETS[x, y] = Style.from_meta({"offset": (x, y)})
+    return style
+
+
+def plain_line_strip(console: Console, line: Text, base: Style, y: int) -> Strip | None:
+    """``line`` (line ``y`` of a widget in the style ``base``) as the strip Rich's
+    rendering on ``console``, ``apply_style(base)``, ``simplify()`` and
+    ``apply_offsets(0, y)`` make of it, built directly; None unless it is the simple
+    case: printable, with no style of its own, its spans in order and apart (the
+    status bar, the totals).
+
+    Rich renders a line through a stack of its spans' styles, in general: about two
+    thirds of what an update of the two lines cost a poll.
+    """
+    plain = line.plain
+    if not plain or not plain.isprintable() or line.style:
+        return None
+    pieces: list[tuple[int, int, Style | None]] = []
+    at = 0
+    for start, end, style in line.spans:
+        if start < at or end <= start:
+            return None
+        if start > at:
+            pieces.append((at, start, None))
+        if not isinstance(style, Style):
+            style = console.get_style(style, default=_NULL)
+        pieces.append((start, end, style))
+        at = end
+    if at < len(plain):
+        pieces.append((at, len(plain), None))
+    # Adjacent pieces of one style are one segment (what simplify() makes).
+    merged: list[tuple[int, int, Style]] = []
+    for start, end, style in pieces:
+        full = base if style is None or not style else base + style
+        if merged and merged[-1][2] == full:
+            merged[-1] = (merged[-1][0], end, full)
+        else:
+            merged.append((start, end, full))
+    segments = [
+        Segment(plain[start:end], full + _offset_style(start, y)) for start, end, full in merged
+    ]
+    return Strip(segments, len(plain) if plain.isascii() else cell_len(plain))
 
 
 class LineStatic(Static):
@@ -57,8 +117,11 @@ class LineStatic(Static):
                 line.truncate(
                     width, overflow="ellipsis" if styles.text_overflow == "ellipsis" else "crop"
                 )
-            strip = Strip(line.render(console)).apply_style(base).simplify()
-            strips.append(strip.apply_offsets(0, y))
+            strip = plain_line_strip(console, line, base, y)
+            if strip is None:
+                strip = Strip(line.render(console)).apply_style(base).simplify()
+                strip = strip.apply_offsets(0, y)
+            strips.append(strip)
         return strips
 
     def update(self, content: VisualType = "", *, layout: bool = True) -> None:
@@ -72,11 +135,12 @@ class LineStatic(Static):
             return
         # Take the new content (what `content` answers) without the whole-widget
         # repaint Static.update asks for; then repaint only the changed runs.
-        self._hold = True
-        try:
-            super().update(content, layout=False)
-        finally:
-            self._hold = False
+        if not set_static_content(self, content):
+            self._hold = True
+            try:
+                super().update(content, layout=False)
+            finally:
+                self._hold = False
         before, self._strips = self._strips, strips
         if before is None or len(before) != len(strips):
             self.refresh()
