@@ -63,14 +63,15 @@ def plain_line_strip(console: Console, line: Text, base: Style, y: int) -> Strip
         return None
     pieces: list[tuple[int, int, Style | None]] = []
     at = 0
-    for start, end, style in line.spans:
+    for start, end, span_style in line.spans:
         if start < at or end <= start:
             return None
         if start > at:
             pieces.append((at, start, None))
-        if not isinstance(style, Style):
-            style = console.get_style(style, default=_NULL)
-        pieces.append((start, end, style))
+        if isinstance(span_style, Style):
+            pieces.append((start, end, span_style))
+        else:
+            pieces.append((start, end, console.get_style(span_style, default=_NULL)))
         at = end
     if at < len(plain):
         pieces.append((at, len(plain), None))
