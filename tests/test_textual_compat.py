@@ -178,9 +178,10 @@ async def test_the_compositor_keeps_the_same_pieces_without_rendering_hidden_wid
 async def test_a_partial_update_keeps_the_pieces_it_paints_and_renders_no_more(
     monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
 ) -> None:
-    """With the spans a partial update paints known, every piece that overlaps one is
-    what Textual's own ``_render_chops`` keeps there, and a widget with no such piece
-    unclaimed (the table's scrollbar, for a change left of it) is not rendered."""
+    """With the spans a partial update paints known, every piece that overlaps one
+    starts with what Textual's own ``_render_chops`` keeps there, and a widget with no
+    such piece unclaimed (the table's scrollbar, for a change left of it) is not
+    rendered."""
     from textual._compositor import Compositor
     from textual.geometry import Region
     from textual.scrollbar import ScrollBar
@@ -223,9 +224,18 @@ async def test_a_partial_update_keeps_the_pieces_it_paints_and_renders_no_more(
                 for end, (x, piece) in zip(ends, ours[y].items(), strict=True):
                     if any(x1 < end and x < x2 for x1, x2 in spans):
                         assert piece is not None, (name, y, x)
-                        assert _cells(piece) == _cells(stock[y][x]), (name, y, x)
+                        # (A line's first piece may be the whole line: only the piece's
+                        # own cells are written.)
+                        assert _cells(piece)[: end - x] == _cells(stock[y][x]), (name, y, x)
             reaches = name == "up to the last column"
             assert bool(rendered) is reaches, name
+            # What the terminal is sent is what Textual's own pieces give.
+            spans = [(y, x1, x2) for y, line in sorted(line_spans.items()) for x1, x2 in line]
+            ends = [cut_set[1:] for cut_set in comp.cuts]
+            console = h.app.console
+            sent = compat.CroppedChopsUpdate(ours, spans, ends).render_segments(console)
+            want = compat.CroppedChopsUpdate(stock, spans, ends).render_segments(console)
+            assert sent == want, name
 
 
 @pytest.mark.parametrize("enabled", [True, False])
@@ -309,3 +319,39 @@ async def test_a_widget_partly_covered_in_front_is_still_rendered() -> None:
                 {x: s and _cells(s) for x, s in line.items()} for line in stock
             ]
             assert any("b" in ch for ch, _ in _cells(ours[0][10])), "the back's piece is kept"
+        # A partial update over both: the back's second piece is cut out, not its line
+        # written from the start.
+        spans = [(0, 0, 40), (1, 5, 30)]
+        line_spans = {0: [(0, 40)], 1: [(5, 30)]}
+        stock = Compositor._render_chops(comp, everything, line_spans.__contains__)
+        comp._line_spans = line_spans
+        try:
+            ours = comp._render_chops(everything, line_spans.__contains__)
+        finally:
+            comp._line_spans = None
+        ends = [cut_set[1:] for cut_set in comp.cuts]
+        sent = compat.CroppedChopsUpdate(ours, spans, ends).render_segments(app.console)
+        want = compat.CroppedChopsUpdate(stock, spans, ends).render_segments(app.console)
+        assert sent == want
+        assert "front" in sent and "b" * 30 in sent
+
+
+def test_the_truecolor_filter_is_skipped_only_for_lines_it_would_not_change() -> None:
+    """A line whose colours are all truecolor (the theme's) is its own filtered line,
+    not a copy; a line with a terminal colour or dim text is filtered as Textual does."""
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual._ansi_theme import DEFAULT_TERMINAL_THEME
+    from textual.color import Color
+    from textual.filter import ANSIToTruecolor
+    from textual.strip import Strip
+
+    line_filter = ANSIToTruecolor(DEFAULT_TERMINAL_THEME)
+    background = Color(16, 16, 16)
+    themed = Strip([Segment("ab", Style.parse("#e0e0e0 on #202020")), Segment("c", None)])
+    assert compat._filtered(themed, line_filter, background) is themed
+    for odd in (Style.parse("red on #202020"), Style.parse("dim #ffffff")):
+        line = Strip([Segment("ab", Style.parse("bold #e0e0e0")), Segment("c", odd)])
+        got = compat._filtered(line, line_filter, background)
+        assert got is not line
+        assert list(got) == list(line.apply_filter(line_filter, background))

@@ -10,7 +10,8 @@ Six optimisations reach into Textual's internals:
 
 A third, :func:`render_plain_lines`, paints a widget with no border, padding,
 outline, hatch, tint or opacity (the table) from its own lines, through Textual's line
-cache and line filters but without ``StylesCache.render_line``'s general case.
+cache and line filters but without ``StylesCache.render_line``'s general case (and
+without copying a line the truecolor filter would not change).
 
 A fourth, :func:`input_wait`, reads when the input parser's half-read escape sequence
 is due, so that the terminal's input thread (``tui.terminal``) can sleep until then
@@ -50,6 +51,8 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+from textual.color import Color
+from textual.filter import ANSIToTruecolor, LineFilter
 from textual.geometry import Region, Size, Spacing
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -289,7 +292,21 @@ if _PRIVATE_OK:
                 top, render_x = render_region.y, render_region.x
                 for y, line_cuts in rows:
                     chops_line = chops[y]
-                    pieces = strips[y - top].divide([cut - render_x for cut in line_cuts[1:]])
+                    strip = strips[y - top]
+                    if line_spans is not None and not any(
+                        chops_line.get(cut) is None
+                        and any(x1 < end and cut < x2 for x1, x2 in line_spans[y])
+                        for cut, end in pairwise(line_cuts[1:])
+                    ):
+                        # No piece but the first is painted: the whole line stands for
+                        # it, uncut (a partial update writes a piece only up to its
+                        # chop's end; the table's line, with the scrollbar's cell at
+                        # its end, is not copied to drop that cell).
+                        first = line_cuts[0]
+                        if chops_line.get(first) is None:
+                            chops_line[first] = strip
+                        continue
+                    pieces = strip.divide([cut - render_x for cut in line_cuts[1:]])
                     for cut, piece in zip(line_cuts, pieces, strict=False):
                         if chops_line.get(cut) is None:
                             chops_line[cut] = piece
@@ -467,6 +484,36 @@ def _whole_cell(strip: Strip, at: int, step: int) -> int:
     return at
 
 
+#: (ANSIToTruecolor filter, background) -> style -> whether the filter leaves it as
+#: it is (a colour of the theme: every style of flashtop's lines, on most terminals).
+_KEPT: dict[tuple[object, object], dict[Style, bool]] = {}
+
+
+def _filtered(strip: Strip, line_filter: LineFilter, background: Color) -> Strip:
+    """``strip.apply_filter(line_filter, background)``, but ``strip`` itself when the
+    filter is Textual's ``ANSIToTruecolor`` and changes none of its styles (it copies
+    every segment of every new line otherwise: a poll's changed lines, each poll)."""
+    if type(line_filter) is not ANSIToTruecolor:
+        return strip.apply_filter(line_filter, background)
+    kept = _KEPT.get((line_filter, background))
+    if kept is None:
+        if len(_KEPT) > 16:
+            _KEPT.clear()
+        kept = _KEPT[line_filter, background] = {}
+    for _text, style, _control in strip:
+        if style is None:
+            continue
+        same = kept.get(style)
+        if same is None:
+            if len(kept) > 1024:
+                kept.clear()
+            changed = line_filter.truecolor_style(style, background.rich_color)
+            same = kept[style] = changed == style
+        if not same:
+            return strip.apply_filter(line_filter, background)
+    return strip
+
+
 def render_plain_lines(widget: Widget, crop: Region) -> list[Strip] | None:
     """``Widget.render_lines(crop)`` for a widget whose styles add nothing around or
     over its content lines: what ``StylesCache.render_widget`` makes of them, without
@@ -520,7 +567,7 @@ def render_plain_lines(widget: Widget, crop: Region) -> list[Strip] | None:
                 strip = Strip.blank(width, inner)
             lines[y] = strip
         for line_filter in filters:
-            strip = strip.apply_filter(line_filter, background)
+            strip = _filtered(strip, line_filter, background)
         strips.append(strip)
     dirty.difference_update(crop.line_range)
     if crop.column_span != (0, width):
