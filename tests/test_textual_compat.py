@@ -214,11 +214,7 @@ async def test_a_partial_update_keeps_the_pieces_it_paints_and_renders_no_more(
         for name, line_spans in cases.items():
             stock = Compositor._render_chops(comp, everything, line_spans.__contains__)
             rendered.clear()
-            comp._line_spans = line_spans
-            try:
-                ours = comp._render_chops(everything, line_spans.__contains__)
-            finally:
-                comp._line_spans = None
+            ours = comp.render_chops_painting(everything, line_spans)
             for y, spans in line_spans.items():
                 ends = comp.cuts[y][1:]
                 for end, (x, piece) in zip(ends, ours[y].items(), strict=True):
@@ -324,11 +320,7 @@ async def test_a_widget_partly_covered_in_front_is_still_rendered() -> None:
         spans = [(0, 0, 40), (1, 5, 30)]
         line_spans = {0: [(0, 40)], 1: [(5, 30)]}
         stock = Compositor._render_chops(comp, everything, line_spans.__contains__)
-        comp._line_spans = line_spans
-        try:
-            ours = comp._render_chops(everything, line_spans.__contains__)
-        finally:
-            comp._line_spans = None
+        ours = comp.render_chops_painting(everything, line_spans)
         ends = [cut_set[1:] for cut_set in comp.cuts]
         sent = compat.CroppedChopsUpdate(ours, spans, ends).render_segments(app.console)
         want = compat.CroppedChopsUpdate(stock, spans, ends).render_segments(app.console)

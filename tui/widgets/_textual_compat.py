@@ -230,13 +230,20 @@ if _PRIVATE_OK:
             line_spans: dict[int, list[tuple[int, int]]] = {}
             for y, x1, x2 in spans:
                 line_spans.setdefault(y, []).append((x1, x2))
-            self._line_spans = line_spans
-            try:
-                chops = self._render_chops(crop, line_spans.__contains__)
-            finally:
-                self._line_spans = None
+            chops = self.render_chops_painting(crop, line_spans)
             chop_ends = [cut_set[1:] for cut_set in self.cuts]
             return CroppedChopsUpdate(chops, spans, chop_ends)
+
+        def render_chops_painting(
+            self, crop: Region, line_spans: dict[int, list[tuple[int, int]]]
+        ) -> Sequence[Mapping[int, Strip]]:
+            """:meth:`_render_chops` for a partial update that paints ``line_spans``
+            (screen line -> its column spans ``[x1, x2)``)."""
+            self._line_spans = line_spans
+            try:
+                return self._render_chops(crop, line_spans.__contains__)
+            finally:
+                self._line_spans = None
 
         def _render_chops(
             self, crop: Region, is_rendered_line: Callable[[int], bool]
