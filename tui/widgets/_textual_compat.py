@@ -284,11 +284,7 @@ if _PRIVATE_OK:
                         if line_spans is None:
                             wanted = any(chops_line.get(cut) is None for cut in line_cuts[:-1])
                         else:
-                            wanted = any(
-                                chops_line.get(cut) is None
-                                and any(x1 < end and cut < x2 for x1, x2 in line_spans[y])
-                                for cut, end in pairwise(line_cuts)
-                            )
+                            wanted = _unclaimed_painted(chops_line, line_cuts, line_spans[y])
                 if not wanted:
                     continue
                 if clip.contains_region(region):
@@ -300,10 +296,8 @@ if _PRIVATE_OK:
                 for y, line_cuts in rows:
                     chops_line = chops[y]
                     strip = strips[y - top]
-                    if line_spans is not None and not any(
-                        chops_line.get(cut) is None
-                        and any(x1 < end and cut < x2 for x1, x2 in line_spans[y])
-                        for cut, end in pairwise(line_cuts[1:])
+                    if line_spans is not None and not _unclaimed_painted(
+                        chops_line, line_cuts[1:], line_spans[y]
                     ):
                         # No piece but the first is painted: the whole line stands for
                         # it, uncut (a partial update writes a piece only up to its
@@ -318,6 +312,19 @@ if _PRIVATE_OK:
                         if chops_line.get(cut) is None:
                             chops_line[cut] = piece
             return cast("Sequence[Mapping[int, Strip]]", chops)
+
+    def _unclaimed_painted(
+        chops_line: Mapping[int, Strip | None],
+        line_cuts: Sequence[int],
+        spans: Sequence[tuple[int, int]],
+    ) -> bool:
+        """Whether a piece between two of ``line_cuts`` is not claimed yet in
+        ``chops_line`` and overlaps one of ``spans`` (the columns a partial update
+        paints on the line)."""
+        return any(
+            chops_line.get(cut) is None and any(x1 < end and cut < x2 for x1, x2 in spans)
+            for cut, end in pairwise(line_cuts)
+        )
 
     class CroppedChopsUpdate(ChopsUpdate):
         """A partial update whose spans are cropped to their own columns, and written

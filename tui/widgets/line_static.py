@@ -78,7 +78,7 @@ def plain_line_strip(console: Console, line: Text, base: Style, y: int) -> Strip
     # Adjacent pieces of one style are one segment (what simplify() makes).
     merged: list[tuple[int, int, Style]] = []
     for start, end, style in pieces:
-        full = base if style is None or not style else base + style
+        full = base + style if style else base  # None or a null style: the base
         if merged and merged[-1][2] == full:
             merged[-1] = (merged[-1][0], end, full)
         else:
